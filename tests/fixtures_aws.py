@@ -1,0 +1,1 @@
+"""Fixtures that start the AWS emulator (moto in server mode with SageMaker lifecycle)."""

@@ -1,0 +1,1 @@
+"""Fixtures that start the Kubernetes API emulator and hand out a kubeconfig and kubectl."""
