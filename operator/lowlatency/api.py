@@ -1,0 +1,503 @@
+"""The `LowLatencyEndpoint` resource: spec and status as pydantic models.
+
+These models are the single source of the CRD's OpenAPI schema (see :mod:`lowlatency.crd`): every field's
+description is what ``kubectl explain`` shows, every default is applied by the API server (so that GitOps tools
+see no drift), and every constraint is checked first by the API server and again here when the operator reads a
+resource (an object written before a CRD upgrade may not satisfy today's schema).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+#: Cross-field rules are written once, as CEL, and enforced by the API server; the pydantic validators below
+#: re-check the same rules for objects that were admitted before a rule existed.
+CEL = "x-kubernetes-validations"
+
+# SageMaker's own limits (CreateModel / CreateEndpointConfig / CreateEndpoint API references).
+S3_URL_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$"
+ROLE_ARN_PATTERN = r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[a-zA-Z0-9_+=,.@\-/]{1,512}$"
+INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9\-]+\.[a-z0-9]+$"
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"
+IMAGE_PATTERN = r"^[\S]+$"
+ENV_KEY_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$"
+SUBNET_PATTERN = r"^subnet-[0-9a-f]{1,32}$"
+SECURITY_GROUP_PATTERN = r"^sg-[0-9a-f]{1,32}$"
+VPC_PATTERN = r"^vpc-[0-9a-f]{1,32}$"
+ALARM_NAME_PATTERN = r"^\S(.*\S)?$"
+SCHEDULE_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_\-.]{0,63}$"
+CRON_PATTERN = r"^(cron\([^()]{9,}\)|rate\([0-9]+ (minute|minutes|hour|hours|day|days)\)|at\([0-9T:\-]+\))$"
+TAG_KEY_PATTERN = r"^[a-zA-Z0-9_.:/=+\-@ ]{1,128}$"
+TAG_VALUE_PATTERN = r"^[a-zA-Z0-9_.:/=+\-@ ]{0,256}$"
+
+RESERVED_TAG_PREFIXES = ("aws:", "lowlatency.io/")
+MAX_INSTANCE_COUNT = 1000
+MAX_USER_TAGS = 40  # AWS allows 50 per resource; the operator's ownership tags take the rest.
+
+
+class Schema(BaseModel):
+    """Base of every model: camelCase on the wire, unknown fields rejected, descriptions taken from fields."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
+
+
+class VpcConfig(Schema):
+    """Where SageMaker places the model containers (CreateModel's VpcConfig)."""
+
+    subnets: list[Annotated[str, Field(pattern=SUBNET_PATTERN, max_length=32)]] = Field(min_length=1, max_length=16)
+    """Subnet ids in the VPC for the model containers (1 to 16)."""
+
+    security_group_ids: list[Annotated[str, Field(pattern=SECURITY_GROUP_PATTERN, max_length=32)]] = Field(
+        min_length=1, max_length=5
+    )
+    """Security group ids for the model containers (1 to 5)."""
+
+
+class ModelSpec(Schema):
+    """The model to serve: artifact, container image and the role SageMaker assumes to fetch them."""
+
+    model_data_url: str = Field(pattern=S3_URL_PATTERN, max_length=1024)
+    """S3 URL of the model artifact (model.tar.gz), as s3://bucket/key."""
+
+    image: str = Field(pattern=IMAGE_PATTERN, min_length=1, max_length=255)
+    """Inference container image URI, for example an ECR image of a SageMaker framework container."""
+
+    execution_role_arn: str = Field(pattern=ROLE_ARN_PATTERN, max_length=2048)
+    """IAM role SageMaker assumes to pull the image and read the artifact (arn:aws:iam::<account>:role/<name>)."""
+
+    environment: dict[Annotated[str, Field(pattern=ENV_KEY_PATTERN)], Annotated[str, Field(max_length=1024)]] = Field(
+        default_factory=dict, max_length=100
+    )
+    """Environment variables for the inference container (at most 100, values up to 1024 characters)."""
+
+    vpc_config: VpcConfig | None = None
+    """Subnets and security groups for the model containers; omit to run them outside any VPC of yours."""
+
+
+class ScheduledScaling(Schema):
+    """A scheduled change of the scaling bounds, for peaks known in advance."""
+
+    name: str = Field(pattern=SCHEDULE_NAME_PATTERN, max_length=64)
+    """Name of the scheduled action, unique within the resource."""
+
+    cron: str = Field(pattern=CRON_PATTERN, max_length=256)
+    """Application Auto Scaling schedule expression: cron(m h dom mon dow year), rate(...) or at(...), in UTC."""
+
+    min_capacity: int = Field(ge=1, le=MAX_INSTANCE_COUNT)
+    """Minimum instance count from the scheduled time on."""
+
+    max_capacity: int = Field(ge=1, le=MAX_INSTANCE_COUNT)
+    """Maximum instance count from the scheduled time on."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            CEL: [
+                {
+                    "rule": "self.minCapacity <= self.maxCapacity",
+                    "message": "minCapacity must not exceed maxCapacity",
+                }
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> ScheduledScaling:
+        if self.min_capacity > self.max_capacity:
+            raise ValueError("minCapacity must not exceed maxCapacity")
+        return self
+
+
+class AutoscalingSpec(Schema):
+    """Application Auto Scaling of the production variant; with it, the live instance count belongs to the
+    autoscaler and the operator never sets it back."""
+
+    min_capacity: int = Field(ge=1, le=MAX_INSTANCE_COUNT)
+    """Lowest instance count the autoscaler may set."""
+
+    max_capacity: int = Field(ge=1, le=MAX_INSTANCE_COUNT)
+    """Highest instance count the autoscaler may set."""
+
+    target_invocations_per_instance: int | Literal["auto"] = Field(
+        default="auto",
+        json_schema_extra={
+            "x-kubernetes-int-or-string": True,
+            CEL: [
+                {
+                    "rule": "type(self) == int ? self >= 1 && self <= 1000000 : self == 'auto'",
+                    "message": "must be a whole number of invocations per minute from 1 to 1000000, or 'auto'",
+                }
+            ],
+        },
+    )
+    """Target of SageMakerVariantInvocationsPerInstance (invocations per instance per minute), or 'auto' to derive
+    it from the benchmark's measured maximum (max rps per instance x safety factor x 60)."""
+
+    scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=86400)
+    """Seconds after a scale-in before another scale-in may start."""
+
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=86400)
+    """Seconds after a scale-out before another scale-out may start."""
+
+    schedules: list[ScheduledScaling] = Field(
+        default_factory=list,
+        max_length=50,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Scheduled changes of the scaling bounds for known peaks."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            CEL: [
+                {
+                    "rule": "self.minCapacity <= self.maxCapacity",
+                    "message": "minCapacity must not exceed maxCapacity",
+                }
+            ]
+        }
+    )
+
+    @field_validator("target_invocations_per_instance")
+    @classmethod
+    def _target_in_range(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 1_000_000:
+            raise ValueError("must be a whole number of invocations per minute from 1 to 1000000, or 'auto'")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> AutoscalingSpec:
+        if self.min_capacity > self.max_capacity:
+            raise ValueError("minCapacity must not exceed maxCapacity")
+        return self
+
+
+DeploymentStrategy = Literal["AllAtOnce", "Canary", "Linear", "Rolling"]
+
+
+class DeploymentSpec(Schema):
+    """How a spec change reaches the live endpoint: SageMaker's blue/green (all at once, canary, linear) or rolling
+    deployment guardrails, with automatic rollback on CloudWatch alarms."""
+
+    strategy: DeploymentStrategy = "AllAtOnce"
+    """AllAtOnce shifts all traffic to the new fleet at once; Canary shifts canarySizePercent first, waits, then the
+    rest; Linear shifts linearStepPercent per step; Rolling replaces instances in batches of rollingBatchPercent."""
+
+    canary_size_percent: int | None = Field(default=None, ge=1, le=99)
+    """Share of capacity that takes traffic first (Canary only)."""
+
+    linear_step_percent: int | None = Field(default=None, ge=1, le=99)
+    """Share of capacity shifted at each step (Linear only)."""
+
+    rolling_batch_percent: int | None = Field(default=None, ge=1, le=99)
+    """Share of instances replaced in each batch (Rolling only)."""
+
+    wait_seconds: int = Field(default=300, ge=0, le=3600)
+    """Seconds to wait between traffic shifts (or batches) while watching the rollback alarms."""
+
+    termination_wait_seconds: int = Field(default=0, ge=0, le=3600)
+    """Seconds the old fleet is kept after all traffic moved, for a quick rollback."""
+
+    rollback_alarms: list[Annotated[str, Field(pattern=ALARM_NAME_PATTERN, max_length=255)]] = Field(
+        default_factory=list, max_length=10
+    )
+    """CloudWatch alarm names; if any fires during the rollout, SageMaker rolls back to the previous config."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            CEL: [
+                {
+                    "rule": "self.strategy != 'Canary' || has(self.canarySizePercent)",
+                    "message": "canarySizePercent is required when strategy is Canary",
+                },
+                {
+                    "rule": "self.strategy != 'Linear' || has(self.linearStepPercent)",
+                    "message": "linearStepPercent is required when strategy is Linear",
+                },
+                {
+                    "rule": "self.strategy != 'Rolling' || has(self.rollingBatchPercent)",
+                    "message": "rollingBatchPercent is required when strategy is Rolling",
+                },
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _strategy_sizes(self) -> DeploymentSpec:
+        required = {
+            "Canary": "canary_size_percent",
+            "Linear": "linear_step_percent",
+            "Rolling": "rolling_batch_percent",
+        }
+        field = required.get(self.strategy)
+        if field is not None and getattr(self, field) is None:
+            raise ValueError(f"{to_camel(field)} is required when strategy is {self.strategy}")
+        return self
+
+
+class VpcEndpointSpec(Schema):
+    """An interface VPC endpoint for the SageMaker Runtime, so that clients in the VPC invoke the endpoint without
+    leaving it (found and shared between resources in the same VPC)."""
+
+    vpc_id: str = Field(pattern=VPC_PATTERN, max_length=32)
+    """The VPC that the clients run in."""
+
+    subnet_ids: list[Annotated[str, Field(pattern=SUBNET_PATTERN, max_length=32)]] = Field(min_length=1, max_length=16)
+    """Subnets for the endpoint's network interfaces, one per availability zone."""
+
+    security_group_ids: list[Annotated[str, Field(pattern=SECURITY_GROUP_PATTERN, max_length=32)]] = Field(
+        min_length=1, max_length=5
+    )
+    """Security groups of the endpoint's network interfaces; they must admit HTTPS from the clients."""
+
+    private_dns: bool = True
+    """Resolve the regional runtime host name to the endpoint inside the VPC."""
+
+
+class BenchmarkSpec(Schema):
+    """A benchmark of the live endpoint, run after every rollout that reaches InService."""
+
+    payload: str = Field(min_length=1, max_length=65536)
+    """Request body sent with every invocation, in contentType (for example one CSV row of features)."""
+
+    content_type: str = Field(default="text/csv", min_length=1, max_length=1024)
+    """Content type of the payload."""
+
+    requests: int = Field(default=1000, ge=10, le=1_000_000)
+    """Number of measured requests (after warm-up)."""
+
+    concurrency: int = Field(default=8, ge=1, le=256)
+    """Concurrent clients of the closed-loop benchmark."""
+
+    target_p99_ms: float = Field(default=20.0, gt=0, le=60000)
+    """Latency objective: the benchmark's sloMet says whether p99 stayed at or under it."""
+
+
+class Spec(Schema):
+    """Desired state of a SageMaker real-time inference endpoint."""
+
+    region: str | None = Field(default=None, pattern=REGION_PATTERN, max_length=32)
+    """AWS region of the endpoint; the operator's default region when omitted. Immutable."""
+
+    model: ModelSpec
+    """The model served by the endpoint's single production variant."""
+
+    instance_type: str = Field(pattern=INSTANCE_TYPE_PATTERN, max_length=64)
+    """SageMaker instance type of the production variant, for example ml.c5.xlarge."""
+
+    instance_count: int = Field(default=1, ge=1, le=MAX_INSTANCE_COUNT)
+    """Initial instance count; with autoscaling the autoscaler owns the live count afterwards."""
+
+    autoscaling: AutoscalingSpec | None = None
+    """Target-tracking autoscaling of the instance count; omit for a fixed instance count."""
+
+    deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
+    """How spec changes are rolled out to the live endpoint."""
+
+    vpc_endpoint: VpcEndpointSpec | None = None
+    """Interface VPC endpoint for the SageMaker Runtime in the clients' VPC."""
+
+    benchmark: BenchmarkSpec | None = None
+    """Latency benchmark run after every rollout; omit to skip benchmarking."""
+
+    deletion_policy: Literal["Delete", "Retain"] = "Delete"
+    """Delete removes the endpoint, its configs and models with the resource; Retain leaves them in AWS."""
+
+    tags: dict[Annotated[str, Field(pattern=TAG_KEY_PATTERN)], Annotated[str, Field(pattern=TAG_VALUE_PATTERN)]] = (
+        Field(
+            default_factory=dict,
+            max_length=MAX_USER_TAGS,
+            json_schema_extra={
+                CEL: [
+                    {
+                        "rule": "self.all(k, !k.startsWith('aws:') && !k.startsWith('lowlatency.io/'))",
+                        "message": "tag keys may not start with aws: or lowlatency.io/ (reserved)",
+                    }
+                ]
+            },
+        )
+    )
+    """Tags added to every AWS resource created for this endpoint (keys may not start with aws:)."""
+
+    @field_validator("tags")
+    @classmethod
+    def _no_reserved_tag_keys(cls, tags: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(key for key in tags if key.startswith(RESERVED_TAG_PREFIXES))
+        if reserved:
+            raise ValueError(f"tag keys {reserved} are reserved (aws: and lowlatency.io/ prefixes)")
+        return tags
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            CEL: [
+                {
+                    "rule": "!has(self.autoscaling) || (self.instanceCount >= self.autoscaling.minCapacity"
+                    " && self.instanceCount <= self.autoscaling.maxCapacity)",
+                    "message": "instanceCount must lie between autoscaling.minCapacity and autoscaling.maxCapacity",
+                },
+                {
+                    "rule": "has(self.region) == has(oldSelf.region)"
+                    " && (!has(self.region) || self.region == oldSelf.region)",
+                    "message": "region is immutable: create a new resource to move an endpoint to another region",
+                },
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _count_within_autoscaling(self) -> Spec:
+        scaling = self.autoscaling
+        if scaling is not None and not scaling.min_capacity <= self.instance_count <= scaling.max_capacity:
+            raise ValueError("instanceCount must lie between autoscaling.minCapacity and autoscaling.maxCapacity")
+        return self
+
+
+Phase = Literal["Pending", "Creating", "Updating", "InService", "Failed", "Deleting"]
+ConditionType = Literal["Ready", "Degraded", "Benchmarked"]
+
+
+class Condition(Schema):
+    """A standard Kubernetes condition."""
+
+    type: ConditionType
+    """Ready: InService at the observed generation. Degraded: the last rollout failed and the previous config
+    still serves. Benchmarked: status.benchmark is for the live generation."""
+
+    status: Literal["True", "False", "Unknown"]
+    """Whether the condition holds."""
+
+    reason: str = Field(default="", max_length=1024)
+    """A CamelCase word saying why."""
+
+    message: str = Field(default="", max_length=32768)
+    """What happened, for people."""
+
+    observed_generation: int | None = Field(default=None, ge=0)
+    """The resource generation the condition was set for."""
+
+    last_transition_time: datetime.datetime | None = None
+    """When the status last changed."""
+
+
+class Cost(Schema):
+    """What the endpoint costs, from a bundled, dated table of on-demand prices."""
+
+    hourly_usd: float | None = None
+    """Live instances x on-demand hourly price of the instance type."""
+
+    per_million_invocations_usd: float | None = None
+    """Hourly cost divided by the measured throughput, per million invocations."""
+
+
+class BenchmarkResult(Schema):
+    """The last benchmark of the live endpoint."""
+
+    generation: int | None = None
+    """The resource generation that was measured."""
+
+    p50_ms: float | None = None
+    """Median latency, milliseconds."""
+
+    p90_ms: float | None = None
+    """90th percentile latency, milliseconds."""
+
+    p99_ms: float | None = None
+    """99th percentile latency, milliseconds."""
+
+    throughput_rps: float | None = None
+    """Achieved requests per second."""
+
+    requests: int | None = None
+    """Measured requests."""
+
+    errors: int | None = None
+    """Requests that failed."""
+
+    slo_met: bool | None = None
+    """Whether p99 stayed at or under spec.benchmark.targetP99Ms."""
+
+    completed_at: datetime.datetime | None = None
+    """When the benchmark finished."""
+
+
+class Rollout(Schema):
+    """The last move the operator started, so that a failed rollout is reported once and not retried in a loop."""
+
+    endpoint_config_name: str
+    """The endpoint config the endpoint was asked to move to (CreateEndpoint or UpdateEndpoint)."""
+
+    generation: int
+    """The resource generation that asked for it."""
+
+
+class Status(Schema):
+    """Observed state, written only by the operator."""
+
+    phase: Phase | None = None
+    """Pending, Creating, Updating, InService, Failed or Deleting."""
+
+    observed_generation: int | None = None
+    """The generation whose configuration is live."""
+
+    endpoint_name: str | None = None
+    """Name of the SageMaker endpoint."""
+
+    endpoint_arn: str | None = None
+    """ARN of the SageMaker endpoint."""
+
+    endpoint_config_name: str | None = None
+    """Name of the endpoint config in service."""
+
+    model_name: str | None = None
+    """Name of the SageMaker model in service."""
+
+    current_instance_count: int | None = None
+    """Instances serving now (the autoscaler may have changed it)."""
+
+    desired_instance_count: int | None = None
+    """Instances SageMaker is moving to."""
+
+    vpc_endpoint_id: str | None = None
+    """Id of the interface VPC endpoint for the SageMaker Runtime."""
+
+    vpc_endpoint_dns_names: list[str] = Field(default_factory=list)
+    """DNS names of the interface VPC endpoint."""
+
+    failure_reason: str = ""
+    """SageMaker's FailureReason or the error that stopped the last reconciliation."""
+
+    rollout: Rollout | None = None
+    """The last rollout the operator started."""
+
+    cost: Cost | None = None
+    """Cost of the live endpoint."""
+
+    benchmark: BenchmarkResult | None = None
+    """The last benchmark of the live endpoint."""
+
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    """Ready, Degraded and Benchmarked."""
+
+    kopf: dict[str, Any] = Field(default_factory=dict, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+    """Handler progress kept by the kopf framework."""
+
+
+class LowLatencyEndpoint(Schema):
+    """A SageMaker real-time inference endpoint, benchmarked after every rollout."""
+
+    spec: Spec
+    """Desired state."""
+
+    status: Status = Field(default_factory=Status)
+    """Observed state."""

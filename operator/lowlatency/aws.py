@@ -1,0 +1,163 @@
+"""The one place that builds AWS clients and decides what an AWS error means.
+
+Clients: one boto3 session, one client per (service, region), shared by all handlers (boto3 clients are
+thread-safe; sessions are not, so clients are made under a lock). Every client has botocore's adaptive retry mode
+(token-bucket client-side rate limiting plus exponential backoff for throttling and 5xx), bounded connect and read
+timeouts, and honours the standard endpoint overrides (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_<SERVICE>``, the
+shared config file) exactly as boto3 does, unless an explicit endpoint URL is configured.
+
+Errors: :func:`aws_call` turns what botocore raises into one of three kinds: the request may succeed later
+(throttling, 5xx, network), it never will as sent (validation, access denied: surfaced to the user, naming what AWS
+rejected), or the resource is not there (which the reconciler treats as an observation, not a failure).
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_sagemaker import SageMakerClient
+
+Service = Literal["sagemaker", "application-autoscaling", "ec2"]
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """How the operator reaches AWS."""
+
+    default_region: str = "us-east-1"
+    endpoint_url: str | None = None
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+    max_attempts: int = 5
+
+
+class AwsClients:
+    """Shared, lazily built clients per service and region."""
+
+    def __init__(self, settings: AwsSettings) -> None:
+        self.settings = settings
+        self._session = boto3.session.Session()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self._config = botocore.config.Config(
+            retries={"mode": "adaptive", "max_attempts": settings.max_attempts},
+            connect_timeout=settings.connect_timeout_seconds,
+            read_timeout=settings.read_timeout_seconds,
+            max_pool_connections=32,
+            user_agent_extra="lowlatency-operator",
+        )
+
+    def region(self, requested: str | None) -> str:
+        return requested or self.settings.default_region
+
+    @overload
+    def client(self, service: Literal["sagemaker"], region: str) -> SageMakerClient: ...
+    @overload
+    def client(self, service: Literal["application-autoscaling"], region: str) -> ApplicationAutoScalingClient: ...
+    @overload
+    def client(self, service: Literal["ec2"], region: str) -> EC2Client: ...
+
+    def client(self, service: Service, region: str) -> Any:
+        key = (service, region)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._session.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=self.settings.endpoint_url,
+                    config=self._config,
+                )
+            return self._clients[key]
+
+
+class ErrorKind(enum.Enum):
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+    NOT_FOUND = "not-found"
+
+
+class AwsError(Exception):
+    """An AWS call that failed, classified, with a message that names the operation and what AWS said."""
+
+    def __init__(self, operation: str, kind: ErrorKind, code: str, message: str) -> None:
+        super().__init__(f"{operation} failed: {code}: {message}" if code else f"{operation} failed: {message}")
+        self.operation = operation
+        self.kind = kind
+        self.code = code
+        self.aws_message = message
+
+
+_THROTTLING_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "PriorRequestNotComplete",
+}
+_TRANSIENT_CODES = _THROTTLING_CODES | {
+    "InternalFailure",
+    "InternalError",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "ConcurrentUpdateException",
+    "ConcurrentModificationException",
+}
+_NOT_FOUND_CODES = {"ResourceNotFound", "ResourceNotFoundException", "ObjectNotFoundException"}
+# SageMaker answers "no such resource" with a ValidationException whose message says so.
+_NOT_FOUND_MESSAGES = ("Could not find", "does not exist", "not found")
+_ALREADY_EXISTS_MESSAGES = ("already existing", "already exists")
+
+
+def classify(operation: str, error: Exception) -> AwsError:
+    """What an exception raised by botocore means for the reconciler."""
+    if isinstance(error, botocore.exceptions.ClientError):
+        details = error.response.get("Error", {})
+        code = str(details.get("Code", ""))
+        message = str(details.get("Message", "")) or str(error)
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        if code in _NOT_FOUND_CODES or (
+            code in {"ValidationException", "ValidationError"} and any(text in message for text in _NOT_FOUND_MESSAGES)
+        ):
+            return AwsError(operation, ErrorKind.NOT_FOUND, code, message)
+        if code in _TRANSIENT_CODES or status >= 500:
+            return AwsError(operation, ErrorKind.TRANSIENT, code, message)
+        return AwsError(operation, ErrorKind.PERMANENT, code, message)
+    if isinstance(error, botocore.exceptions.NoCredentialsError | botocore.exceptions.NoRegionError):
+        return AwsError(operation, ErrorKind.PERMANENT, type(error).__name__, str(error))
+    if isinstance(error, botocore.exceptions.BotoCoreError):
+        # Connection refused/reset, timeouts, truncated responses: the network, not the request.
+        return AwsError(operation, ErrorKind.TRANSIENT, type(error).__name__, str(error))
+    raise error
+
+
+def is_already_exists(error: AwsError) -> bool:
+    """SageMaker's answer to creating a name that exists (a ValidationException, not a distinct code)."""
+    return error.kind is ErrorKind.PERMANENT and any(text in error.aws_message for text in _ALREADY_EXISTS_MESSAGES)
+
+
+@contextmanager
+def aws_call(operation: str) -> Iterator[None]:
+    """Run one AWS call, re-raising its failure as a classified :class:`AwsError`."""
+    try:
+        yield
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        raise classify(operation, error) from error

@@ -1,0 +1,105 @@
+"""Operator configuration: command-line flags, each with an environment variable as its default."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+
+from lowlatency.aws import AwsSettings
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How often the operator looks at AWS.
+
+    While SageMaker is moving (Creating, Updating, Deleting) an endpoint is described every ``poll_seconds``;
+    at steady state every ``resync_seconds`` (to report the autoscaler's instance count and repair drift). Both are
+    jittered by ``jitter`` (a fraction) so that a thousand endpoints do not poll in lockstep. ``tick_seconds`` is how
+    often each resource's timer wakes to see whether its next look is due.
+    """
+
+    poll_seconds: float = 30.0
+    resync_seconds: float = 300.0
+    tick_seconds: float = 5.0
+    jitter: float = 0.1
+    max_backoff_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    aws: AwsSettings = field(default_factory=AwsSettings)
+    timing: Timing = field(default_factory=Timing)
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    aws_workers: int = 16  # concurrent blocking AWS passes (threads)
+    liveness_endpoint: str | None = None
+    standalone: bool = True
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"LOWLATENCY_{name}", default)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = OperatorConfig()
+    parser.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        default=[value for value in _env("NAMESPACES", "").split(",") if value],
+        help="Watch only this namespace (repeatable; env LOWLATENCY_NAMESPACES, comma-separated). Default: all.",
+    )
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or defaults.aws.default_region,
+        help="AWS region for resources without spec.region (env AWS_REGION).",
+    )
+    parser.add_argument(
+        "--aws-endpoint-url",
+        default=_env("AWS_ENDPOINT_URL", "") or None,
+        help="Send every AWS call to this URL (env LOWLATENCY_AWS_ENDPOINT_URL); boto3's own AWS_ENDPOINT_URL "
+        "and AWS_ENDPOINT_URL_<SERVICE> are honoured without it.",
+    )
+    parser.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=float(_env("POLL_SECONDS", str(defaults.timing.poll_seconds))),
+        help="Seconds between looks at an endpoint that SageMaker is changing (env LOWLATENCY_POLL_SECONDS).",
+    )
+    parser.add_argument(
+        "--resync-seconds",
+        type=float,
+        default=float(_env("RESYNC_SECONDS", str(defaults.timing.resync_seconds))),
+        help="Seconds between looks at a steady endpoint (env LOWLATENCY_RESYNC_SECONDS).",
+    )
+    parser.add_argument(
+        "--tick-seconds",
+        type=float,
+        default=float(_env("TICK_SECONDS", str(defaults.timing.tick_seconds))),
+        help="Timer granularity per resource (env LOWLATENCY_TICK_SECONDS).",
+    )
+    parser.add_argument(
+        "--aws-workers",
+        type=int,
+        default=int(_env("AWS_WORKERS", str(defaults.aws_workers))),
+        help="Reconciliation passes (blocking AWS calls) run at once (env LOWLATENCY_AWS_WORKERS).",
+    )
+    parser.add_argument(
+        "--liveness",
+        default=_env("LIVENESS", "") or None,
+        help="Serve kopf's liveness probe here, e.g. http://0.0.0.0:8080/healthz (env LOWLATENCY_LIVENESS).",
+    )
+
+
+def from_arguments(arguments: argparse.Namespace) -> OperatorConfig:
+    return OperatorConfig(
+        aws=AwsSettings(default_region=arguments.region, endpoint_url=arguments.aws_endpoint_url),
+        timing=Timing(
+            poll_seconds=arguments.poll_seconds,
+            resync_seconds=arguments.resync_seconds,
+            tick_seconds=min(arguments.tick_seconds, arguments.poll_seconds),
+        ),
+        namespaces=tuple(arguments.namespace),
+        aws_workers=arguments.aws_workers,
+        liveness_endpoint=arguments.liveness,
+    )

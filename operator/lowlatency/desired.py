@@ -1,0 +1,130 @@
+"""What AWS should hold for a spec: pure ``build_*`` functions, no AWS calls.
+
+The hashes in model and endpoint config names cover exactly what SageMaker cannot change in place: a change to
+any of it makes a new model or config (and a rollout); a change to anything else (instance count, tags) is applied
+to the live resources without one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lowlatency import naming
+from lowlatency.api import Spec
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker.type_defs import TagTypeDef
+
+VARIANT_NAME = "AllTraffic"
+TAG_PREFIX = "lowlatency.io/"
+TAG_MANAGED_BY = f"{TAG_PREFIX}managed-by"
+TAG_NAMESPACE = f"{TAG_PREFIX}namespace"
+TAG_NAME = f"{TAG_PREFIX}name"
+TAG_UID = f"{TAG_PREFIX}uid"
+MANAGER = "lowlatency-operator"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The Kubernetes object that owns the AWS resources."""
+
+    namespace: str
+    name: str
+    uid: str
+
+    def tags(self) -> dict[str, str]:
+        return {
+            TAG_MANAGED_BY: MANAGER,
+            TAG_NAMESPACE: self.namespace,
+            TAG_NAME: self.name,
+            TAG_UID: self.uid,
+        }
+
+    def owns(self, tags: dict[str, str]) -> bool:
+        return tags.get(TAG_MANAGED_BY) == MANAGER and tags.get(TAG_UID) == self.uid
+
+    @staticmethod
+    def describe(tags: dict[str, str]) -> str:
+        """Who owns a resource, by its tags, for error messages."""
+        if tags.get(TAG_MANAGED_BY) != MANAGER:
+            return "not managed by lowlatency-operator"
+        return f"owned by {tags.get(TAG_NAMESPACE)}/{tags.get(TAG_NAME)} (uid {tags.get(TAG_UID)})"
+
+
+@dataclass(frozen=True)
+class DesiredEndpoint:
+    """The AWS resources one `LowLatencyEndpoint` should have, with the requests that create them."""
+
+    region: str
+    endpoint_name: str
+    model_name: str
+    endpoint_config_name: str
+    instance_type: str
+    instance_count: int
+    tags: dict[str, str]
+    model_request: dict[str, Any] = field(repr=False)
+    endpoint_config_request: dict[str, Any] = field(repr=False)
+
+    @property
+    def variant_name(self) -> str:
+        return VARIANT_NAME
+
+
+def aws_tags(tags: dict[str, str]) -> list[TagTypeDef]:
+    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+
+
+def model_content(spec: Spec) -> dict[str, Any]:
+    """What makes a SageMaker model: CreateModel's body without its name and tags."""
+    container: dict[str, Any] = {
+        "Image": spec.model.image,
+        "ModelDataUrl": spec.model.model_data_url,
+        "Mode": "SingleModel",
+    }
+    if spec.model.environment:
+        container["Environment"] = dict(sorted(spec.model.environment.items()))
+    content: dict[str, Any] = {
+        "PrimaryContainer": container,
+        "ExecutionRoleArn": spec.model.execution_role_arn,
+    }
+    if spec.model.vpc_config is not None:
+        content["VpcConfig"] = {
+            "Subnets": list(spec.model.vpc_config.subnets),
+            "SecurityGroupIds": list(spec.model.vpc_config.security_group_ids),
+        }
+    return content
+
+
+def endpoint_config_content(spec: Spec, model_name: str) -> dict[str, Any]:
+    """What makes an endpoint config, less the initial instance count (changed in place, see module doc)."""
+    return {
+        "ProductionVariants": [
+            {"VariantName": VARIANT_NAME, "ModelName": model_name, "InstanceType": spec.instance_type}
+        ]
+    }
+
+
+def build_desired(spec: Spec, owner: Owner, default_region: str) -> DesiredEndpoint:
+    endpoint = naming.endpoint_name(owner.namespace, owner.name)
+    tags = {**spec.tags, **owner.tags()}
+    model = model_content(spec)
+    model_name = naming.content_name(endpoint, model)
+    config = endpoint_config_content(spec, model_name)
+    config_name = naming.content_name(endpoint, config)
+    variant = {**config["ProductionVariants"][0], "InitialInstanceCount": spec.instance_count}
+    return DesiredEndpoint(
+        region=spec.region or default_region,
+        endpoint_name=endpoint,
+        model_name=model_name,
+        endpoint_config_name=config_name,
+        instance_type=spec.instance_type,
+        instance_count=spec.instance_count,
+        tags=tags,
+        model_request={"ModelName": model_name, **model, "Tags": aws_tags(tags)},
+        endpoint_config_request={
+            "EndpointConfigName": config_name,
+            "ProductionVariants": [variant],
+            "Tags": aws_tags(tags),
+        },
+    )

@@ -1,0 +1,244 @@
+"""Desired state + observed AWS state → the actions to take and the status to report. Pure: no I/O.
+
+Every decision about what to do lives here, so that each case (a crash between two calls, an endpoint deleted out
+of band, a failed rollout) is a unit test of a function, and the executor only carries the actions out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lowlatency.api import Phase
+from lowlatency.desired import DesiredEndpoint, Owner
+
+# SageMaker EndpointStatus values (DescribeEndpoint) that end by themselves: wait and look again.
+TRANSITIONAL_STATUSES = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
+
+
+@dataclass(frozen=True)
+class ObservedEndpoint:
+    """What DescribeEndpoint (and, when ownership is not yet known, ListTags) said."""
+
+    name: str
+    arn: str
+    status: str
+    config_name: str
+    failure_reason: str = ""
+    current_instance_count: int | None = None
+    desired_instance_count: int | None = None
+    pending_config_name: str | None = None
+    tags: dict[str, str] | None = None  # None: not looked up because ownership was already established
+
+
+@dataclass(frozen=True)
+class Observed:
+    endpoint: ObservedEndpoint | None
+    model_exists: bool
+    config_exists: bool
+    # Owner-tagged configs and models that are neither desired nor live (left by earlier rollouts).
+    superseded_configs: tuple[str, ...] = ()
+    superseded_models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What earlier passes recorded in status, for what AWS itself cannot tell."""
+
+    generation: int
+    endpoint_arn: str | None = None  # set once ownership of the endpoint was established
+    rollout_config_name: str | None = None  # the config the operator last moved the endpoint to
+    rollout_generation: int | None = None  # the generation of that move
+
+
+@dataclass(frozen=True)
+class CreateModel:
+    request: dict[str, Any] = field(repr=False)
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class CreateEndpointConfig:
+    request: dict[str, Any] = field(repr=False)
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class CreateEndpoint:
+    name: str
+    config_name: str
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class UpdateEndpoint:
+    name: str
+    config_name: str
+
+
+@dataclass(frozen=True)
+class DeleteEndpoint:
+    name: str
+
+
+@dataclass(frozen=True)
+class DeleteEndpointConfig:
+    name: str
+
+
+@dataclass(frozen=True)
+class DeleteModel:
+    name: str
+
+
+Action = (
+    CreateModel
+    | CreateEndpointConfig
+    | CreateEndpoint
+    | UpdateEndpoint
+    | DeleteEndpoint
+    | DeleteEndpointConfig
+    | DeleteModel
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A condition's value as the planner sees it."""
+
+    status: bool
+    reason: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...]
+    phase: Phase
+    ready: Verdict
+    degraded: Verdict = Verdict(False, "RolloutSucceeded")
+    live: bool = False  # the current generation's configuration is what serves
+    poll: bool = False  # something is moving: look again soon
+    failure_reason: str = ""
+    rollout: tuple[str, int] | None = None  # (config name, generation) of a move the actions start
+    events: tuple[str, ...] = ()
+
+
+def _create_missing(desired: DesiredEndpoint, observed: Observed) -> list[Action]:
+    actions: list[Action] = []
+    if not observed.model_exists:
+        actions.append(CreateModel(desired.model_request, desired.model_name))
+    if not observed.config_exists:
+        actions.append(CreateEndpointConfig(desired.endpoint_config_request, desired.endpoint_config_name))
+    return actions
+
+
+def plan(desired: DesiredEndpoint, observed: Observed, owner: Owner, memory: Memory) -> Plan:
+    """Decide the next step towards ``desired``."""
+    endpoint = observed.endpoint
+    if endpoint is None:
+        return _plan_create(desired, observed, memory)
+    if endpoint.tags is not None and not owner.owns(endpoint.tags):
+        message = (
+            f"SageMaker endpoint {endpoint.name} already exists and is {Owner.describe(endpoint.tags)}; "
+            "it is left untouched. Rename this resource or remove the other endpoint."
+        )
+        return Plan((), "Failed", Verdict(False, "NameConflict", message), failure_reason=message)
+
+    if endpoint.status in TRANSITIONAL_STATUSES:
+        phase: Phase = "Creating" if endpoint.status == "Creating" else "Updating"
+        message = f"SageMaker endpoint {endpoint.name} is {endpoint.status}"
+        serving = endpoint.status not in {"Creating", "Deleting"}
+        return Plan((), phase, Verdict(serving, endpoint.status, message), poll=True)
+
+    if endpoint.status == "Failed":
+        return _plan_failed(desired, observed, endpoint, memory)
+
+    if endpoint.status != "InService":  # OutOfService, UpdateRollbackFailed: SageMaker needs a person
+        message = f"SageMaker endpoint {endpoint.name} is {endpoint.status}: {endpoint.failure_reason}".rstrip(": ")
+        return Plan((), "Failed", Verdict(False, endpoint.status, message), failure_reason=endpoint.failure_reason)
+
+    if endpoint.config_name == desired.endpoint_config_name:
+        cleanup: list[Action] = [DeleteEndpointConfig(name) for name in observed.superseded_configs]
+        cleanup += [DeleteModel(name) for name in observed.superseded_models]
+        return Plan(tuple(cleanup), "InService", Verdict(True, "InService"), live=True)
+
+    return _plan_update(desired, observed, endpoint, memory)
+
+
+def _plan_create(desired: DesiredEndpoint, observed: Observed, memory: Memory) -> Plan:
+    actions = _create_missing(desired, observed)
+    actions.append(CreateEndpoint(desired.endpoint_name, desired.endpoint_config_name, desired.tags))
+    events: tuple[str, ...] = ()
+    if memory.endpoint_arn is not None:
+        events = (f"SageMaker endpoint {desired.endpoint_name} was deleted outside the operator; creating it again",)
+    return Plan(
+        tuple(actions),
+        "Creating",
+        Verdict(False, "Creating", f"Creating SageMaker endpoint {desired.endpoint_name}"),
+        poll=True,
+        rollout=(desired.endpoint_config_name, memory.generation),
+        events=events,
+    )
+
+
+def _plan_failed(desired: DesiredEndpoint, observed: Observed, endpoint: ObservedEndpoint, memory: Memory) -> Plan:
+    """A Failed endpoint serves nothing and cannot be updated: only a new spec makes it worth recreating."""
+    tried_this_generation = memory.rollout_generation == memory.generation
+    unknown_but_same = memory.rollout_generation is None and endpoint.config_name == desired.endpoint_config_name
+    if tried_this_generation or unknown_but_same:
+        message = f"SageMaker endpoint {endpoint.name} failed: {endpoint.failure_reason}"
+        return Plan((), "Failed", Verdict(False, "EndpointFailed", message), failure_reason=endpoint.failure_reason)
+    return Plan(
+        (DeleteEndpoint(endpoint.name),),
+        "Creating",
+        Verdict(False, "Recreating", f"Deleting failed SageMaker endpoint {endpoint.name} to create it anew"),
+        poll=True,
+        events=(f"Deleting failed SageMaker endpoint {endpoint.name} to create it with the new spec",),
+    )
+
+
+def _plan_update(desired: DesiredEndpoint, observed: Observed, endpoint: ObservedEndpoint, memory: Memory) -> Plan:
+    """InService on another config: move it, unless this very generation's move already failed."""
+    if memory.rollout_generation == memory.generation and memory.rollout_config_name == desired.endpoint_config_name:
+        reason = endpoint.failure_reason or "the update did not complete"
+        message = f"Rollout to {desired.endpoint_config_name} failed; {endpoint.config_name} still serves: {reason}"
+        return Plan(
+            (),
+            "InService",
+            Verdict(True, "InService", f"Serving the previous configuration {endpoint.config_name}"),
+            degraded=Verdict(True, "RolloutFailed", message),
+            failure_reason=reason,
+        )
+    actions = _create_missing(desired, observed)
+    actions.append(UpdateEndpoint(endpoint.name, desired.endpoint_config_name))
+    return Plan(
+        tuple(actions),
+        "Updating",
+        Verdict(True, "Updating", f"Moving SageMaker endpoint {endpoint.name} to {desired.endpoint_config_name}"),
+        poll=True,
+        rollout=(desired.endpoint_config_name, memory.generation),
+    )
+
+
+def plan_deletion(endpoint: ObservedEndpoint | None, owner: Owner, leftovers: tuple[list[str], list[str]]) -> Plan:
+    """The finalizer's next step: the endpoint goes first (and must be gone), then its configs, then its models.
+
+    Deletion is finished when the plan does not ask to poll.
+    """
+    if endpoint is not None:
+        if endpoint.tags is not None and not owner.owns(endpoint.tags):
+            message = f"SageMaker endpoint {endpoint.name} is {Owner.describe(endpoint.tags)}; left in place"
+            return Plan((), "Deleting", Verdict(False, "Deleting", message))
+        if endpoint.status == "Deleting":
+            return Plan((), "Deleting", Verdict(False, "Deleting", f"Deleting {endpoint.name}"), poll=True)
+        return Plan(
+            (DeleteEndpoint(endpoint.name),),
+            "Deleting",
+            Verdict(False, "Deleting", f"Deleting {endpoint.name}"),
+            poll=True,
+        )
+    configs, models = leftovers
+    actions: list[Action] = [DeleteEndpointConfig(name) for name in configs]
+    actions += [DeleteModel(name) for name in models]
+    return Plan(tuple(actions), "Deleting", Verdict(False, "Deleting", "Endpoint deleted"))

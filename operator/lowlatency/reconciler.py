@@ -1,0 +1,253 @@
+"""One reconciliation pass of a `LowLatencyEndpoint`: read the resource, observe AWS, plan, apply, report.
+
+This is the domain object the kopf handlers delegate to. A pass is synchronous (boto3 blocks) and is run by the
+handlers in a bounded worker pool; it returns what to write into status and whether something is still moving,
+and never sleeps: waiting is the caller's schedule.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pydantic
+
+from lowlatency import endpoints
+from lowlatency.api import Condition, ConditionType, Phase, Rollout, Spec, Status
+from lowlatency.aws import AwsClients, AwsError, ErrorKind
+from lowlatency.desired import DesiredEndpoint, Owner, build_desired
+from lowlatency.naming import endpoint_name
+from lowlatency.planner import Memory, Observed, Plan, Verdict, plan, plan_deletion
+
+EventType = Literal["Normal", "Warning"]
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class EndpointResource:
+    """The parts of the Kubernetes object a pass needs, parsed."""
+
+    owner: Owner
+    generation: int
+    spec: Spec | None
+    spec_error: str
+    status: Status
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> EndpointResource:
+        metadata = body["metadata"]
+        owner = Owner(namespace=metadata["namespace"], name=metadata["name"], uid=metadata["uid"])
+        spec: Spec | None = None
+        spec_error = ""
+        try:
+            spec = Spec.model_validate(dict(body.get("spec") or {}))
+        except pydantic.ValidationError as error:
+            spec_error = describe_validation_error(error, prefix="spec")
+        try:
+            status = Status.model_validate(dict(body.get("status") or {}))
+        except pydantic.ValidationError:
+            status = Status()  # written by an older operator: start from nothing rather than stop
+        return cls(
+            owner=owner,
+            generation=int(metadata.get("generation", 1)),
+            spec=spec,
+            spec_error=spec_error,
+            status=status,
+        )
+
+
+def describe_validation_error(error: pydantic.ValidationError, prefix: str) -> str:
+    """``spec.model.modelDataUrl: String should match pattern ...``: each problem with its field path."""
+    problems = []
+    for problem in error.errors():
+        path = ".".join([prefix, *(str(part) for part in problem["loc"])])
+        problems.append(f"{path}: {problem['msg']}")
+    return "; ".join(problems)
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What one pass found: the status to write, the events to post, and whether to look again soon."""
+
+    status: dict[str, Any]
+    events: tuple[Event, ...] = ()
+    moving: bool = False  # AWS is changing something: poll at the fast cadence
+    retry: bool = False  # a transient error interrupted the pass: retry with backoff
+    done: bool = False  # (deletion only) nothing is left; the finalizer may go
+
+
+Clock = Callable[[], datetime.datetime]
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(tz=datetime.UTC).replace(microsecond=0)
+
+
+@dataclass
+class EndpointReconciler:
+    clients: AwsClients
+    clock: Clock = field(default=utc_now)
+
+    def reconcile(self, resource: EndpointResource) -> PassResult:
+        if resource.spec is None:
+            message = f"Invalid spec: {resource.spec_error}"
+            verdict = Verdict(False, "InvalidSpec", message)
+            return PassResult(
+                self._status(resource, "Failed", verdict, failure_reason=message),
+                events=(Event("Warning", "InvalidSpec", message),),
+            )
+        desired = build_desired(resource.spec, resource.owner, self.clients.settings.default_region)
+        sagemaker = self.clients.client("sagemaker", desired.region)
+        memory = _memory(resource)
+        try:
+            observed = endpoints.observe(
+                sagemaker,
+                desired,
+                resource.owner,
+                ownership_known=memory.endpoint_arn is not None,
+                look_for_leftovers=resource.status.endpoint_config_name != desired.endpoint_config_name
+                or resource.status.observed_generation != resource.generation,
+            )
+            decision = plan(desired, observed, resource.owner, memory)
+            for action in decision.actions:
+                endpoints.apply(sagemaker, action)
+        except AwsError as error:
+            return self._aws_failure(resource, error)
+        return self._report(resource, desired, observed, decision)
+
+    def delete(self, resource: EndpointResource) -> PassResult:
+        """One step of removing the AWS resources; ``done`` once nothing of them is left."""
+        if resource.spec is not None and resource.spec.deletion_policy == "Retain":
+            message = "deletionPolicy is Retain: the SageMaker endpoint, configs and models are left in AWS"
+            return PassResult({}, events=(Event("Normal", "Retained", message),), done=True)
+        region = self.clients.region(resource.spec.region if resource.spec else None)
+        sagemaker = self.clients.client("sagemaker", region)
+        name = resource.status.endpoint_name or endpoint_name(resource.owner.namespace, resource.owner.name)
+        try:
+            endpoint = endpoints.describe_endpoint(sagemaker, name, with_tags=True)
+            leftovers: tuple[list[str], list[str]] = ([], [])
+            if endpoint is None:
+                leftovers = endpoints.owned_leftovers(sagemaker, name, resource.owner, keep=set())
+            decision = plan_deletion(endpoint, resource.owner, leftovers)
+            for action in decision.actions:
+                endpoints.apply(sagemaker, action)
+        except AwsError as error:
+            return self._aws_failure(resource, error)
+        status = self._status(resource, "Deleting", decision.ready)
+        if decision.poll:
+            return PassResult(status, moving=True)
+        return PassResult(
+            status,
+            events=(Event("Normal", "Deleted", "SageMaker endpoint, configs and models deleted"),),
+            done=True,
+        )
+
+    def _report(
+        self, resource: EndpointResource, desired: DesiredEndpoint, observed: Observed, decision: Plan
+    ) -> PassResult:
+        endpoint = observed.endpoint
+        status = self._status(
+            resource,
+            decision.phase,
+            decision.ready,
+            degraded=decision.degraded,
+            failure_reason=decision.failure_reason,
+        )
+        status["endpointName"] = desired.endpoint_name
+        if endpoint is not None and (endpoint.tags is None or resource.owner.owns(endpoint.tags)):
+            status["endpointArn"] = endpoint.arn
+            status["endpointConfigName"] = endpoint.config_name
+            status["currentInstanceCount"] = endpoint.current_instance_count
+            status["desiredInstanceCount"] = endpoint.desired_instance_count
+        if decision.live:
+            status["observedGeneration"] = resource.generation
+            status["modelName"] = desired.model_name
+        if decision.rollout is not None:
+            config_name, generation = decision.rollout
+            status["rollout"] = Rollout(endpoint_config_name=config_name, generation=generation).model_dump(
+                by_alias=True
+            )
+        events = [Event("Normal", "DriftRepaired", message) for message in decision.events]
+        if decision.phase != resource.status.phase:
+            events.append(_phase_event(decision))
+        return PassResult(status, events=tuple(events), moving=decision.poll)
+
+    def _aws_failure(self, resource: EndpointResource, error: AwsError) -> PassResult:
+        if error.kind is ErrorKind.PERMANENT:
+            message = f"AWS rejected the request: {error}"
+            status = self._status(resource, "Failed", Verdict(False, "AWSRejected", message), failure_reason=message)
+            return PassResult(status, events=(Event("Warning", "AWSRejected", message),))
+        previous = _condition(resource.status, "Ready")
+        verdict = Verdict(previous is not None and previous.status == "True", "Retrying", f"Retrying after: {error}")
+        phase = resource.status.phase or "Pending"
+        return PassResult(self._status(resource, phase, verdict), retry=True)
+
+    def _status(
+        self,
+        resource: EndpointResource,
+        phase: Phase,
+        ready: Verdict,
+        *,
+        degraded: Verdict | None = None,
+        failure_reason: str = "",
+    ) -> dict[str, Any]:
+        conditions = list(resource.status.conditions)
+        conditions = _with_condition(conditions, "Ready", ready, resource.generation, self.clock)
+        if degraded is not None:
+            conditions = _with_condition(conditions, "Degraded", degraded, resource.generation, self.clock)
+        return {
+            "phase": phase,
+            "failureReason": failure_reason,
+            "conditions": [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in conditions],
+        }
+
+
+def _memory(resource: EndpointResource) -> Memory:
+    rollout = resource.status.rollout
+    return Memory(
+        generation=resource.generation,
+        endpoint_arn=resource.status.endpoint_arn,
+        rollout_config_name=rollout.endpoint_config_name if rollout else None,
+        rollout_generation=rollout.generation if rollout else None,
+    )
+
+
+def _condition(status: Status, type_: ConditionType) -> Condition | None:
+    return next((c for c in status.conditions if c.type == type_), None)
+
+
+def _with_condition(
+    conditions: list[Condition], type_: ConditionType, verdict: Verdict, generation: int, clock: Clock
+) -> list[Condition]:
+    """Set one condition, keeping its lastTransitionTime unless its status changes (the Kubernetes convention)."""
+    value: Literal["True", "False"] = "True" if verdict.status else "False"
+    previous = next((c for c in conditions if c.type == type_), None)
+    transition = previous.last_transition_time if previous is not None and previous.status == value else clock()
+    updated = Condition(
+        type=type_,
+        status=value,
+        reason=verdict.reason,
+        message=verdict.message,
+        observed_generation=generation,
+        last_transition_time=transition,
+    )
+    return (
+        [c for c in conditions if c.type != type_] + [updated]
+        if previous is None
+        else [updated if c.type == type_ else c for c in conditions]
+    )
+
+
+def _phase_event(decision: Plan) -> Event:
+    message = decision.ready.message or f"SageMaker endpoint is {decision.phase}"
+    if decision.phase == "Failed":
+        return Event("Warning", decision.ready.reason, message)
+    return Event("Normal", decision.phase, message)

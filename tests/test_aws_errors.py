@@ -1,0 +1,71 @@
+"""How AWS failures are classified: retried, surfaced, or taken as 'not there'."""
+
+import botocore.exceptions
+import pytest
+
+from lowlatency.aws import AwsError, ErrorKind, aws_call, classify, is_already_exists
+
+
+def client_error(code: str, message: str, status: int = 400) -> botocore.exceptions.ClientError:
+    response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return botocore.exceptions.ClientError(response, "Operation")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ThrottlingException", 400),
+        ("Throttling", 400),
+        ("RequestLimitExceeded", 503),
+        ("InternalFailure", 500),
+        ("ServiceUnavailable", 503),
+        ("SomethingNew", 502),
+    ],
+)
+def test_throttling_and_server_errors_are_transient(code: str, status: int) -> None:
+    assert classify("CreateEndpoint", client_error(code, "slow down", status)).kind is ErrorKind.TRANSIENT
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("ValidationException", "1 validation error detected: Value 'ml.bogus' at 'instanceType'"),
+        ("AccessDeniedException", "User is not authorized to perform: sagemaker:CreateModel"),
+        ("ResourceLimitExceeded", "The account-level service limit 'ml.c5.xlarge for endpoint usage' is 2"),
+    ],
+)
+def test_rejections_are_permanent_and_name_the_operation(code: str, message: str) -> None:
+    error = classify("CreateEndpointConfig", client_error(code, message))
+    assert error.kind is ErrorKind.PERMANENT
+    assert str(error).startswith(f"CreateEndpointConfig failed: {code}: ")
+    assert message in str(error)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Could not find endpoint \"arn:aws:sagemaker:us-east-1:1:endpoint/x\".", "Could not find model \"m\"."],
+)
+def test_sagemaker_could_not_find_is_not_found(message: str) -> None:
+    assert classify("DescribeEndpoint", client_error("ValidationException", message)).kind is ErrorKind.NOT_FOUND
+
+
+def test_creating_what_exists_is_recognised() -> None:
+    error = classify("CreateModel", client_error("ValidationException", "Cannot create already existing model \"m\"."))
+    assert is_already_exists(error)
+    assert not is_already_exists(classify("CreateModel", client_error("ValidationException", "bad image")))
+
+
+def test_network_failures_are_transient() -> None:
+    failure = botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+    assert classify("DescribeEndpoint", failure).kind is ErrorKind.TRANSIENT
+
+
+def test_missing_credentials_are_permanent() -> None:
+    assert classify("DescribeEndpoint", botocore.exceptions.NoCredentialsError()).kind is ErrorKind.PERMANENT
+
+
+def test_aws_call_reraises_classified() -> None:
+    with pytest.raises(AwsError) as raised, aws_call("UpdateEndpoint"):
+        raise client_error("ThrottlingException", "Rate exceeded")
+    assert raised.value.operation == "UpdateEndpoint"
+    assert raised.value.kind is ErrorKind.TRANSIENT

@@ -1,0 +1,57 @@
+"""What a spec asks of AWS: names, requests and tags, built without AWS."""
+
+from lowlatency.desired import TAG_UID, Owner, build_desired
+from specs import parsed
+
+OWNER = Owner("adtech", "bid-filter", "uid-1")
+
+
+def test_requests_carry_the_spec_and_ownership_tags() -> None:
+    desired = build_desired(parsed(), OWNER, "eu-west-1")
+    assert desired.region == "eu-west-1"
+    assert desired.endpoint_name == "adtech-bid-filter"
+    container = desired.model_request["PrimaryContainer"]
+    assert container["Image"].endswith("sagemaker-xgboost:1.7-1")
+    assert container["ModelDataUrl"] == "s3://acme-models/rtb/xgboost/model.tar.gz"
+    variant = desired.endpoint_config_request["ProductionVariants"][0]
+    assert variant == {
+        "VariantName": "AllTraffic",
+        "ModelName": desired.model_name,
+        "InstanceType": "ml.c5.xlarge",
+        "InitialInstanceCount": 2,
+    }
+    tags = {tag["Key"]: tag["Value"] for tag in desired.model_request["Tags"]}
+    assert tags["team"] == "bidding"
+    assert tags[TAG_UID] == "uid-1"
+    assert tags["lowlatency.io/namespace"] == "adtech"
+
+
+def test_spec_region_wins_over_the_default() -> None:
+    assert build_desired(parsed(region="ap-northeast-1"), OWNER, "us-east-1").region == "ap-northeast-1"
+
+
+def test_a_model_change_makes_a_new_model_and_config() -> None:
+    before = build_desired(parsed(), OWNER, "us-east-1")
+    model = {**parsed().model.model_dump(by_alias=True), "image": "example.com/xgboost:2"}
+    after = build_desired(parsed(model=model), OWNER, "us-east-1")
+    assert after.model_name != before.model_name
+    assert after.endpoint_config_name != before.endpoint_config_name
+
+
+def test_an_instance_type_change_makes_a_new_config_but_keeps_the_model() -> None:
+    before = build_desired(parsed(), OWNER, "us-east-1")
+    after = build_desired(parsed(instanceType="ml.c6i.xlarge"), OWNER, "us-east-1")
+    assert after.model_name == before.model_name
+    assert after.endpoint_config_name != before.endpoint_config_name
+
+
+def test_count_and_tag_changes_keep_model_and_config() -> None:
+    before = build_desired(parsed(), OWNER, "us-east-1")
+    after = build_desired(parsed(instanceCount=5, tags={"team": "other"}), OWNER, "us-east-1")
+    assert (after.model_name, after.endpoint_config_name) == (before.model_name, before.endpoint_config_name)
+
+
+def test_two_resources_with_the_same_spec_get_different_names() -> None:
+    first = build_desired(parsed(), OWNER, "us-east-1")
+    second = build_desired(parsed(), Owner("adtech", "bid-filter-2", "uid-2"), "us-east-1")
+    assert {first.model_name, first.endpoint_config_name}.isdisjoint({second.model_name, second.endpoint_config_name})

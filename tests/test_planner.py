@@ -1,0 +1,182 @@
+"""The planner's decisions, one case per situation the operator can find AWS in (no servers involved)."""
+
+import dataclasses
+
+import pytest
+
+from lowlatency.desired import Owner, build_desired
+from lowlatency.planner import (
+    CreateEndpoint,
+    CreateEndpointConfig,
+    CreateModel,
+    DeleteEndpoint,
+    DeleteEndpointConfig,
+    DeleteModel,
+    Memory,
+    Observed,
+    ObservedEndpoint,
+    UpdateEndpoint,
+    plan,
+    plan_deletion,
+)
+from specs import parsed
+
+OWNER = Owner("adtech", "bid-filter", "uid-1")
+DESIRED = build_desired(parsed(), OWNER, "us-east-1")
+
+
+def endpoint(status: str = "InService", config: str = DESIRED.endpoint_config_name, **extra: object) -> ObservedEndpoint:
+    return ObservedEndpoint(
+        name=DESIRED.endpoint_name,
+        arn=f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{DESIRED.endpoint_name}",
+        status=status,
+        config_name=config,
+        current_instance_count=2,
+        desired_instance_count=2,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+NOTHING = Observed(endpoint=None, model_exists=False, config_exists=False)
+
+
+def test_nothing_exists_creates_model_config_and_endpoint_in_order() -> None:
+    result = plan(DESIRED, NOTHING, OWNER, Memory(generation=1))
+    assert [type(action) for action in result.actions] == [CreateModel, CreateEndpointConfig, CreateEndpoint]
+    assert result.phase == "Creating"
+    assert result.poll
+    assert not result.ready.status
+    assert result.rollout == (DESIRED.endpoint_config_name, 1)
+
+
+def test_after_a_crash_between_calls_only_the_missing_ones_are_created() -> None:
+    observed = Observed(endpoint=None, model_exists=True, config_exists=False)
+    result = plan(DESIRED, observed, OWNER, Memory(generation=1))
+    assert [type(action) for action in result.actions] == [CreateEndpointConfig, CreateEndpoint]
+
+
+def test_creating_endpoint_is_waited_for_without_actions() -> None:
+    observed = Observed(endpoint=endpoint("Creating"), model_exists=True, config_exists=True)
+    result = plan(DESIRED, observed, OWNER, Memory(generation=1))
+    assert result.actions == ()
+    assert result.phase == "Creating"
+    assert result.poll
+    assert not result.live
+
+
+def test_in_service_on_the_desired_config_is_live_and_ready() -> None:
+    observed = Observed(endpoint=endpoint(), model_exists=True, config_exists=True)
+    result = plan(DESIRED, observed, OWNER, Memory(generation=3))
+    assert result.actions == ()
+    assert result.phase == "InService"
+    assert result.ready.status
+    assert result.live
+    assert not result.poll
+
+
+def test_superseded_configs_and_models_are_deleted_once_in_service_on_the_new_one() -> None:
+    observed = Observed(
+        endpoint=endpoint(),
+        model_exists=True,
+        config_exists=True,
+        superseded_configs=("old-config",),
+        superseded_models=("old-model",),
+    )
+    result = plan(DESIRED, observed, OWNER, Memory(generation=2))
+    assert result.actions == (DeleteEndpointConfig("old-config"), DeleteModel("old-model"))
+
+
+def test_failed_creation_becomes_failed_with_the_reason_and_is_not_retried() -> None:
+    observed = Observed(
+        endpoint=endpoint("Failed", failure_reason="Image not found"), model_exists=True, config_exists=True
+    )
+    memory = Memory(generation=1, rollout_config_name=DESIRED.endpoint_config_name, rollout_generation=1)
+    result = plan(DESIRED, observed, OWNER, memory)
+    assert result.actions == ()
+    assert result.phase == "Failed"
+    assert "Image not found" in result.ready.message
+    assert result.failure_reason == "Image not found"
+
+
+def test_a_new_generation_replaces_a_failed_endpoint() -> None:
+    observed = Observed(endpoint=endpoint("Failed", failure_reason="boom"), model_exists=True, config_exists=True)
+    memory = Memory(generation=2, rollout_config_name=DESIRED.endpoint_config_name, rollout_generation=1)
+    result = plan(DESIRED, observed, OWNER, memory)
+    assert result.actions == (DeleteEndpoint(DESIRED.endpoint_name),)
+    assert result.poll
+
+
+def test_an_endpoint_of_another_owner_is_never_touched() -> None:
+    foreign = endpoint(tags={"lowlatency.io/managed-by": "lowlatency-operator", "lowlatency.io/uid": "uid-2"})
+    result = plan(DESIRED, Observed(endpoint=foreign, model_exists=True, config_exists=True), OWNER, Memory(1))
+    assert result.actions == ()
+    assert result.phase == "Failed"
+    assert result.ready.reason == "NameConflict"
+
+
+def test_an_untagged_endpoint_with_our_name_is_never_touched() -> None:
+    foreign = endpoint(tags={})
+    result = plan(DESIRED, Observed(endpoint=foreign, model_exists=True, config_exists=True), OWNER, Memory(1))
+    assert result.actions == ()
+    assert "not managed by lowlatency-operator" in result.ready.message
+
+
+def test_endpoint_deleted_out_of_band_is_recreated_with_an_event() -> None:
+    memory = Memory(generation=1, endpoint_arn="arn:aws:sagemaker:us-east-1:1:endpoint/x")
+    result = plan(DESIRED, Observed(endpoint=None, model_exists=True, config_exists=True), OWNER, memory)
+    assert result.actions == (CreateEndpoint(DESIRED.endpoint_name, DESIRED.endpoint_config_name, DESIRED.tags),)
+    assert any("deleted outside the operator" in event for event in result.events)
+
+
+def test_in_service_on_another_config_is_updated() -> None:
+    observed = Observed(endpoint=endpoint(config="old-config"), model_exists=False, config_exists=False)
+    result = plan(DESIRED, observed, OWNER, Memory(generation=2))
+    assert [type(action) for action in result.actions] == [CreateModel, CreateEndpointConfig, UpdateEndpoint]
+    assert result.phase == "Updating"
+    assert result.ready.status  # the old config keeps serving
+    assert result.rollout == (DESIRED.endpoint_config_name, 2)
+
+
+def test_failed_update_is_degraded_and_not_retried_for_the_same_generation() -> None:
+    observed = Observed(
+        endpoint=endpoint(config="old-config", failure_reason="health check failed"),
+        model_exists=True,
+        config_exists=True,
+    )
+    memory = Memory(generation=2, rollout_config_name=DESIRED.endpoint_config_name, rollout_generation=2)
+    result = plan(DESIRED, observed, OWNER, memory)
+    assert result.actions == ()
+    assert result.ready.status
+    assert result.degraded.status
+    assert "health check failed" in result.degraded.message
+    assert not result.live
+
+
+@pytest.mark.parametrize("status", ["Updating", "SystemUpdating", "RollingBack"])
+def test_moving_endpoints_keep_serving(status: str) -> None:
+    observed = Observed(endpoint=endpoint(status), model_exists=True, config_exists=True)
+    result = plan(DESIRED, observed, OWNER, Memory(generation=1))
+    assert result.phase == "Updating"
+    assert result.ready.status
+    assert result.poll
+
+
+def test_deletion_deletes_the_endpoint_first_and_waits() -> None:
+    result = plan_deletion(endpoint(), OWNER, ([], []))
+    assert result.actions == (DeleteEndpoint(DESIRED.endpoint_name),)
+    assert result.poll
+    deleting = plan_deletion(endpoint("Deleting"), OWNER, ([], []))
+    assert deleting.actions == ()
+    assert deleting.poll
+
+
+def test_deletion_removes_configs_then_models_once_the_endpoint_is_gone() -> None:
+    result = plan_deletion(None, OWNER, (["c1", "c2"], ["m1"]))
+    assert result.actions == (DeleteEndpointConfig("c1"), DeleteEndpointConfig("c2"), DeleteModel("m1"))
+    assert not result.poll
+
+
+def test_deletion_leaves_a_foreign_endpoint_alone() -> None:
+    result = plan_deletion(dataclasses.replace(endpoint(), tags={}), OWNER, ([], []))
+    assert result.actions == ()
+    assert not result.poll
