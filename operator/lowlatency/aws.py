@@ -91,8 +91,10 @@ class ErrorKind(enum.Enum):
 class AwsError(Exception):
     """An AWS call that failed, classified, with a message that names the operation and what AWS said."""
 
-    def __init__(self, operation: str, kind: ErrorKind, code: str, message: str) -> None:
+    def __init__(self, action: str, kind: ErrorKind, code: str, message: str) -> None:
+        operation = action.rpartition(":")[2]
         super().__init__(f"{operation} failed: {code}: {message}" if code else f"{operation} failed: {message}")
+        self.action = action
         self.operation = operation
         self.kind = kind
         self.code = code
@@ -127,8 +129,8 @@ _NOT_FOUND_MESSAGES = ("Could not find", "does not exist", "not found")
 _ALREADY_EXISTS_MESSAGES = ("already existing", "already exists")
 
 
-def classify(operation: str, error: Exception) -> AwsError:
-    """What an exception raised by botocore means for the reconciler."""
+def classify(action: str, error: Exception) -> AwsError:
+    """What an exception raised by botocore means for the reconciler (``action`` as in IAM: service:Operation)."""
     if isinstance(error, botocore.exceptions.ClientError):
         details = error.response.get("Error", {})
         code = str(details.get("Code", ""))
@@ -137,15 +139,15 @@ def classify(operation: str, error: Exception) -> AwsError:
         if code in _NOT_FOUND_CODES or (
             code in {"ValidationException", "ValidationError"} and any(text in message for text in _NOT_FOUND_MESSAGES)
         ):
-            return AwsError(operation, ErrorKind.NOT_FOUND, code, message)
+            return AwsError(action, ErrorKind.NOT_FOUND, code, message)
         if code in _TRANSIENT_CODES or status >= 500:
-            return AwsError(operation, ErrorKind.TRANSIENT, code, message)
-        return AwsError(operation, ErrorKind.PERMANENT, code, message)
+            return AwsError(action, ErrorKind.TRANSIENT, code, message)
+        return AwsError(action, ErrorKind.PERMANENT, code, message)
     if isinstance(error, botocore.exceptions.NoCredentialsError | botocore.exceptions.NoRegionError):
-        return AwsError(operation, ErrorKind.PERMANENT, type(error).__name__, str(error))
+        return AwsError(action, ErrorKind.PERMANENT, type(error).__name__, str(error))
     if isinstance(error, botocore.exceptions.BotoCoreError):
         # Connection refused/reset, timeouts, truncated responses: the network, not the request.
-        return AwsError(operation, ErrorKind.TRANSIENT, type(error).__name__, str(error))
+        return AwsError(action, ErrorKind.TRANSIENT, type(error).__name__, str(error))
     raise error
 
 
@@ -155,9 +157,13 @@ def is_already_exists(error: AwsError) -> bool:
 
 
 @contextmanager
-def aws_call(operation: str) -> Iterator[None]:
-    """Run one AWS call, re-raising its failure as a classified :class:`AwsError`."""
+def aws_call(action: str) -> Iterator[None]:
+    """Run one AWS call, re-raising its failure as a classified :class:`AwsError`.
+
+    ``action`` is the call's IAM action (``sagemaker:CreateModel``): the IAM policy shipped in docs/ is checked
+    against the literal actions of every ``aws_call`` in the code, so name each call exactly.
+    """
     try:
         yield
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        raise classify(operation, error) from error
+        raise classify(action, error) from error

@@ -33,6 +33,8 @@ class OperatorConfig:
     namespaces: tuple[str, ...] = ()  # empty: all namespaces
     aws_workers: int = 16  # concurrent blocking AWS passes (threads)
     liveness_endpoint: str | None = None
+    metrics_port: int | None = None
+    log_format: str = "text"
     standalone: bool = True
 
 
@@ -91,6 +93,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(_env("METRICS_PORT", "0")) or None,
+        help="Serve Prometheus metrics on this port at /metrics (env LOWLATENCY_METRICS_PORT). Default: off.",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=_env("LOG_FORMAT", "text"),
+        help="Log as text lines or as one JSON object per line (env LOWLATENCY_LOG_FORMAT).",
+    )
+
+
 def from_arguments(arguments: argparse.Namespace) -> OperatorConfig:
     return OperatorConfig(
         aws=AwsSettings(default_region=arguments.region, endpoint_url=arguments.aws_endpoint_url),
@@ -102,4 +118,6 @@ def from_arguments(arguments: argparse.Namespace) -> OperatorConfig:
         namespaces=tuple(arguments.namespace),
         aws_workers=arguments.aws_workers,
         liveness_endpoint=arguments.liveness,
+        metrics_port=arguments.metrics_port,
+        log_format=arguments.log_format,
     )

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 def describe_endpoint(sagemaker: SageMakerClient, name: str, *, with_tags: bool) -> ObservedEndpoint | None:
     try:
-        with aws_call("DescribeEndpoint"):
+        with aws_call("sagemaker:DescribeEndpoint"):
             described = sagemaker.describe_endpoint(EndpointName=name)
     except AwsError as error:
         if error.kind is ErrorKind.NOT_FOUND:
@@ -55,7 +55,7 @@ def describe_endpoint(sagemaker: SageMakerClient, name: str, *, with_tags: bool)
 
 def tags_of(sagemaker: SageMakerClient, arn: str) -> dict[str, str]:
     tags: dict[str, str] = {}
-    with aws_call("ListTags"):
+    with aws_call("sagemaker:ListTags"):
         for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
             tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
     return tags
@@ -77,7 +77,7 @@ def owned_leftovers(sagemaker: SageMakerClient, base: str, owner: Owner, keep: s
     prefix = naming.content_prefix(base)
     configs: list[str] = []
     models: list[str] = []
-    with aws_call("ListEndpointConfigs"):
+    with aws_call("sagemaker:ListEndpointConfigs"):
         for page in sagemaker.get_paginator("list_endpoint_configs").paginate(NameContains=prefix):
             for config in page["EndpointConfigs"]:
                 name = config["EndpointConfigName"]
@@ -87,7 +87,7 @@ def owned_leftovers(sagemaker: SageMakerClient, base: str, owner: Owner, keep: s
                     and owner.owns(tags_of(sagemaker, config["EndpointConfigArn"]))
                 ):
                     configs.append(name)
-    with aws_call("ListModels"):
+    with aws_call("sagemaker:ListModels"):
         for models_page in sagemaker.get_paginator("list_models").paginate(NameContains=prefix):
             for model in models_page["Models"]:
                 name = model["ModelName"]
@@ -114,7 +114,7 @@ def observe(
             "DescribeEndpointConfig",
             lambda: sagemaker.describe_endpoint_config(EndpointConfigName=desired.endpoint_config_name),
         )
-        model_exists = _exists("DescribeModel", lambda: sagemaker.describe_model(ModelName=desired.model_name))
+        model_exists = _exists("sagemaker:DescribeModel", lambda: sagemaker.describe_model(ModelName=desired.model_name))
     superseded: tuple[list[str], list[str]] = ([], [])
     if on_desired and endpoint is not None and endpoint.status == "InService" and look_for_leftovers:
         superseded = owned_leftovers(
@@ -145,23 +145,23 @@ def apply(sagemaker: SageMakerClient, action: Action) -> None:
 def _apply(sagemaker: SageMakerClient, action: Action) -> None:
     match action:
         case CreateModel(request=request):
-            with aws_call("CreateModel"):
+            with aws_call("sagemaker:CreateModel"):
                 sagemaker.create_model(**request)
         case CreateEndpointConfig(request=request):
-            with aws_call("CreateEndpointConfig"):
+            with aws_call("sagemaker:CreateEndpointConfig"):
                 sagemaker.create_endpoint_config(**request)
         case CreateEndpoint(name=name, config_name=config_name, tags=tags):
-            with aws_call("CreateEndpoint"):
+            with aws_call("sagemaker:CreateEndpoint"):
                 sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config_name, Tags=aws_tags(tags))
         case UpdateEndpoint(name=name, config_name=config_name):
-            with aws_call("UpdateEndpoint"):
+            with aws_call("sagemaker:UpdateEndpoint"):
                 sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=config_name)
         case DeleteEndpoint(name=name):
-            with aws_call("DeleteEndpoint"):
+            with aws_call("sagemaker:DeleteEndpoint"):
                 sagemaker.delete_endpoint(EndpointName=name)
         case DeleteEndpointConfig(name=name):
-            with aws_call("DeleteEndpointConfig"):
+            with aws_call("sagemaker:DeleteEndpointConfig"):
                 sagemaker.delete_endpoint_config(EndpointConfigName=name)
         case DeleteModel(name=name):
-            with aws_call("DeleteModel"):
+            with aws_call("sagemaker:DeleteModel"):
                 sagemaker.delete_model(ModelName=name)
