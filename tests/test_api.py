@@ -60,7 +60,9 @@ def test_invalid_models_name_the_field(model_overrides: dict[str, Any], field: s
 
 def test_target_invocations_accepts_auto_and_numbers() -> None:
     scaling = {"minCapacity": 2, "maxCapacity": 4}
-    assert Spec.model_validate(bid_filter_spec(autoscaling=scaling)).autoscaling.target_invocations_per_instance == "auto"  # type: ignore[union-attr]
+    automatic = Spec.model_validate(bid_filter_spec(autoscaling=scaling))
+    assert automatic.autoscaling is not None
+    assert automatic.autoscaling.target_invocations_per_instance == "auto"
     numeric = Spec.model_validate(bid_filter_spec(autoscaling={**scaling, "targetInvocationsPerInstance": 6000}))
     assert numeric.autoscaling is not None
     assert numeric.autoscaling.target_invocations_per_instance == 6000

@@ -25,7 +25,9 @@ OWNER = Owner("adtech", "bid-filter", "uid-1")
 DESIRED = build_desired(parsed(), OWNER, "us-east-1")
 
 
-def endpoint(status: str = "InService", config: str = DESIRED.endpoint_config_name, **extra: object) -> ObservedEndpoint:
+def endpoint(
+    status: str = "InService", config: str = DESIRED.endpoint_config_name, **extra: object
+) -> ObservedEndpoint:
     return ObservedEndpoint(
         name=DESIRED.endpoint_name,
         arn=f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{DESIRED.endpoint_name}",

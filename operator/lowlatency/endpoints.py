@@ -114,7 +114,9 @@ def observe(
             "DescribeEndpointConfig",
             lambda: sagemaker.describe_endpoint_config(EndpointConfigName=desired.endpoint_config_name),
         )
-        model_exists = _exists("sagemaker:DescribeModel", lambda: sagemaker.describe_model(ModelName=desired.model_name))
+        model_exists = _exists(
+            "sagemaker:DescribeModel", lambda: sagemaker.describe_model(ModelName=desired.model_name)
+        )
     superseded: tuple[list[str], list[str]] = ([], [])
     if on_desired and endpoint is not None and endpoint.status == "InService" and look_for_leftovers:
         superseded = owned_leftovers(

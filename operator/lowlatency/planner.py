@@ -116,7 +116,7 @@ class Plan:
     actions: tuple[Action, ...]
     phase: Phase
     ready: Verdict
-    degraded: Verdict = Verdict(False, "RolloutSucceeded")
+    degraded: Verdict = Verdict(False, "NoFailedRollout")
     live: bool = False  # the current generation's configuration is what serves
     poll: bool = False  # something is moving: look again soon
     failure_reason: str = ""

@@ -22,6 +22,8 @@ from lowlatency.naming import endpoint_name
 from lowlatency.planner import Memory, Observed, Plan, Verdict, plan, plan_deletion
 
 EventType = Literal["Normal", "Warning"]
+REJECTED = "AWSRejected"
+SERVING = {"InService", "Updating", "SystemUpdating", "RollingBack"}
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,13 @@ class EndpointReconciler:
                 self._status(resource, "Failed", verdict, failure_reason=message),
                 events=(Event("Warning", "InvalidSpec", message),),
             )
+        if _rejected_at(resource.status, resource.generation):
+            # AWS refused this generation's request; asking again would only fail again. A spec change retries.
+            return PassResult({})
         desired = build_desired(resource.spec, resource.owner, self.clients.settings.default_region)
         sagemaker = self.clients.client("sagemaker", desired.region)
         memory = _memory(resource)
+        observed: Observed | None = None
         try:
             observed = endpoints.observe(
                 sagemaker,
@@ -120,7 +126,8 @@ class EndpointReconciler:
             for action in decision.actions:
                 endpoints.apply(sagemaker, action)
         except AwsError as error:
-            return self._aws_failure(resource, error)
+            serving = observed is not None and observed.endpoint is not None and observed.endpoint.status in SERVING
+            return self._aws_failure(resource, error, serving=serving)
         return self._report(resource, desired, observed, decision)
 
     def delete(self, resource: EndpointResource) -> PassResult:
@@ -180,11 +187,16 @@ class EndpointReconciler:
             events.append(_phase_event(decision))
         return PassResult(status, events=tuple(events), moving=decision.poll)
 
-    def _aws_failure(self, resource: EndpointResource, error: AwsError) -> PassResult:
+    def _aws_failure(self, resource: EndpointResource, error: AwsError, *, serving: bool = False) -> PassResult:
         if error.kind is ErrorKind.PERMANENT:
             message = f"AWS rejected the request: {error}"
-            status = self._status(resource, "Failed", Verdict(False, "AWSRejected", message), failure_reason=message)
-            return PassResult(status, events=(Event("Warning", "AWSRejected", message),))
+            rejected = Verdict(serving, REJECTED, message)
+            if serving:  # the previous configuration still takes traffic: degraded, not down
+                ready = Verdict(True, "InService", "Serving the previous configuration")
+                status = self._status(resource, "InService", ready, degraded=rejected, failure_reason=message)
+            else:
+                status = self._status(resource, "Failed", rejected, failure_reason=message)
+            return PassResult(status, events=(Event("Warning", REJECTED, message),))
         previous = _condition(resource.status, "Ready")
         verdict = Verdict(previous is not None and previous.status == "True", "Retrying", f"Retrying after: {error}")
         phase = resource.status.phase or "Pending"
@@ -208,6 +220,11 @@ class EndpointReconciler:
             "failureReason": failure_reason,
             "conditions": [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in conditions],
         }
+
+
+def _rejected_at(status: Status, generation: int) -> bool:
+    """Whether AWS already refused a request of this generation (reported in Ready or Degraded)."""
+    return any(c.reason == REJECTED and c.observed_generation == generation for c in status.conditions)
 
 
 def _memory(resource: EndpointResource) -> Memory:
