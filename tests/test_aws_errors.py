@@ -43,14 +43,14 @@ def test_rejections_are_permanent_and_name_the_operation(code: str, message: str
 
 @pytest.mark.parametrize(
     "message",
-    ["Could not find endpoint \"arn:aws:sagemaker:us-east-1:1:endpoint/x\".", "Could not find model \"m\"."],
+    ['Could not find endpoint "arn:aws:sagemaker:us-east-1:1:endpoint/x".', 'Could not find model "m".'],
 )
 def test_sagemaker_could_not_find_is_not_found(message: str) -> None:
     assert classify("DescribeEndpoint", client_error("ValidationException", message)).kind is ErrorKind.NOT_FOUND
 
 
 def test_creating_what_exists_is_recognised() -> None:
-    error = classify("CreateModel", client_error("ValidationException", "Cannot create already existing model \"m\"."))
+    error = classify("CreateModel", client_error("ValidationException", 'Cannot create already existing model "m".'))
     assert is_already_exists(error)
     assert not is_already_exists(classify("CreateModel", client_error("ValidationException", "bad image")))
 

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from lowlatency.desired import Owner, build_desired
+from lowlatency.desired import Owner, ScheduledScaling, build_desired
 from lowlatency.planner import (
     CreateEndpoint,
     CreateEndpointConfig,
@@ -12,10 +12,18 @@ from lowlatency.planner import (
     DeleteEndpoint,
     DeleteEndpointConfig,
     DeleteModel,
+    DeleteScheduledAction,
+    DeregisterScalableTarget,
     Memory,
     Observed,
     ObservedEndpoint,
+    ObservedScaling,
+    PutScalingPolicy,
+    PutScheduledAction,
+    RegisterScalableTarget,
+    TagResource,
     UpdateEndpoint,
+    UpdateInstanceCount,
     plan,
     plan_deletion,
 )
@@ -182,3 +190,138 @@ def test_deletion_leaves_a_foreign_endpoint_alone() -> None:
     result = plan_deletion(dataclasses.replace(endpoint(), tags={}), OWNER, ([], []))
     assert result.actions == ()
     assert not result.poll
+
+
+# --- day two: counts, autoscaling, tags, rollouts under autoscaling ---
+
+SCALING = {"minCapacity": 2, "maxCapacity": 8, "targetInvocationsPerInstance": 6000}
+SCALED = build_desired(parsed(autoscaling=SCALING), OWNER, "us-east-1")
+RESOURCE_ID = f"endpoint/{DESIRED.endpoint_name}/variant/AllTraffic"
+
+
+def registered(
+    min_capacity: int = 2, max_capacity: int = 8, policy: tuple[float, int, int] | None = (6000.0, 300, 60)
+) -> ObservedScaling:
+    return ObservedScaling(RESOURCE_ID, min_capacity, max_capacity, policy)
+
+
+def test_a_count_change_without_autoscaling_uses_weights_and_capacities() -> None:
+    desired = build_desired(parsed(instanceCount=4), OWNER, "us-east-1")
+    result = plan(desired, Observed(endpoint=endpoint(), model_exists=True, config_exists=True), OWNER, Memory(2))
+    assert result.actions == (UpdateInstanceCount(DESIRED.endpoint_name, "AllTraffic", 4),)
+    assert result.phase == "Updating"
+    assert result.poll
+
+
+def test_with_autoscaling_the_live_count_is_never_set_back() -> None:
+    scaled_out = dataclasses.replace(endpoint(), desired_instance_count=7, current_instance_count=7)
+    observed = Observed(
+        endpoint=scaled_out, model_exists=True, config_exists=True, scaling_known=True, scaling=registered()
+    )
+    result = plan(SCALED, observed, OWNER, Memory(2))
+    assert result.actions == ()
+    assert result.phase == "InService"
+
+
+def test_autoscaling_is_registered_with_policy_once_live() -> None:
+    observed = Observed(endpoint=endpoint(), model_exists=True, config_exists=True, scaling_known=True, scaling=None)
+    result = plan(SCALED, observed, OWNER, Memory(2))
+    assert result.actions == (
+        RegisterScalableTarget(RESOURCE_ID, 2, 8),
+        PutScalingPolicy(RESOURCE_ID, f"{DESIRED.endpoint_name}-invocations-per-instance", 6000.0, 300, 60),
+    )
+
+
+def test_changed_bounds_and_policy_are_updated_in_place() -> None:
+    observed = Observed(
+        endpoint=endpoint(),
+        model_exists=True,
+        config_exists=True,
+        scaling_known=True,
+        scaling=registered(1, 4, (100.0, 300, 60)),
+    )
+    actions = plan(SCALED, observed, OWNER, Memory(2)).actions
+    assert [type(action) for action in actions] == [RegisterScalableTarget, PutScalingPolicy]
+
+
+def test_removing_autoscaling_deregisters_the_target() -> None:
+    observed = Observed(
+        endpoint=endpoint(), model_exists=True, config_exists=True, scaling_known=True, scaling=registered()
+    )
+    assert plan(DESIRED, observed, OWNER, Memory(2)).actions == (DeregisterScalableTarget(RESOURCE_ID),)
+
+
+def test_schedules_are_put_and_removed_by_name() -> None:
+    schedules = [{"name": "evening-peak", "cron": "cron(0 18 * * ? *)", "minCapacity": 4, "maxCapacity": 8}]
+    desired = build_desired(parsed(autoscaling={**SCALING, "schedules": schedules}), OWNER, "us-east-1")
+    stale = ScheduledScaling("night", "cron(0 2 * * ? *)", 2, 4)
+    observed = Observed(
+        endpoint=endpoint(),
+        model_exists=True,
+        config_exists=True,
+        scaling_known=True,
+        scaling=dataclasses.replace(registered(), schedules=(stale,)),
+    )
+    assert plan(desired, observed, OWNER, Memory(2)).actions == (
+        PutScheduledAction(RESOURCE_ID, ScheduledScaling("evening-peak", "cron(0 18 * * ? *)", 4, 8)),
+        DeleteScheduledAction(RESOURCE_ID, "night"),
+    )
+
+
+def test_an_image_change_under_autoscaling_retains_the_count_and_keeps_the_target() -> None:
+    observed = Observed(
+        endpoint=endpoint(config="old"),
+        model_exists=False,
+        config_exists=False,
+        live_instance_type="ml.c5.xlarge",
+        scaling_known=True,
+        scaling=registered(),
+    )
+    result = plan(SCALED, observed, OWNER, Memory(2))
+    update = result.actions[-1]
+    assert isinstance(update, UpdateEndpoint)
+    assert update.retain_variant_properties
+    assert not any(isinstance(action, DeregisterScalableTarget) for action in result.actions)
+
+
+def test_an_instance_type_change_under_autoscaling_deregisters_before_updating() -> None:
+    desired = build_desired(parsed(autoscaling=SCALING, instanceType="ml.c5.2xlarge"), OWNER, "us-east-1")
+    observed = Observed(
+        endpoint=endpoint(config="old"),
+        model_exists=True,
+        config_exists=False,
+        live_instance_type="ml.c5.xlarge",
+        scaling_known=True,
+        scaling=registered(),
+    )
+    kinds = [type(action) for action in plan(desired, observed, OWNER, Memory(2)).actions]
+    assert kinds == [CreateEndpointConfig, DeregisterScalableTarget, UpdateEndpoint]
+
+
+def test_updates_carry_the_deployment_config() -> None:
+    desired = build_desired(
+        parsed(deployment={"strategy": "Canary", "canarySizePercent": 10, "waitSeconds": 120}), OWNER, "us-east-1"
+    )
+    observed = Observed(endpoint=endpoint(config="old"), model_exists=True, config_exists=True)
+    update = plan(desired, observed, OWNER, Memory(2)).actions[-1]
+    assert isinstance(update, UpdateEndpoint)
+    routing = update.deployment_config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing == {
+        "Type": "CANARY",
+        "WaitIntervalInSeconds": 120,
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+    }
+    assert not update.retain_variant_properties
+
+
+def test_tags_are_added_and_removed_on_every_resource() -> None:
+    arn = "arn:aws:sagemaker:us-east-1:1:endpoint/x"
+    current = {**DESIRED.tags, "team": "old", "obsolete": "1", "aws:cloudformation:stack": "s"}
+    observed = Observed(endpoint=endpoint(), model_exists=True, config_exists=True, tags={arn: current})
+    (action,) = plan(DESIRED, observed, OWNER, Memory(2)).actions
+    assert action == TagResource(arn, {"team": "bidding"}, ("obsolete",))
+
+
+def test_deletion_deregisters_autoscaling_before_deleting_the_endpoint() -> None:
+    result = plan_deletion(endpoint(), OWNER, ([], []), registered())
+    assert result.actions == (DeregisterScalableTarget(RESOURCE_ID), DeleteEndpoint(DESIRED.endpoint_name))

@@ -92,7 +92,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Serve kopf's liveness probe here, e.g. http://0.0.0.0:8080/healthz (env LOWLATENCY_LIVENESS).",
     )
 
-
     parser.add_argument(
         "--metrics-port",
         type=int,

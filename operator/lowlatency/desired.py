@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lowlatency import naming
-from lowlatency.api import Spec
+from lowlatency.api import AutoscalingSpec, DeploymentSpec, Spec
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker.type_defs import TagTypeDef
@@ -53,6 +53,31 @@ class Owner:
 
 
 @dataclass(frozen=True)
+class ScheduledScaling:
+    name: str
+    schedule: str
+    min_capacity: int
+    max_capacity: int
+
+
+@dataclass(frozen=True)
+class DesiredScaling:
+    """Application Auto Scaling of the variant: target, target-tracking policy and scheduled actions."""
+
+    resource_id: str
+    min_capacity: int
+    max_capacity: int
+    target_value: float | None  # None: 'auto' before any measurement; register the target, no policy yet
+    scale_in_cooldown: int
+    scale_out_cooldown: int
+    schedules: tuple[ScheduledScaling, ...]
+
+    @property
+    def policy_name(self) -> str:
+        return f"{self.resource_id.split('/')[1]}-invocations-per-instance"
+
+
+@dataclass(frozen=True)
 class DesiredEndpoint:
     """The AWS resources one `LowLatencyEndpoint` should have, with the requests that create them."""
 
@@ -65,6 +90,8 @@ class DesiredEndpoint:
     tags: dict[str, str]
     model_request: dict[str, Any] = field(repr=False)
     endpoint_config_request: dict[str, Any] = field(repr=False)
+    deployment_config: dict[str, Any] = field(repr=False, default_factory=dict)
+    scaling: DesiredScaling | None = None
 
     @property
     def variant_name(self) -> str:
@@ -105,7 +132,53 @@ def endpoint_config_content(spec: Spec, model_name: str) -> dict[str, Any]:
     }
 
 
-def build_desired(spec: Spec, owner: Owner, default_region: str) -> DesiredEndpoint:
+def build_deployment_config(deployment: DeploymentSpec) -> dict[str, Any]:
+    """SageMaker's DeploymentConfig for UpdateEndpoint (deployment guardrails)."""
+    percent = {"Type": "CAPACITY_PERCENT"}
+    config: dict[str, Any]
+    if deployment.strategy == "Rolling":
+        config = {
+            "RollingUpdatePolicy": {
+                "MaximumBatchSize": {**percent, "Value": deployment.rolling_batch_percent},
+                "WaitIntervalInSeconds": deployment.wait_seconds,
+            }
+        }
+    else:
+        routing: dict[str, Any] = {"WaitIntervalInSeconds": deployment.wait_seconds}
+        if deployment.strategy == "Canary":
+            routing |= {"Type": "CANARY", "CanarySize": {**percent, "Value": deployment.canary_size_percent}}
+        elif deployment.strategy == "Linear":
+            routing |= {"Type": "LINEAR", "LinearStepSize": {**percent, "Value": deployment.linear_step_percent}}
+        else:
+            routing |= {"Type": "ALL_AT_ONCE"}
+        config = {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": routing,
+                "TerminationWaitInSeconds": deployment.termination_wait_seconds,
+            }
+        }
+    if deployment.rollback_alarms:
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in deployment.rollback_alarms]}
+    return config
+
+
+def build_scaling(scaling: AutoscalingSpec, endpoint: str, measured_target: float | None) -> DesiredScaling:
+    target = scaling.target_invocations_per_instance
+    return DesiredScaling(
+        resource_id=f"endpoint/{endpoint}/variant/{VARIANT_NAME}",
+        min_capacity=scaling.min_capacity,
+        max_capacity=scaling.max_capacity,
+        target_value=measured_target if target == "auto" else float(target),
+        scale_in_cooldown=scaling.scale_in_cooldown_seconds,
+        scale_out_cooldown=scaling.scale_out_cooldown_seconds,
+        schedules=tuple(ScheduledScaling(s.name, s.cron, s.min_capacity, s.max_capacity) for s in scaling.schedules),
+    )
+
+
+def build_desired(
+    spec: Spec, owner: Owner, default_region: str, measured_target: float | None = None
+) -> DesiredEndpoint:
+    """``measured_target``: the invocations-per-instance target derived from the last benchmark, for 'auto'."""
     endpoint = naming.endpoint_name(owner.namespace, owner.name)
     tags = {**spec.tags, **owner.tags()}
     model = model_content(spec)
@@ -127,4 +200,6 @@ def build_desired(spec: Spec, owner: Owner, default_region: str) -> DesiredEndpo
             "ProductionVariants": [variant],
             "Tags": aws_tags(tags),
         },
+        deployment_config=build_deployment_config(spec.deployment),
+        scaling=build_scaling(spec.autoscaling, endpoint, measured_target) if spec.autoscaling else None,
     )

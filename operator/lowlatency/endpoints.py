@@ -1,18 +1,18 @@
-"""Reading and changing SageMaker endpoints: the observer feeding the planner and the executor of its actions.
+"""Reading and changing SageMaker endpoints and their autoscaling: the observer feeding the planner and the
+executor of its actions.
 
-Calls are blocking (boto3); they run in kopf's worker threads, never on its event loop. Every call goes through
-:func:`lowlatency.aws.aws_call`, so failures arrive classified. Reads are kept to what the decision needs: at
-steady state one DescribeEndpoint per pass.
+Calls are blocking (boto3); they run in the operator's worker threads, never on kopf's event loop. Every call is
+wrapped in :func:`lowlatency.aws.aws_call` with its IAM action, so failures arrive classified. Reads are kept to
+what the decision needs: at steady state without autoscaling, one DescribeEndpoint per pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, cast
 
 from lowlatency import naming
 from lowlatency.aws import AwsError, ErrorKind, aws_call, is_already_exists
-from lowlatency.desired import DesiredEndpoint, Owner, aws_tags
+from lowlatency.desired import DesiredEndpoint, Owner, ScheduledScaling, aws_tags
 from lowlatency.planner import (
     Action,
     CreateEndpoint,
@@ -21,13 +21,35 @@ from lowlatency.planner import (
     DeleteEndpoint,
     DeleteEndpointConfig,
     DeleteModel,
+    DeleteScheduledAction,
+    DeregisterScalableTarget,
     Observed,
     ObservedEndpoint,
+    ObservedScaling,
+    PutScalingPolicy,
+    PutScheduledAction,
+    RegisterScalableTarget,
+    TagResource,
     UpdateEndpoint,
+    UpdateInstanceCount,
 )
 
 if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
     from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.type_defs import DeploymentConfigTypeDef
+
+SCALABLE_DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
+INVOCATIONS_METRIC: Final = "SageMakerVariantInvocationsPerInstance"
+NAMESPACE: Final = "sagemaker"
+
+
+class RegionClients:
+    """The clients one endpoint's reconciliation uses, all in its region."""
+
+    def __init__(self, sagemaker: SageMakerClient, autoscaling: ApplicationAutoScalingClient) -> None:
+        self.sagemaker = sagemaker
+        self.autoscaling = autoscaling
 
 
 def describe_endpoint(sagemaker: SageMakerClient, name: str, *, with_tags: bool) -> ObservedEndpoint | None:
@@ -35,9 +57,8 @@ def describe_endpoint(sagemaker: SageMakerClient, name: str, *, with_tags: bool)
         with aws_call("sagemaker:DescribeEndpoint"):
             described = sagemaker.describe_endpoint(EndpointName=name)
     except AwsError as error:
-        if error.kind is ErrorKind.NOT_FOUND:
-            return None
-        raise
+        _raise_unless_missing(error)
+        return None
     variants = described.get("ProductionVariants", [])
     pending = described.get("PendingDeploymentSummary", {})
     return ObservedEndpoint(
@@ -61,15 +82,40 @@ def tags_of(sagemaker: SageMakerClient, arn: str) -> dict[str, str]:
     return tags
 
 
-def _exists(operation: str, describe: Callable[[], object]) -> bool:
+def _raise_unless_missing(error: AwsError) -> None:
+    if error.kind is not ErrorKind.NOT_FOUND:
+        raise error
+
+
+def _config_exists(sagemaker: SageMakerClient, name: str) -> bool:
     try:
-        with aws_call(operation):
-            describe()
+        with aws_call("sagemaker:DescribeEndpointConfig"):
+            sagemaker.describe_endpoint_config(EndpointConfigName=name)
     except AwsError as error:
-        if error.kind is ErrorKind.NOT_FOUND:
-            return False
-        raise
+        _raise_unless_missing(error)
+        return False
     return True
+
+
+def _model_exists(sagemaker: SageMakerClient, name: str) -> bool:
+    try:
+        with aws_call("sagemaker:DescribeModel"):
+            sagemaker.describe_model(ModelName=name)
+    except AwsError as error:
+        _raise_unless_missing(error)
+        return False
+    return True
+
+
+def _instance_type_of(sagemaker: SageMakerClient, config_name: str) -> str | None:
+    try:
+        with aws_call("sagemaker:DescribeEndpointConfig"):
+            config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    except AwsError as error:
+        _raise_unless_missing(error)
+        return None
+    variants = config.get("ProductionVariants", [])
+    return variants[0].get("InstanceType") if variants else None
 
 
 def owned_leftovers(sagemaker: SageMakerClient, base: str, owner: Owner, keep: set[str]) -> tuple[list[str], list[str]]:
@@ -96,31 +142,98 @@ def owned_leftovers(sagemaker: SageMakerClient, base: str, owner: Owner, keep: s
     return configs, models
 
 
+def describe_scaling(autoscaling: ApplicationAutoScalingClient, resource_id: str) -> ObservedScaling | None:
+    """The variant's scalable target, its target-tracking policy and scheduled actions, or None if unregistered."""
+    with aws_call("application-autoscaling:DescribeScalableTargets"):
+        targets = autoscaling.describe_scalable_targets(
+            ServiceNamespace=NAMESPACE, ResourceIds=[resource_id], ScalableDimension=SCALABLE_DIMENSION
+        )["ScalableTargets"]
+    if not targets:
+        return None
+    with aws_call("application-autoscaling:DescribeScalingPolicies"):
+        policies = autoscaling.describe_scaling_policies(
+            ServiceNamespace=NAMESPACE, ResourceId=resource_id, ScalableDimension=SCALABLE_DIMENSION
+        )["ScalingPolicies"]
+    with aws_call("application-autoscaling:DescribeScheduledActions"):
+        scheduled = autoscaling.describe_scheduled_actions(
+            ServiceNamespace=NAMESPACE, ResourceId=resource_id, ScalableDimension=SCALABLE_DIMENSION
+        )["ScheduledActions"]
+    policy = None
+    for candidate in policies:
+        tracking = candidate.get("TargetTrackingScalingPolicyConfiguration")
+        if tracking is not None:
+            policy = (
+                float(tracking["TargetValue"]),
+                int(tracking.get("ScaleInCooldown", 0)),
+                int(tracking.get("ScaleOutCooldown", 0)),
+            )
+    return ObservedScaling(
+        resource_id=resource_id,
+        min_capacity=targets[0]["MinCapacity"],
+        max_capacity=targets[0]["MaxCapacity"],
+        policy=policy,
+        schedules=tuple(
+            ScheduledScaling(
+                action["ScheduledActionName"],
+                action["Schedule"],
+                action.get("ScalableTargetAction", {}).get("MinCapacity", 0),
+                action.get("ScalableTargetAction", {}).get("MaxCapacity", 0),
+            )
+            for action in scheduled
+        ),
+    )
+
+
+def scaling_resource_id(endpoint_name: str, variant: str) -> str:
+    return f"endpoint/{endpoint_name}/variant/{variant}"
+
+
+def _sibling_arn(endpoint_arn: str, kind: str, name: str) -> str:
+    """ARNs of SageMaker resources differ only in kind and (lower-cased) name."""
+    return endpoint_arn.rsplit(":", 1)[0] + f":{kind}/{name.lower()}"
+
+
 def observe(
-    sagemaker: SageMakerClient,
+    clients: RegionClients,
     desired: DesiredEndpoint,
     owner: Owner,
     *,
     ownership_known: bool,
-    look_for_leftovers: bool,
+    look_wider: bool,
 ) -> Observed:
-    """What exists now, looking only as far as the planner's decision needs."""
+    """What exists now, looking only as far as the planner's decision needs.
+
+    ``look_wider``: the spec changed or the endpoint's history is unknown, so leftovers, tags and autoscaling are
+    looked at too (with autoscaling in the spec, it always is, to report and repair drift).
+    """
+    sagemaker = clients.sagemaker
     endpoint = describe_endpoint(sagemaker, desired.endpoint_name, with_tags=not ownership_known)
     on_desired = endpoint is not None and endpoint.config_name == desired.endpoint_config_name
-    if on_desired:
-        model_exists = config_exists = True  # SageMaker keeps an in-use config and its model
-    else:
-        config_exists = _exists(
-            "DescribeEndpointConfig",
-            lambda: sagemaker.describe_endpoint_config(EndpointConfigName=desired.endpoint_config_name),
-        )
-        model_exists = _exists(
-            "sagemaker:DescribeModel", lambda: sagemaker.describe_model(ModelName=desired.model_name)
-        )
+    live = on_desired and endpoint is not None and endpoint.status == "InService"
+    model_exists = config_exists = True  # SageMaker keeps an in-use config and its model
+    live_instance_type = None
+    if not on_desired:
+        config_exists = _config_exists(sagemaker, desired.endpoint_config_name)
+        model_exists = _model_exists(sagemaker, desired.model_name)
+        if endpoint is not None:
+            live_instance_type = _instance_type_of(sagemaker, endpoint.config_name)
     superseded: tuple[list[str], list[str]] = ([], [])
-    if on_desired and endpoint is not None and endpoint.status == "InService" and look_for_leftovers:
+    tags: dict[str, dict[str, str]] = {}
+    if live and look_wider and endpoint is not None:
         superseded = owned_leftovers(
             sagemaker, desired.endpoint_name, owner, keep={desired.endpoint_config_name, desired.model_name}
+        )
+        arns = [
+            endpoint.arn,
+            _sibling_arn(endpoint.arn, "endpoint-config", desired.endpoint_config_name),
+            _sibling_arn(endpoint.arn, "model", desired.model_name),
+        ]
+        tags = {arn: tags_of(sagemaker, arn) for arn in arns}
+    scaling_known = endpoint is not None and (desired.scaling is not None or look_wider)
+    scaling = None
+    if scaling_known:
+        scaling = describe_scaling(
+            clients.autoscaling, scaling_resource_id(desired.endpoint_name, desired.variant_name)
         )
     return Observed(
         endpoint=endpoint,
@@ -128,23 +241,29 @@ def observe(
         config_exists=config_exists,
         superseded_configs=tuple(superseded[0]),
         superseded_models=tuple(superseded[1]),
+        live_instance_type=live_instance_type,
+        scaling_known=scaling_known,
+        scaling=scaling,
+        tags=tags,
     )
 
 
-def apply(sagemaker: SageMakerClient, action: Action) -> None:
+def apply(clients: RegionClients, action: Action) -> None:
     """Carry out one planned action; creating what exists or deleting what is gone counts as done."""
     try:
-        _apply(sagemaker, action)
+        _apply(clients, action)
     except AwsError as error:
         creating = isinstance(action, CreateModel | CreateEndpointConfig | CreateEndpoint)
         if creating and is_already_exists(error):
             return
-        if not creating and error.kind is ErrorKind.NOT_FOUND:
+        removing = isinstance(action, DeleteEndpoint | DeleteEndpointConfig | DeleteModel | DeregisterScalableTarget)
+        if removing and error.kind is ErrorKind.NOT_FOUND:
             return
         raise
 
 
-def _apply(sagemaker: SageMakerClient, action: Action) -> None:
+def _apply(clients: RegionClients, action: Action) -> None:
+    sagemaker, autoscaling = clients.sagemaker, clients.autoscaling
     match action:
         case CreateModel(request=request):
             with aws_call("sagemaker:CreateModel"):
@@ -155,9 +274,20 @@ def _apply(sagemaker: SageMakerClient, action: Action) -> None:
         case CreateEndpoint(name=name, config_name=config_name, tags=tags):
             with aws_call("sagemaker:CreateEndpoint"):
                 sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config_name, Tags=aws_tags(tags))
-        case UpdateEndpoint(name=name, config_name=config_name):
+        case UpdateEndpoint(name=name, config_name=config_name, retain_variant_properties=retain):
             with aws_call("sagemaker:UpdateEndpoint"):
-                sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=config_name)
+                sagemaker.update_endpoint(
+                    EndpointName=name,
+                    EndpointConfigName=config_name,
+                    RetainAllVariantProperties=retain,
+                    DeploymentConfig=cast("DeploymentConfigTypeDef", action.deployment_config),
+                )
+        case UpdateInstanceCount(name=name, variant=variant, count=count):
+            with aws_call("sagemaker:UpdateEndpointWeightsAndCapacities"):
+                sagemaker.update_endpoint_weights_and_capacities(
+                    EndpointName=name,
+                    DesiredWeightsAndCapacities=[{"VariantName": variant, "DesiredInstanceCount": count}],
+                )
         case DeleteEndpoint(name=name):
             with aws_call("sagemaker:DeleteEndpoint"):
                 sagemaker.delete_endpoint(EndpointName=name)
@@ -167,3 +297,57 @@ def _apply(sagemaker: SageMakerClient, action: Action) -> None:
         case DeleteModel(name=name):
             with aws_call("sagemaker:DeleteModel"):
                 sagemaker.delete_model(ModelName=name)
+        case TagResource(arn=arn, add=add, remove=remove):
+            if add:
+                with aws_call("sagemaker:AddTags"):
+                    sagemaker.add_tags(ResourceArn=arn, Tags=aws_tags(add))
+            if remove:
+                with aws_call("sagemaker:DeleteTags"):
+                    sagemaker.delete_tags(ResourceArn=arn, TagKeys=list(remove))
+        case RegisterScalableTarget(resource_id=resource_id, min_capacity=low, max_capacity=high):
+            with aws_call("application-autoscaling:RegisterScalableTarget"):
+                autoscaling.register_scalable_target(
+                    ResourceId=resource_id,
+                    MinCapacity=low,
+                    MaxCapacity=high,
+                    ServiceNamespace=NAMESPACE,
+                    ScalableDimension=SCALABLE_DIMENSION,
+                )
+        case DeregisterScalableTarget(resource_id=resource_id):
+            with aws_call("application-autoscaling:DeregisterScalableTarget"):
+                autoscaling.deregister_scalable_target(
+                    ResourceId=resource_id, ServiceNamespace=NAMESPACE, ScalableDimension=SCALABLE_DIMENSION
+                )
+        case PutScalingPolicy():
+            with aws_call("application-autoscaling:PutScalingPolicy"):
+                autoscaling.put_scaling_policy(
+                    PolicyName=action.policy_name,
+                    ResourceId=action.resource_id,
+                    PolicyType="TargetTrackingScaling",
+                    TargetTrackingScalingPolicyConfiguration={
+                        "TargetValue": action.target_value,
+                        "PredefinedMetricSpecification": {"PredefinedMetricType": INVOCATIONS_METRIC},
+                        "ScaleInCooldown": action.scale_in_cooldown,
+                        "ScaleOutCooldown": action.scale_out_cooldown,
+                    },
+                    ServiceNamespace=NAMESPACE,
+                    ScalableDimension=SCALABLE_DIMENSION,
+                )
+        case PutScheduledAction(resource_id=resource_id, schedule=schedule):
+            with aws_call("application-autoscaling:PutScheduledAction"):
+                autoscaling.put_scheduled_action(
+                    ScheduledActionName=schedule.name,
+                    ResourceId=resource_id,
+                    Schedule=schedule.schedule,
+                    ScalableTargetAction={"MinCapacity": schedule.min_capacity, "MaxCapacity": schedule.max_capacity},
+                    ServiceNamespace=NAMESPACE,
+                    ScalableDimension=SCALABLE_DIMENSION,
+                )
+        case DeleteScheduledAction(resource_id=resource_id, name=name):
+            with aws_call("application-autoscaling:DeleteScheduledAction"):
+                autoscaling.delete_scheduled_action(
+                    ScheduledActionName=name,
+                    ResourceId=resource_id,
+                    ServiceNamespace=NAMESPACE,
+                    ScalableDimension=SCALABLE_DIMENSION,
+                )

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lowlatency.api import Phase
-from lowlatency.desired import DesiredEndpoint, Owner
+from lowlatency.api import RESERVED_TAG_PREFIXES, Phase
+from lowlatency.desired import DesiredEndpoint, DesiredScaling, Owner, ScheduledScaling
 
 # SageMaker EndpointStatus values (DescribeEndpoint) that end by themselves: wait and look again.
 TRANSITIONAL_STATUSES = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
@@ -32,6 +32,17 @@ class ObservedEndpoint:
 
 
 @dataclass(frozen=True)
+class ObservedScaling:
+    """The variant's scalable target as Application Auto Scaling reports it."""
+
+    resource_id: str
+    min_capacity: int
+    max_capacity: int
+    policy: tuple[float, int, int] | None  # target value, scale-in cooldown, scale-out cooldown
+    schedules: tuple[ScheduledScaling, ...] = ()
+
+
+@dataclass(frozen=True)
 class Observed:
     endpoint: ObservedEndpoint | None
     model_exists: bool
@@ -39,6 +50,13 @@ class Observed:
     # Owner-tagged configs and models that are neither desired nor live (left by earlier rollouts).
     superseded_configs: tuple[str, ...] = ()
     superseded_models: tuple[str, ...] = ()
+    # Instance type of the config that serves, looked up only when moving to another config.
+    live_instance_type: str | None = None
+    # Application Auto Scaling, when looked up (scaling_known): None means no scalable target.
+    scaling_known: bool = False
+    scaling: ObservedScaling | None = None
+    # Tags per ARN of the serving endpoint, config and model, when looked up (after a spec change).
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,61 @@ class CreateEndpoint:
 class UpdateEndpoint:
     name: str
     config_name: str
+    retain_variant_properties: bool = False  # keep the live instance count (it belongs to the autoscaler)
+    deployment_config: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class UpdateInstanceCount:
+    """UpdateEndpointWeightsAndCapacities: a count change needs no new config."""
+
+    name: str
+    variant: str
+    count: int
+
+
+@dataclass(frozen=True)
+class RegisterScalableTarget:
+    resource_id: str
+    min_capacity: int
+    max_capacity: int
+
+
+@dataclass(frozen=True)
+class DeregisterScalableTarget:
+    """Also removes the target's scaling policies and scheduled actions (Application Auto Scaling does)."""
+
+    resource_id: str
+
+
+@dataclass(frozen=True)
+class PutScalingPolicy:
+    resource_id: str
+    policy_name: str
+    target_value: float
+    scale_in_cooldown: int
+    scale_out_cooldown: int
+
+
+@dataclass(frozen=True)
+class PutScheduledAction:
+    resource_id: str
+    schedule: ScheduledScaling
+
+
+@dataclass(frozen=True)
+class DeleteScheduledAction:
+    resource_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class TagResource:
+    """AddTags and DeleteTags on one SageMaker resource."""
+
+    arn: str
+    add: dict[str, str]
+    remove: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -96,9 +169,16 @@ Action = (
     | CreateEndpointConfig
     | CreateEndpoint
     | UpdateEndpoint
+    | UpdateInstanceCount
     | DeleteEndpoint
     | DeleteEndpointConfig
     | DeleteModel
+    | RegisterScalableTarget
+    | DeregisterScalableTarget
+    | PutScalingPolicy
+    | PutScheduledAction
+    | DeleteScheduledAction
+    | TagResource
 )
 
 
@@ -159,11 +239,63 @@ def plan(desired: DesiredEndpoint, observed: Observed, owner: Owner, memory: Mem
         return Plan((), "Failed", Verdict(False, endpoint.status, message), failure_reason=endpoint.failure_reason)
 
     if endpoint.config_name == desired.endpoint_config_name:
-        cleanup: list[Action] = [DeleteEndpointConfig(name) for name in observed.superseded_configs]
-        cleanup += [DeleteModel(name) for name in observed.superseded_models]
-        return Plan(tuple(cleanup), "InService", Verdict(True, "InService"), live=True)
+        return _plan_live(desired, observed, endpoint)
 
     return _plan_update(desired, observed, endpoint, memory)
+
+
+def _plan_live(desired: DesiredEndpoint, observed: Observed, endpoint: ObservedEndpoint) -> Plan:
+    """InService on the desired config: tidy up and bring count, autoscaling and tags to the spec."""
+    actions: list[Action] = [DeleteEndpointConfig(name) for name in observed.superseded_configs]
+    actions += [DeleteModel(name) for name in observed.superseded_models]
+    actions += sync_tags(desired.tags, observed.tags)
+    if observed.scaling_known:
+        actions += sync_scaling(desired.scaling, observed.scaling)
+    count = endpoint.desired_instance_count
+    if desired.scaling is None and count is not None and count != desired.instance_count:
+        actions.append(UpdateInstanceCount(endpoint.name, desired.variant_name, desired.instance_count))
+        message = f"Changing the instance count of {endpoint.name} from {count} to {desired.instance_count}"
+        return Plan(tuple(actions), "Updating", Verdict(True, "Scaling", message), live=True, poll=True)
+    return Plan(tuple(actions), "InService", Verdict(True, "InService"), live=True)
+
+
+def sync_scaling(desired: DesiredScaling | None, observed: ObservedScaling | None) -> list[Action]:
+    """Bring the scalable target, its policy and scheduled actions to the spec, touching only what differs."""
+    if desired is None:
+        return [DeregisterScalableTarget(observed.resource_id)] if observed is not None else []
+    actions: list[Action] = []
+    if observed is None or (observed.min_capacity, observed.max_capacity) != (
+        desired.min_capacity,
+        desired.max_capacity,
+    ):
+        actions.append(RegisterScalableTarget(desired.resource_id, desired.min_capacity, desired.max_capacity))
+    policy = (desired.target_value, desired.scale_in_cooldown, desired.scale_out_cooldown)
+    if desired.target_value is not None and (observed is None or observed.policy != policy):
+        actions.append(
+            PutScalingPolicy(
+                desired.resource_id,
+                desired.policy_name,
+                desired.target_value,
+                desired.scale_in_cooldown,
+                desired.scale_out_cooldown,
+            )
+        )
+    existing = {schedule.name: schedule for schedule in observed.schedules} if observed is not None else {}
+    wanted = {schedule.name: schedule for schedule in desired.schedules}
+    actions += [PutScheduledAction(desired.resource_id, s) for name, s in wanted.items() if existing.get(name) != s]
+    actions += [DeleteScheduledAction(desired.resource_id, name) for name in existing if name not in wanted]
+    return actions
+
+
+def sync_tags(wanted: dict[str, str], observed: dict[str, dict[str, str]]) -> list[Action]:
+    """The spec is the source of truth for the tags of what the operator owns (aws: tags are AWS's own)."""
+    actions: list[Action] = []
+    for arn, tags in observed.items():
+        add = {key: value for key, value in wanted.items() if tags.get(key) != value}
+        remove = tuple(sorted(key for key in tags if key not in wanted and not key.startswith(RESERVED_TAG_PREFIXES)))
+        if add or remove:
+            actions.append(TagResource(arn, add, remove))
+    return actions
 
 
 def _plan_create(desired: DesiredEndpoint, observed: Observed, memory: Memory) -> Plan:
@@ -211,7 +343,19 @@ def _plan_update(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
             failure_reason=reason,
         )
     actions = _create_missing(desired, observed)
-    actions.append(UpdateEndpoint(endpoint.name, desired.endpoint_config_name))
+    registered = observed.scaling if observed.scaling_known else None
+    if registered is not None and observed.live_instance_type != desired.instance_type:
+        # Application Auto Scaling refuses an instance type change of a registered variant: deregister first,
+        # register again once the endpoint is InService on the new config (_plan_live does).
+        actions.append(DeregisterScalableTarget(registered.resource_id))
+    actions.append(
+        UpdateEndpoint(
+            endpoint.name,
+            desired.endpoint_config_name,
+            retain_variant_properties=registered is not None or desired.scaling is not None,
+            deployment_config=desired.deployment_config,
+        )
+    )
     return Plan(
         tuple(actions),
         "Updating",
@@ -221,24 +365,25 @@ def _plan_update(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
     )
 
 
-def plan_deletion(endpoint: ObservedEndpoint | None, owner: Owner, leftovers: tuple[list[str], list[str]]) -> Plan:
-    """The finalizer's next step: the endpoint goes first (and must be gone), then its configs, then its models.
-
-    Deletion is finished when the plan does not ask to poll.
-    """
+def plan_deletion(
+    endpoint: ObservedEndpoint | None,
+    owner: Owner,
+    leftovers: tuple[list[str], list[str]],
+    scaling: ObservedScaling | None = None,
+) -> Plan:
+    """The finalizer's next step: autoscaling and the endpoint go first (and the endpoint must be gone), then its
+    configs, then its models. Deletion is finished when the plan does not ask to poll."""
     if endpoint is not None:
         if endpoint.tags is not None and not owner.owns(endpoint.tags):
             message = f"SageMaker endpoint {endpoint.name} is {Owner.describe(endpoint.tags)}; left in place"
             return Plan((), "Deleting", Verdict(False, "Deleting", message))
+        message = f"Deleting SageMaker endpoint {endpoint.name}"
         if endpoint.status == "Deleting":
-            return Plan((), "Deleting", Verdict(False, "Deleting", f"Deleting {endpoint.name}"), poll=True)
-        return Plan(
-            (DeleteEndpoint(endpoint.name),),
-            "Deleting",
-            Verdict(False, "Deleting", f"Deleting {endpoint.name}"),
-            poll=True,
-        )
+            return Plan((), "Deleting", Verdict(False, "Deleting", message), poll=True)
+        actions: list[Action] = [DeregisterScalableTarget(scaling.resource_id)] if scaling is not None else []
+        actions.append(DeleteEndpoint(endpoint.name))
+        return Plan(tuple(actions), "Deleting", Verdict(False, "Deleting", message), poll=True)
     configs, models = leftovers
-    actions: list[Action] = [DeleteEndpointConfig(name) for name in configs]
-    actions += [DeleteModel(name) for name in models]
-    return Plan(tuple(actions), "Deleting", Verdict(False, "Deleting", "Endpoint deleted"))
+    cleanup: list[Action] = [DeleteEndpointConfig(name) for name in configs]
+    cleanup += [DeleteModel(name) for name in models]
+    return Plan(tuple(cleanup), "Deleting", Verdict(False, "Deleting", "Endpoint deleted"))

@@ -17,7 +17,7 @@ import pydantic
 from lowlatency import endpoints
 from lowlatency.api import Condition, ConditionType, Phase, Rollout, Spec, Status
 from lowlatency.aws import AwsClients, AwsError, ErrorKind
-from lowlatency.desired import DesiredEndpoint, Owner, build_desired
+from lowlatency.desired import VARIANT_NAME, DesiredEndpoint, Owner, build_desired
 from lowlatency.naming import endpoint_name
 from lowlatency.planner import Memory, Observed, Plan, Verdict, plan, plan_deletion
 
@@ -110,21 +110,20 @@ class EndpointReconciler:
             # AWS refused this generation's request; asking again would only fail again. A spec change retries.
             return PassResult({})
         desired = build_desired(resource.spec, resource.owner, self.clients.settings.default_region)
-        sagemaker = self.clients.client("sagemaker", desired.region)
+        clients = self._clients(desired.region)
         memory = _memory(resource)
         observed: Observed | None = None
         try:
             observed = endpoints.observe(
-                sagemaker,
+                clients,
                 desired,
                 resource.owner,
                 ownership_known=memory.endpoint_arn is not None,
-                look_for_leftovers=resource.status.endpoint_config_name != desired.endpoint_config_name
-                or resource.status.observed_generation != resource.generation,
+                look_wider=memory.endpoint_arn is None or resource.status.observed_generation != resource.generation,
             )
             decision = plan(desired, observed, resource.owner, memory)
             for action in decision.actions:
-                endpoints.apply(sagemaker, action)
+                endpoints.apply(clients, action)
         except AwsError as error:
             serving = observed is not None and observed.endpoint is not None and observed.endpoint.status in SERVING
             return self._aws_failure(resource, error, serving=serving)
@@ -135,17 +134,21 @@ class EndpointReconciler:
         if resource.spec is not None and resource.spec.deletion_policy == "Retain":
             message = "deletionPolicy is Retain: the SageMaker endpoint, configs and models are left in AWS"
             return PassResult({}, events=(Event("Normal", "Retained", message),), done=True)
-        region = self.clients.region(resource.spec.region if resource.spec else None)
-        sagemaker = self.clients.client("sagemaker", region)
+        clients = self._clients(self.clients.region(resource.spec.region if resource.spec else None))
         name = resource.status.endpoint_name or endpoint_name(resource.owner.namespace, resource.owner.name)
         try:
-            endpoint = endpoints.describe_endpoint(sagemaker, name, with_tags=True)
+            endpoint = endpoints.describe_endpoint(clients.sagemaker, name, with_tags=True)
             leftovers: tuple[list[str], list[str]] = ([], [])
+            scaling = None
             if endpoint is None:
-                leftovers = endpoints.owned_leftovers(sagemaker, name, resource.owner, keep=set())
-            decision = plan_deletion(endpoint, resource.owner, leftovers)
+                leftovers = endpoints.owned_leftovers(clients.sagemaker, name, resource.owner, keep=set())
+            elif endpoint.status != "Deleting":
+                scaling = endpoints.describe_scaling(
+                    clients.autoscaling, endpoints.scaling_resource_id(name, VARIANT_NAME)
+                )
+            decision = plan_deletion(endpoint, resource.owner, leftovers, scaling)
             for action in decision.actions:
-                endpoints.apply(sagemaker, action)
+                endpoints.apply(clients, action)
         except AwsError as error:
             return self._aws_failure(resource, error)
         status = self._status(resource, "Deleting", decision.ready)
@@ -155,6 +158,11 @@ class EndpointReconciler:
             status,
             events=(Event("Normal", "Deleted", "SageMaker endpoint, configs and models deleted"),),
             done=True,
+        )
+
+    def _clients(self, region: str) -> endpoints.RegionClients:
+        return endpoints.RegionClients(
+            self.clients.client("sagemaker", region), self.clients.client("application-autoscaling", region)
         )
 
     def _report(
