@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.parsers
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -81,6 +82,20 @@ class AwsClients:
                 )
             return self._clients[key]
 
+    def for_region(self, region: str) -> RegionClients:
+        return RegionClients(
+            self.client("sagemaker", region), self.client("application-autoscaling", region), self.client("ec2", region)
+        )
+
+
+@dataclass(frozen=True)
+class RegionClients:
+    """The clients one resource's reconciliation uses, all in its region."""
+
+    sagemaker: SageMakerClient
+    autoscaling: ApplicationAutoScalingClient
+    ec2: EC2Client
+
 
 class ErrorKind(enum.Enum):
     TRANSIENT = "transient"
@@ -136,8 +151,13 @@ def classify(action: str, error: Exception) -> AwsError:
         code = str(details.get("Code", ""))
         message = str(details.get("Message", "")) or str(error)
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-        if code in _NOT_FOUND_CODES or (
-            code in {"ValidationException", "ValidationError"} and any(text in message for text in _NOT_FOUND_MESSAGES)
+        if (
+            code in _NOT_FOUND_CODES
+            or code.endswith(".NotFound")
+            or (
+                code in {"ValidationException", "ValidationError"}
+                and any(text in message for text in _NOT_FOUND_MESSAGES)
+            )
         ):
             return AwsError(action, ErrorKind.NOT_FOUND, code, message)
         if code in _TRANSIENT_CODES or status >= 500:
@@ -145,8 +165,8 @@ def classify(action: str, error: Exception) -> AwsError:
         return AwsError(action, ErrorKind.PERMANENT, code, message)
     if isinstance(error, botocore.exceptions.NoCredentialsError | botocore.exceptions.NoRegionError):
         return AwsError(action, ErrorKind.PERMANENT, type(error).__name__, str(error))
-    if isinstance(error, botocore.exceptions.BotoCoreError):
-        # Connection refused/reset, timeouts, truncated responses: the network, not the request.
+    if isinstance(error, botocore.exceptions.BotoCoreError | botocore.parsers.ResponseParserError):
+        # Connection refused/reset, timeouts, truncated or garbled responses: the network, not the request.
         return AwsError(action, ErrorKind.TRANSIENT, type(error).__name__, str(error))
     raise error
 
@@ -165,5 +185,9 @@ def aws_call(action: str) -> Iterator[None]:
     """
     try:
         yield
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+    except (
+        botocore.exceptions.ClientError,
+        botocore.exceptions.BotoCoreError,
+        botocore.parsers.ResponseParserError,
+    ) as error:
         raise classify(action, error) from error

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, cast
 
 from lowlatency import naming
-from lowlatency.aws import AwsError, ErrorKind, aws_call, is_already_exists
+from lowlatency.aws import AwsError, ErrorKind, RegionClients, aws_call, is_already_exists
 from lowlatency.desired import DesiredEndpoint, Owner, ScheduledScaling, aws_tags
 from lowlatency.planner import (
     Action,
@@ -42,14 +42,6 @@ if TYPE_CHECKING:
 SCALABLE_DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
 INVOCATIONS_METRIC: Final = "SageMakerVariantInvocationsPerInstance"
 NAMESPACE: Final = "sagemaker"
-
-
-class RegionClients:
-    """The clients one endpoint's reconciliation uses, all in its region."""
-
-    def __init__(self, sagemaker: SageMakerClient, autoscaling: ApplicationAutoScalingClient) -> None:
-        self.sagemaker = sagemaker
-        self.autoscaling = autoscaling
 
 
 def describe_endpoint(sagemaker: SageMakerClient, name: str, *, with_tags: bool) -> ObservedEndpoint | None:

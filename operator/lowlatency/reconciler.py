@@ -10,16 +10,19 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 
-from lowlatency import endpoints
+from lowlatency import endpoints, vpc
 from lowlatency.api import Condition, ConditionType, Phase, Rollout, Spec, Status
 from lowlatency.aws import AwsClients, AwsError, ErrorKind
 from lowlatency.desired import VARIANT_NAME, DesiredEndpoint, Owner, build_desired
 from lowlatency.naming import endpoint_name
 from lowlatency.planner import Memory, Observed, Plan, Verdict, plan, plan_deletion
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 EventType = Literal["Normal", "Warning"]
 REJECTED = "AWSRejected"
@@ -110,7 +113,7 @@ class EndpointReconciler:
             # AWS refused this generation's request; asking again would only fail again. A spec change retries.
             return PassResult({})
         desired = build_desired(resource.spec, resource.owner, self.clients.settings.default_region)
-        clients = self._clients(desired.region)
+        clients = self.clients.for_region(desired.region)
         memory = _memory(resource)
         observed: Observed | None = None
         try:
@@ -119,22 +122,51 @@ class EndpointReconciler:
                 desired,
                 resource.owner,
                 ownership_known=memory.endpoint_arn is not None,
-                look_wider=memory.endpoint_arn is None or resource.status.observed_generation != resource.generation,
+                look_wider=memory.endpoint_arn is None or _spec_changed(resource),
             )
             decision = plan(desired, observed, resource.owner, memory)
             for action in decision.actions:
                 endpoints.apply(clients, action)
+            vpc_status = self._reconcile_vpc_endpoint(resource, desired.region, clients.ec2, memory)
         except AwsError as error:
             serving = observed is not None and observed.endpoint is not None and observed.endpoint.status in SERVING
             return self._aws_failure(resource, error, serving=serving)
-        return self._report(resource, desired, observed, decision)
+        result = self._report(resource, desired, observed, decision)
+        result.status.update(vpc_status)
+        return result
+
+    def _reconcile_vpc_endpoint(
+        self, resource: EndpointResource, region: str, ec2: EC2Client, memory: Memory
+    ) -> dict[str, Any]:
+        """Use, create or release the VPC's runtime endpoint; what to write about it in status."""
+        assert resource.spec is not None
+        spec = resource.spec.vpc_endpoint
+        recorded = resource.status.vpc_endpoint_id
+        settled = recorded is not None and memory.endpoint_arn is not None
+        if (spec is None and recorded is None) or (spec is not None and settled and not _spec_changed(resource)):
+            return {}
+        if spec is not None:
+            observed = vpc.find(ec2, region, vpc_id=spec.vpc_id)
+        else:
+            observed = vpc.find(ec2, region, endpoint_id=recorded)
+        actions = vpc.plan_vpc_endpoint(spec, observed, resource.owner, region)
+        for action in actions:
+            vpc.apply(ec2, action)
+        if spec is None:
+            return {"vpcEndpointId": None, "vpcEndpointDnsNames": None}
+        if any(isinstance(action, vpc.CreateVpcEndpoint) for action in actions):
+            observed = vpc.find(ec2, region, vpc_id=spec.vpc_id)
+        if observed is None:
+            return {}
+        return {"vpcEndpointId": observed.id, "vpcEndpointDnsNames": list(observed.dns_names)}
 
     def delete(self, resource: EndpointResource) -> PassResult:
         """One step of removing the AWS resources; ``done`` once nothing of them is left."""
         if resource.spec is not None and resource.spec.deletion_policy == "Retain":
             message = "deletionPolicy is Retain: the SageMaker endpoint, configs and models are left in AWS"
             return PassResult({}, events=(Event("Normal", "Retained", message),), done=True)
-        clients = self._clients(self.clients.region(resource.spec.region if resource.spec else None))
+        clients_region = self.clients.region(resource.spec.region if resource.spec else None)
+        clients = self.clients.for_region(clients_region)
         name = resource.status.endpoint_name or endpoint_name(resource.owner.namespace, resource.owner.name)
         try:
             endpoint = endpoints.describe_endpoint(clients.sagemaker, name, with_tags=True)
@@ -149,6 +181,10 @@ class EndpointReconciler:
             decision = plan_deletion(endpoint, resource.owner, leftovers, scaling)
             for action in decision.actions:
                 endpoints.apply(clients, action)
+            if endpoint is None and resource.status.vpc_endpoint_id is not None:
+                shared = vpc.find(clients.ec2, clients_region, endpoint_id=resource.status.vpc_endpoint_id)
+                for vpc_action in vpc.release(shared, resource.owner):
+                    vpc.apply(clients.ec2, vpc_action)
         except AwsError as error:
             return self._aws_failure(resource, error)
         status = self._status(resource, "Deleting", decision.ready)
@@ -158,11 +194,6 @@ class EndpointReconciler:
             status,
             events=(Event("Normal", "Deleted", "SageMaker endpoint, configs and models deleted"),),
             done=True,
-        )
-
-    def _clients(self, region: str) -> endpoints.RegionClients:
-        return endpoints.RegionClients(
-            self.clients.client("sagemaker", region), self.clients.client("application-autoscaling", region)
         )
 
     def _report(
@@ -228,6 +259,10 @@ class EndpointReconciler:
             "failureReason": failure_reason,
             "conditions": [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in conditions],
         }
+
+
+def _spec_changed(resource: EndpointResource) -> bool:
+    return resource.status.observed_generation != resource.generation
 
 
 def _rejected_at(status: Status, generation: int) -> bool:

@@ -1,0 +1,194 @@
+"""The interface VPC endpoint for the SageMaker Runtime, shared by every `LowLatencyEndpoint` in one VPC.
+
+A VPC holds at most one usable interface endpoint per service with private DNS (the regional runtime host name
+resolves to it inside the VPC), so resources in the same VPC share one. Who uses it is recorded in tags on the
+VPC endpoint itself (``lowlatency.io/user/<uid>``), so that any replica, after any restart, can tell when the last
+user is gone. The operator deletes a VPC endpoint only if it created it (``lowlatency.io/managed-by``) and no user
+tag remains; one it found is used and never modified or deleted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lowlatency.api import VpcEndpointSpec
+from lowlatency.aws import AwsError, ErrorKind, aws_call
+from lowlatency.desired import MANAGER, TAG_MANAGED_BY, TAG_PREFIX, Owner
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import FilterTypeDef
+
+USER_TAG_PREFIX = f"{TAG_PREFIX}user/"
+_GONE_STATES = {"deleting", "deleted", "failed", "rejected", "expired"}
+
+
+def runtime_service(region: str) -> str:
+    return f"com.amazonaws.{region}.sagemaker.runtime"
+
+
+def user_tag(owner: Owner) -> str:
+    return f"{USER_TAG_PREFIX}{owner.uid}"
+
+
+@dataclass(frozen=True)
+class ObservedVpcEndpoint:
+    id: str
+    subnet_ids: frozenset[str]
+    security_group_ids: frozenset[str]
+    dns_names: tuple[str, ...]
+    tags: dict[str, str]
+
+    @property
+    def managed(self) -> bool:
+        return self.tags.get(TAG_MANAGED_BY) == MANAGER
+
+    @property
+    def users(self) -> set[str]:
+        return {key for key in self.tags if key.startswith(USER_TAG_PREFIX)}
+
+
+@dataclass(frozen=True)
+class CreateVpcEndpoint:
+    spec: VpcEndpointSpec
+    service: str
+    user_tag: str
+    user: str
+
+
+@dataclass(frozen=True)
+class AddVpcEndpointUser:
+    id: str
+    user_tag: str
+    user: str
+
+
+@dataclass(frozen=True)
+class ExtendVpcEndpoint:
+    """Add subnets or security groups a user needs; never remove any (other users may rely on them)."""
+
+    id: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RemoveVpcEndpointUser:
+    id: str
+    user_tag: str
+
+
+@dataclass(frozen=True)
+class DeleteVpcEndpoint:
+    id: str
+
+
+VpcAction = CreateVpcEndpoint | AddVpcEndpointUser | ExtendVpcEndpoint | RemoveVpcEndpointUser | DeleteVpcEndpoint
+
+
+def plan_vpc_endpoint(
+    spec: VpcEndpointSpec | None, observed: ObservedVpcEndpoint | None, owner: Owner, region: str
+) -> list[VpcAction]:
+    """Use (or create) the VPC's runtime endpoint when the spec asks for one; let go of it when it does not."""
+    tag = user_tag(owner)
+    if spec is None:
+        return release(observed, owner)
+    if observed is None:
+        return [CreateVpcEndpoint(spec, runtime_service(region), tag, f"{owner.namespace}/{owner.name}")]
+    if not observed.managed:
+        return []
+    actions: list[VpcAction] = []
+    if tag not in observed.tags:
+        actions.append(AddVpcEndpointUser(observed.id, tag, f"{owner.namespace}/{owner.name}"))
+    missing_subnets = tuple(sorted(set(spec.subnet_ids) - observed.subnet_ids))
+    missing_groups = tuple(sorted(set(spec.security_group_ids) - observed.security_group_ids))
+    if missing_subnets or missing_groups:
+        actions.append(ExtendVpcEndpoint(observed.id, missing_subnets, missing_groups))
+    return actions
+
+
+def release(observed: ObservedVpcEndpoint | None, owner: Owner) -> list[VpcAction]:
+    """Stop using the VPC endpoint; delete it if the operator made it and nobody else uses it."""
+    if observed is None or not observed.managed:
+        return []
+    tag = user_tag(owner)
+    actions: list[VpcAction] = [RemoveVpcEndpointUser(observed.id, tag)] if tag in observed.tags else []
+    if not observed.users - {tag}:
+        actions.append(DeleteVpcEndpoint(observed.id))
+    return actions
+
+
+def find(
+    ec2: EC2Client, region: str, *, vpc_id: str | None = None, endpoint_id: str | None = None
+) -> ObservedVpcEndpoint | None:
+    """The runtime endpoint of a VPC, or the one with a known id (when the spec no longer names the VPC)."""
+    filters: list[FilterTypeDef] = [{"Name": "service-name", "Values": [runtime_service(region)]}]
+    if vpc_id is not None:
+        filters.append({"Name": "vpc-id", "Values": [vpc_id]})
+    ids = [endpoint_id] if endpoint_id is not None else []
+    try:
+        with aws_call("ec2:DescribeVpcEndpoints"):
+            found = ec2.describe_vpc_endpoints(Filters=filters, VpcEndpointIds=ids)["VpcEndpoints"]
+    except AwsError as error:
+        if error.kind is not ErrorKind.NOT_FOUND:
+            raise
+        return None
+    usable = [endpoint for endpoint in found if endpoint.get("State", "").lower() not in _GONE_STATES]
+    if not usable:
+        return None
+    # Prefer the one the operator manages, so that every user converges on the same endpoint.
+    usable.sort(key=lambda e: any(t["Key"] == TAG_MANAGED_BY for t in e.get("Tags", [])), reverse=True)
+    chosen = usable[0]
+    return ObservedVpcEndpoint(
+        id=chosen["VpcEndpointId"],
+        subnet_ids=frozenset(chosen.get("SubnetIds", [])),
+        security_group_ids=frozenset(group["GroupId"] for group in chosen.get("Groups", [])),
+        dns_names=tuple(entry["DnsName"] for entry in chosen.get("DnsEntries", []) if "DnsName" in entry),
+        tags={tag["Key"]: tag["Value"] for tag in chosen.get("Tags", [])},
+    )
+
+
+def apply(ec2: EC2Client, action: VpcAction) -> None:
+    match action:
+        case CreateVpcEndpoint(spec=spec, service=service):
+            # The client token makes concurrent or repeated creation (two resources, a crash) yield one endpoint.
+            token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"lowlatency.io/{spec.vpc_id}/{service}"))
+            with aws_call("ec2:CreateVpcEndpoint"):
+                ec2.create_vpc_endpoint(
+                    VpcEndpointType="Interface",
+                    VpcId=spec.vpc_id,
+                    ServiceName=service,
+                    SubnetIds=list(spec.subnet_ids),
+                    SecurityGroupIds=list(spec.security_group_ids),
+                    PrivateDnsEnabled=spec.private_dns,
+                    ClientToken=token,
+                    TagSpecifications=[
+                        {
+                            "ResourceType": "vpc-endpoint",
+                            "Tags": [
+                                {"Key": TAG_MANAGED_BY, "Value": MANAGER},
+                                {"Key": action.user_tag, "Value": action.user},
+                            ],
+                        }
+                    ],
+                )
+        case AddVpcEndpointUser(id=endpoint_id, user_tag=tag, user=user):
+            with aws_call("ec2:CreateTags"):
+                ec2.create_tags(Resources=[endpoint_id], Tags=[{"Key": tag, "Value": user}])
+        case ExtendVpcEndpoint(id=endpoint_id, subnet_ids=subnets, security_group_ids=groups):
+            with aws_call("ec2:ModifyVpcEndpoint"):
+                ec2.modify_vpc_endpoint(
+                    VpcEndpointId=endpoint_id, AddSubnetIds=list(subnets), AddSecurityGroupIds=list(groups)
+                )
+        case RemoveVpcEndpointUser(id=endpoint_id, user_tag=tag):
+            with aws_call("ec2:DeleteTags"):
+                ec2.delete_tags(Resources=[endpoint_id], Tags=[{"Key": tag}])
+        case DeleteVpcEndpoint(id=endpoint_id):
+            try:
+                with aws_call("ec2:DeleteVpcEndpoints"):
+                    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id])
+            except AwsError as error:
+                if error.kind is not ErrorKind.NOT_FOUND:
+                    raise
