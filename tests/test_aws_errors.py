@@ -69,3 +69,15 @@ def test_aws_call_reraises_classified() -> None:
         raise client_error("ThrottlingException", "Rate exceeded")
     assert raised.value.operation == "UpdateEndpoint"
     assert raised.value.kind is ErrorKind.TRANSIENT
+
+
+def test_the_operators_identity_never_reaches_the_message() -> None:
+    denied = client_error(
+        "AccessDeniedException",
+        "User: arn:aws:sts::123456789012:assumed-role/lowlatency-operator/i-0abc is not authorized to perform: "
+        "sagemaker:CreateEndpoint on resource: arn:aws:sagemaker:us-east-1:123456789012:endpoint/adtech-bid-filter",
+    )
+    message = str(classify("sagemaker:CreateEndpoint", denied))
+    assert "assumed-role" not in message
+    assert "<the operator's AWS identity> is not authorized to perform: sagemaker:CreateEndpoint" in message
+    assert "endpoint/adtech-bid-filter" in message

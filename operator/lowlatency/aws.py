@@ -14,6 +14,7 @@ rejected), or the resource is not there (which the reconciler treats as an obser
 from __future__ import annotations
 
 import enum
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -144,12 +145,22 @@ _NOT_FOUND_MESSAGES = ("Could not find", "does not exist", "not found")
 _ALREADY_EXISTS_MESSAGES = ("already existing", "already exists")
 
 
+# AccessDenied messages name the caller ("User: arn:aws:sts::123456789012:assumed-role/op/i-0ab is not
+# authorized..."): the operator's own identity must not reach status or events, which every tenant can read.
+_CALLER_IDENTITY = re.compile(r"arn:aws[a-z\-]*:(sts|iam)::[0-9]{12}:(assumed-role|user|federated-user)/[^\s,;]+")
+OPERATOR_IDENTITY = "<the operator's AWS identity>"
+
+
+def redact(message: str) -> str:
+    return _CALLER_IDENTITY.sub(OPERATOR_IDENTITY, message)
+
+
 def classify(action: str, error: Exception) -> AwsError:
     """What an exception raised by botocore means for the reconciler (``action`` as in IAM: service:Operation)."""
     if isinstance(error, botocore.exceptions.ClientError):
         details = error.response.get("Error", {})
         code = str(details.get("Code", ""))
-        message = str(details.get("Message", "")) or str(error)
+        message = redact(str(details.get("Message", "")) or str(error))
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
         if (
             code in _NOT_FOUND_CODES
@@ -164,10 +175,10 @@ def classify(action: str, error: Exception) -> AwsError:
             return AwsError(action, ErrorKind.TRANSIENT, code, message)
         return AwsError(action, ErrorKind.PERMANENT, code, message)
     if isinstance(error, botocore.exceptions.NoCredentialsError | botocore.exceptions.NoRegionError):
-        return AwsError(action, ErrorKind.PERMANENT, type(error).__name__, str(error))
+        return AwsError(action, ErrorKind.PERMANENT, type(error).__name__, redact(str(error)))
     if isinstance(error, botocore.exceptions.BotoCoreError | botocore.parsers.ResponseParserError):
         # Connection refused/reset, timeouts, truncated or garbled responses: the network, not the request.
-        return AwsError(action, ErrorKind.TRANSIENT, type(error).__name__, str(error))
+        return AwsError(action, ErrorKind.TRANSIENT, type(error).__name__, redact(str(error)))
     raise error
 
 
