@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lowlatency.aws import AwsSettings
 
@@ -36,6 +37,7 @@ class OperatorConfig:
     metrics_port: int | None = None
     log_format: str = "text"
     standalone: bool = True
+    tenant_policy: Path | None = None
 
 
 def _env(name: str, default: str) -> str:
@@ -105,6 +107,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Log as text lines or as one JSON object per line (env LOWLATENCY_LOG_FORMAT).",
     )
 
+    parser.add_argument(
+        "--tenant-policy",
+        type=Path,
+        default=_env("TENANT_POLICY", "") or None,
+        help="YAML file of what each namespace may use (roles, model locations, instance types, counts); "
+        "re-read when it changes (env LOWLATENCY_TENANT_POLICY). Default: no restrictions.",
+    )
+
 
 def from_arguments(arguments: argparse.Namespace) -> OperatorConfig:
     return OperatorConfig(
@@ -119,4 +129,5 @@ def from_arguments(arguments: argparse.Namespace) -> OperatorConfig:
         liveness_endpoint=arguments.liveness,
         metrics_port=arguments.metrics_port,
         log_format=arguments.log_format,
+        tenant_policy=arguments.tenant_policy,
     )

@@ -22,6 +22,7 @@ from lowlatency import GROUP, PLURAL, VERSION
 from lowlatency.aws import AwsClients
 from lowlatency.config import OperatorConfig, Timing
 from lowlatency.reconciler import EndpointReconciler, EndpointResource, PassResult
+from lowlatency.tenancy import PolicyFile
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 FINALIZER = f"{GROUP}/finalizer"
@@ -50,7 +51,8 @@ class Supervisor:
 
     def __init__(self, config: OperatorConfig) -> None:
         self.config = config
-        self.reconciler = EndpointReconciler(AwsClients(config.aws))
+        policy = PolicyFile(config.tenant_policy) if config.tenant_policy is not None else None
+        self.reconciler = EndpointReconciler(AwsClients(config.aws), tenant_policy=policy)
         self._pool = ThreadPoolExecutor(max_workers=config.aws_workers, thread_name_prefix="aws")
 
     async def run(self, step: Callable[[EndpointResource], PassResult], body: kopf.Body) -> PassResult:

@@ -20,6 +20,7 @@ from lowlatency.aws import AwsClients, AwsError, ErrorKind
 from lowlatency.desired import VARIANT_NAME, DesiredEndpoint, Owner, build_desired
 from lowlatency.naming import endpoint_name
 from lowlatency.planner import Memory, Observed, Plan, Verdict, plan, plan_deletion
+from lowlatency.tenancy import PolicyFile, TenantPolicy, violations
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -99,6 +100,7 @@ def utc_now() -> datetime.datetime:
 @dataclass
 class EndpointReconciler:
     clients: AwsClients
+    tenant_policy: PolicyFile | None = None
     clock: Clock = field(default=utc_now)
 
     def reconcile(self, resource: EndpointResource) -> PassResult:
@@ -108,6 +110,13 @@ class EndpointReconciler:
             return PassResult(
                 self._status(resource, "Failed", verdict, failure_reason=message),
                 events=(Event("Warning", "InvalidSpec", message),),
+            )
+        refused = violations(resource.spec, resource.owner.namespace, self._policy())
+        if refused:
+            message = "Not allowed by the operator's tenant policy: " + "; ".join(refused)
+            return PassResult(
+                self._status(resource, "Failed", Verdict(False, "NotAllowed", message), failure_reason=message),
+                events=(Event("Warning", "NotAllowed", message),),
             )
         if _rejected_at(resource.status, resource.generation):
             # AWS refused this generation's request; asking again would only fail again. A spec change retries.
@@ -159,6 +168,9 @@ class EndpointReconciler:
         if observed is None:
             return {}
         return {"vpcEndpointId": observed.id, "vpcEndpointDnsNames": list(observed.dns_names)}
+
+    def _policy(self) -> TenantPolicy | None:
+        return self.tenant_policy.current() if self.tenant_policy is not None else None
 
     def delete(self, resource: EndpointResource) -> PassResult:
         """One step of removing the AWS resources; ``done`` once nothing of them is left."""
