@@ -278,6 +278,11 @@ def test_text_logs_prefix_the_object_and_verbose_shows_debug(capsys: pytest.Capt
     assert lines[0].endswith("DEBUG kopf.objects: [adtech/bid-filter] looking at AWS")
 
 
+def test_an_unknown_log_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="xml"):
+        observability.configure_logging("xml", verbose=False)
+
+
 def test_the_json_formatter_never_fails_on_odd_arguments() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

@@ -197,7 +197,7 @@ def instrument_client(client: Any) -> None:
     events.register("after-call-error", _after_call_error, unique_id="lowlatency-metrics-after-call-error")
 
 
-LogFormat = Literal["text", "json"]
+LOG_FORMATS = ("text", "json")
 
 # The loggers of the AWS SDK log whole requests at DEBUG (bodies included: model environments may hold secrets).
 _QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
@@ -257,8 +257,10 @@ class _OperatorLogHandler(logging.StreamHandler[Any]):
     """Marks the handler this module installed, so that configuring again replaces it instead of adding another."""
 
 
-def configure_logging(log_format: LogFormat, verbose: bool) -> None:
+def configure_logging(log_format: str, verbose: bool) -> None:
     """Send every log record to stderr as text lines or JSON objects; debug messages only when ``verbose``."""
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log format {log_format!r} is not one of {', '.join(LOG_FORMATS)}")
     handler = _OperatorLogHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()
