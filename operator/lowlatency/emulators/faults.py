@@ -1,0 +1,221 @@
+"""A fault-injecting HTTP proxy between AWS clients and the AWS emulator.
+
+Real AWS fails in a few recurring ways, and an operator that manages paid infrastructure must converge through all
+of them without duplicating or leaking anything:
+
+- **Throttling.** SageMaker's control-plane APIs are rate-limited per account and region; an exceeded limit answers
+  HTTP 400 with ``ThrottlingException`` in the JSON protocol (SageMaker, Application Auto Scaling), while EC2 answers
+  HTTP 503 with ``RequestLimitExceeded`` in its query (XML) protocol.
+- **Server errors.** An internal failure answers HTTP 500 (``InternalFailure`` / ``InternalError``); the request
+  may or may not have taken effect.
+- **Slow answers.** A response can take seconds; clients with read timeouts give up and retry.
+- **Dropped connections.** A connection can be reset before the request arrives (nothing happened) or after it was
+  carried out but before the answer reached the client (it happened, and the client does not know): the second is
+  what makes idempotency matter, since the retry of a create finds the resource already there.
+
+The proxy forwards every request to the upstream emulator and, at configured rates, injects one of these instead.
+It reads the operation from the request (``X-Amz-Target`` for the JSON protocol, ``Action=`` for the query
+protocol) so that faults can be limited to some operations and counted per operation.
+"""
+
+from __future__ import annotations
+
+import http.client
+import random
+import threading
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal
+
+Fault = Literal["throttle", "server-error", "slow", "drop-before", "drop-after"]
+FAULTS: tuple[Fault, ...] = ("throttle", "server-error", "slow", "drop-before", "drop-after")
+
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+@dataclass
+class FaultRates:
+    """Probability of each fault per request (their sum at most 1), and for which operations."""
+
+    throttle: float = 0.0
+    server_error: float = 0.0
+    slow: float = 0.0
+    drop_before: float = 0.0
+    drop_after: float = 0.0
+    slow_seconds: float = 1.0
+    #: Inject only into these operations (``CreateEndpoint``, ``DescribeVpcEndpoints``...); empty: all.
+    operations: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        total = self.throttle + self.server_error + self.slow + self.drop_before + self.drop_after
+        if not 0.0 <= total <= 1.0:
+            raise ValueError(f"fault rates add up to {total}; they must be between 0 and 1")
+
+    def pick(self, draw: float) -> Fault | None:
+        """The fault for a uniform ``draw`` in [0, 1), or None to pass the request through."""
+        threshold = 0.0
+        for fault, rate in zip(
+            FAULTS, (self.throttle, self.server_error, self.slow, self.drop_before, self.drop_after), strict=True
+        ):
+            threshold += rate
+            if draw < threshold:
+                return fault
+        return None
+
+
+@dataclass(frozen=True)
+class AwsRequest:
+    """What the proxy needs to know of a request to decide and to answer in the right protocol."""
+
+    service: str
+    operation: str
+    json_protocol: bool
+
+    @classmethod
+    def parse(cls, headers: dict[str, str], body: bytes) -> AwsRequest:
+        target = headers.get("x-amz-target", "")
+        service = _signing_service(headers.get("authorization", ""))
+        if target:
+            return cls(service, target.rpartition(".")[2], json_protocol=True)
+        fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        return cls(service, fields.get("Action", [""])[0], json_protocol=False)
+
+
+def _signing_service(authorization: str) -> str:
+    """The service of the SigV4 credential scope: ``Credential=AKID/date/region/SERVICE/aws4_request``."""
+    scope = authorization.partition("Credential=")[2].split(",", 1)[0].split("/")
+    return scope[3] if len(scope) >= 5 else ""
+
+
+def error_response(request: AwsRequest, fault: Literal["throttle", "server-error"]) -> tuple[int, str, bytes]:
+    """Status, content type and body of the error AWS sends for ``fault`` in the request's protocol."""
+    if request.json_protocol:
+        code, status = ("ThrottlingException", 400) if fault == "throttle" else ("InternalFailure", 500)
+        body = f'{{"__type": "{code}", "message": "injected by the fault proxy"}}'
+        return status, "application/x-amz-json-1.1", body.encode()
+    code, status = ("RequestLimitExceeded", 503) if fault == "throttle" else ("InternalError", 500)
+    body = (
+        f"<?xml version='1.0' encoding='UTF-8'?><Response><Errors><Error><Code>{code}</Code>"
+        "<Message>injected by the fault proxy</Message></Error></Errors>"
+        "<RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>"
+    )
+    return status, "text/xml", body.encode()
+
+
+class FaultProxy:
+    """The proxy server; a context manager. ``url`` is what clients use as their AWS endpoint."""
+
+    def __init__(self, upstream: str, rates: FaultRates | None = None, seed: int = 0) -> None:
+        parsed = urllib.parse.urlsplit(upstream)
+        if parsed.scheme != "http" or parsed.hostname is None or parsed.port is None:
+            raise ValueError(f"upstream must be http://host:port, not {upstream!r}")
+        self.upstream_host, self.upstream_port = parsed.hostname, parsed.port
+        self.rates = rates or FaultRates()
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        #: (operation, fault) → how many were injected; (operation, "forwarded") for requests that reached AWS.
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def set_rates(self, rates: FaultRates) -> None:
+        with self._lock:
+            self.rates = rates
+
+    def decide(self, request: AwsRequest) -> Fault | None:
+        with self._lock:
+            rates = self.rates
+            draw = self._random.random()
+        if rates.operations and request.operation not in rates.operations:
+            return None
+        return rates.pick(draw)
+
+    def count(self, operation: str, what: str) -> None:
+        with self._lock:
+            self.counts[(operation, what)] += 1
+
+    def injected(self, fault: Fault | None = None) -> int:
+        with self._lock:
+            return sum(n for (_, what), n in self.counts.items() if what != "forwarded" and fault in (None, what))
+
+    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> http.client.HTTPResponse:
+        connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)
+        connection.request(method, path, body=body, headers=headers)
+        return connection.getresponse()
+
+    def start(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as AWS endpoints speak it
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+            """Quiet: the tests read counts, not access logs."""
+
+        def _proxy(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            request = AwsRequest.parse(headers, body)
+            fault = proxy.decide(request)
+            if fault is not None:
+                proxy.count(request.operation, fault)
+            if fault == "drop-before":
+                self._drop()
+                return
+            if fault in ("throttle", "server-error"):
+                status, content_type, error = error_response(request, fault)
+                self._answer(status, {"Content-Type": content_type}, error)
+                return
+            if fault == "slow":
+                threading.Event().wait(proxy.rates.slow_seconds)
+            forwarded_headers = {key: value for key, value in self.headers.items() if key.lower() not in _HOP_BY_HOP}
+            upstream = proxy.forward(self.command, self.path, forwarded_headers, body)
+            answer = upstream.read()
+            proxy.count(request.operation, "forwarded")
+            if fault == "drop-after":
+                self._drop()
+                return
+            response_headers = {
+                key: value
+                for key, value in upstream.getheaders()
+                if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length"
+            }
+            self._answer(upstream.status, response_headers, answer)
+
+        def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _drop(self) -> None:
+            """Reset the connection without an answer, as a broken network path does."""
+            self.close_connection = True
+            self.connection.shutdown(2)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _proxy
+
+    return Handler
