@@ -5,6 +5,7 @@ Real boto3 clients talk through the proxy to moto in server mode; nothing is pat
 
 from __future__ import annotations
 
+import threading
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from lowlatency import endpoints
-from lowlatency.aws import AwsClients, AwsError, AwsSettings, ErrorKind, aws_call
+from lowlatency.aws import AwsClients, AwsError, AwsSettings, ErrorKind, aws_call, classify
 from lowlatency.desired import Owner, build_desired
 from lowlatency.emulators.faults import AwsRequest, FaultProxy, FaultRates
 from lowlatency.planner import CreateModel
@@ -156,3 +157,31 @@ def test_the_operators_clients_ride_out_frequent_throttling(proxy: FaultProxy) -
             assert sagemaker.list_endpoints()["Endpoints"] == []
     assert proxy.counts[("ListEndpoints", "forwarded")] == 6
     assert proxy.injected("throttle") >= 1
+
+
+def test_the_held_mutation_took_effect_and_its_answer_never_arrives(proxy: FaultProxy) -> None:
+    sagemaker = client("sagemaker", proxy.url)
+    desired = build_desired(parsed(), OWNER, "us-east-1")
+    hold = proxy.hold_after(2)
+    sagemaker.list_models()  # reads do not count
+    sagemaker.create_model(**desired.model_request)
+    outcome: list[BaseException] = []
+
+    def create_config() -> None:
+        try:
+            sagemaker.create_endpoint_config(**desired.endpoint_config_request)
+        except BaseException as error:
+            outcome.append(error)
+
+    caller = threading.Thread(target=create_config)
+    caller.start()
+    assert hold.reached.wait(10)
+    assert hold.operation == "CreateEndpointConfig"
+    assert caller.is_alive(), "the held call must not have been answered"
+    hold.release()
+    caller.join(10)
+    assert len(outcome) == 1
+    assert classify("sagemaker:CreateEndpointConfig", outcome[0]).kind is ErrorKind.TRANSIENT
+    configs = sagemaker.list_endpoint_configs()["EndpointConfigs"]
+    assert [config["EndpointConfigName"] for config in configs] == [desired.endpoint_config_name]
+    assert proxy.mutations == ["CreateModel", "CreateEndpointConfig"]

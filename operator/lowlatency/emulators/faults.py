@@ -14,8 +14,10 @@ of them without duplicating or leaking anything:
   what makes idempotency matter, since the retry of a create finds the resource already there.
 
 The proxy forwards every request to the upstream emulator and, at configured rates, injects one of these instead.
-It reads the operation from the request (``X-Amz-Target`` for the JSON protocol, ``Action=`` for the query
-protocol) so that faults can be limited to some operations and counted per operation.
+For crash tests it can also **hold** the answer to the k-th mutating call after AWS carried it out: the test then
+kills the operator at exactly that point (the call took effect, the operator never learnt of it) and lets the proxy
+drop the connection. The proxy reads the operation from the request (``X-Amz-Target`` for the JSON protocol,
+``Action=`` for the query protocol) so that faults can be limited to some operations and counted per operation.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from typing import Literal
 
 Fault = Literal["throttle", "server-error", "slow", "drop-before", "drop-after"]
 FAULTS: tuple[Fault, ...] = ("throttle", "server-error", "slow", "drop-before", "drop-after")
+
+MUTATING_PREFIXES = ("Create", "Update", "Delete", "Register", "Deregister", "Put", "Modify", "AddTags")
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
@@ -104,6 +108,24 @@ def error_response(request: AwsRequest, fault: Literal["throttle", "server-error
     return status, "text/xml", body.encode()
 
 
+def is_mutating(operation: str) -> bool:
+    return operation.startswith(MUTATING_PREFIXES)
+
+
+@dataclass
+class Hold:
+    """The answer to the ``after``-th mutating call is held back until :meth:`release`."""
+
+    after: int
+    seen: int = 0
+    operation: str = ""
+    reached: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class FaultProxy:
     """The proxy server; a context manager. ``url`` is what clients use as their AWS endpoint."""
 
@@ -120,6 +142,9 @@ class FaultProxy:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
+        self._hold: Hold | None = None
+        #: Mutating operations in the order they reached AWS.
+        self.mutations: list[str] = []
 
     @property
     def url(self) -> str:
@@ -141,6 +166,29 @@ class FaultProxy:
         with self._lock:
             self.counts[(operation, what)] += 1
 
+    def hold_after(self, mutations: int) -> Hold:
+        """Hold back the answer to the ``mutations``-th mutating call from now on (1 is the next one)."""
+        with self._lock:
+            self._hold = Hold(after=mutations)
+            return self._hold
+
+    def forwarded(self, operation: str) -> Hold | None:
+        """Count a request that AWS answered; the hold to wait on if this is the held call."""
+        with self._lock:
+            self.counts[(operation, "forwarded")] += 1
+            if not is_mutating(operation):
+                return None
+            self.mutations.append(operation)
+            hold = self._hold
+            if hold is None or hold.reached.is_set():
+                return None
+            hold.seen += 1
+            if hold.seen < hold.after:
+                return None
+            hold.operation = operation
+            hold.reached.set()
+            return hold
+
     def injected(self, fault: Fault | None = None) -> int:
         with self._lock:
             return sum(n for (_, what), n in self.counts.items() if what != "forwarded" and fault in (None, what))
@@ -155,6 +203,8 @@ class FaultProxy:
         return self
 
     def stop(self) -> None:
+        if self._hold is not None:
+            self._hold.release()
         self._server.shutdown()
         self._server.server_close()
 
@@ -169,7 +219,7 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as AWS endpoints speak it
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: object) -> None:
             """Quiet: the tests read counts, not access logs."""
 
         def _proxy(self) -> None:
@@ -192,7 +242,11 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             forwarded_headers = {key: value for key, value in self.headers.items() if key.lower() not in _HOP_BY_HOP}
             upstream = proxy.forward(self.command, self.path, forwarded_headers, body)
             answer = upstream.read()
-            proxy.count(request.operation, "forwarded")
+            hold = proxy.forwarded(request.operation)
+            if hold is not None:
+                hold.released.wait()
+                self._drop()
+                return
             if fault == "drop-after":
                 self._drop()
                 return
