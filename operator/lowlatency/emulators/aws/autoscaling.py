@@ -1,0 +1,141 @@
+"""Application Auto Scaling for SageMaker variants: moto's backend, with the rules the real service enforces.
+
+What real Application Auto Scaling does, and what moto lacks that is added here:
+
+- **RegisterScalableTarget** creates or updates the target (``endpoint/<name>/variant/<variant>``,
+  ``sagemaker:variant:DesiredInstanceCount``). A minimum above the maximum is a ``ValidationException``. When the
+  variant's live count lies outside the new range, the service scales it into the range (a scaling activity; here the
+  count changes at once).
+- **DeregisterScalableTarget** also deletes the target's scaling policies and scheduled actions. Deregistering a
+  target that is not registered answers ``ObjectNotFoundException``, as do DeleteScalingPolicy and
+  DeleteScheduledAction for what does not exist.
+- **PutScalingPolicy** and **PutScheduledAction** need a registered target: otherwise ``ObjectNotFoundException``
+  ("No scalable target registered for ...").
+- Target tracking on ``SageMakerVariantInvocationsPerInstance``, DescribeScalableTargets/ScalingPolicies/
+  ScheduledActions: moto's shapes are the service's.
+- The rule that an UpdateEndpoint may not change the instance type of a registered variant, and the deregistration
+  that follows DeleteEndpoint, are enforced where SageMaker sees them (:mod:`.sagemaker`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from moto.applicationautoscaling.models import FakeApplicationAutoscalingPolicy, applicationautoscaling_backends
+from moto.core.models import DEFAULT_ACCOUNT_ID
+
+from lowlatency.emulators.aws.gateway import ApiRequest, Gateway, PassThrough, Reply, ServiceError
+from lowlatency.emulators.aws.sagemaker import SCALABLE_DIMENSION, SageMakerEndpoints
+
+SERVICE = "application-autoscaling"
+
+
+def _backend(region: str) -> Any:
+    return applicationautoscaling_backends[DEFAULT_ACCOUNT_ID][region]
+
+
+def _describe_target(params: Mapping[str, Any]) -> str:
+    return (
+        f"service namespace: {params.get('ServiceNamespace')}, resource ID: {params.get('ResourceId')}, "
+        f"scalable dimension: {params.get('ScalableDimension')}"
+    )
+
+
+def _target(request: ApiRequest) -> Any:
+    targets = _backend(request.region).targets.get(request.params.get("ScalableDimension"), {})
+    target = targets.get(request.params.get("ResourceId"))
+    if target is None or target.service_namespace != request.params.get("ServiceNamespace"):
+        return None
+    return target
+
+
+def _require_target(request: ApiRequest) -> None:
+    if _target(request) is None:
+        raise ServiceError(
+            "ObjectNotFoundException", f"No scalable target registered for {_describe_target(request.params)}"
+        )
+
+
+class ApplicationAutoScaling:
+    """Handlers that add the real service's rules to moto's Application Auto Scaling."""
+
+    def __init__(self, gateway: Gateway, endpoints: SageMakerEndpoints) -> None:
+        self._endpoints = endpoints
+        gateway.route(SERVICE, "RegisterScalableTarget", self._register)
+        gateway.route(SERVICE, "DeregisterScalableTarget", self._deregister)
+        gateway.route(SERVICE, "PutScalingPolicy", self._put_with_target)
+        gateway.route(SERVICE, "PutScheduledAction", self._put_with_target)
+        gateway.route(SERVICE, "DeleteScalingPolicy", self._delete_scaling_policy)
+        gateway.route(SERVICE, "DeleteScheduledAction", self._delete_scheduled_action)
+
+    def _register(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+        existing = _target(request)
+        low = request.params.get("MinCapacity", existing.min_capacity if existing is not None else None)
+        high = request.params.get("MaxCapacity", existing.max_capacity if existing is not None else None)
+        if low is not None and high is not None and low > high:
+            raise ServiceError("ValidationException", "Minimum capacity cannot be greater than maximum capacity")
+        reply = pass_through()
+        resource = str(request.params.get("ResourceId", "")).split("/")
+        sagemaker_variant = (
+            request.params.get("ServiceNamespace") == "sagemaker"
+            and request.params.get("ScalableDimension") == SCALABLE_DIMENSION
+            and len(resource) == 4
+        )
+        if reply.status == 200 and sagemaker_variant and low is not None and high is not None:
+            self._endpoints.clamp_to_target(request.region, resource[1], resource[3], int(low), int(high))
+        return reply
+
+    def _deregister(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+        _require_target(request)
+        reply = pass_through()
+        if reply.status == 200:
+            backend = _backend(request.region)
+            keys = ("ServiceNamespace", "ResourceId", "ScalableDimension")
+            wanted = tuple(request.params.get(key) for key in keys)
+            backend.policies = {
+                key: policy
+                for key, policy in backend.policies.items()
+                if (policy.service_namespace, policy.resource_id, policy.scalable_dimension) != wanted
+            }
+            backend.scheduled_actions = [
+                action
+                for action in backend.scheduled_actions
+                if (action.service_namespace, action.resource_id, action.scalable_dimension) != wanted
+            ]
+        return reply
+
+    def _put_with_target(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+        _require_target(request)
+        return pass_through()
+
+    def _delete_scaling_policy(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+        backend = _backend(request.region)
+        params = request.params
+        key = FakeApplicationAutoscalingPolicy.formulate_key(
+            params["ServiceNamespace"], params["ResourceId"], params["ScalableDimension"], params["PolicyName"]
+        )
+        if key not in backend.policies:
+            raise ServiceError(
+                "ObjectNotFoundException",
+                f"No scaling policy found for {_describe_target(params)}, policy name: {params.get('PolicyName')}",
+            )
+        return pass_through()
+
+    def _delete_scheduled_action(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+        params = request.params
+        wanted = tuple(
+            params.get(name) for name in ("ServiceNamespace", "ResourceId", "ScalableDimension", "ScheduledActionName")
+        )
+        found = any(
+            (action.service_namespace, action.resource_id, action.scalable_dimension, action.scheduled_action_name)
+            == wanted
+            for action in _backend(request.region).scheduled_actions
+        )
+        if not found:
+            raise ServiceError(
+                "ObjectNotFoundException",
+                f"No scheduled action found for {_describe_target(params)}, "
+                f"scheduled action name: {params.get('ScheduledActionName')}",
+            )
+        return pass_through()

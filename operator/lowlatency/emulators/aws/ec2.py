@@ -1,0 +1,125 @@
+"""Interface VPC endpoints as EC2 makes them, on top of moto's EC2 backend.
+
+What real EC2 does for ``CreateVpcEndpoint`` of type Interface, and what moto lacks that is added here:
+
+- **ClientToken** makes the call idempotent: repeating it with the same token and the same parameters returns the
+  endpoint the first call made (whatever its state since, even ``deleted``), with different parameters it answers
+  ``IdempotentParameterMismatch``.
+- **Private DNS**: with ``PrivateDnsEnabled`` the service's regional host name (``runtime.sagemaker.<region>.
+  amazonaws.com``) resolves to the endpoint inside the VPC, so a VPC can hold only one such endpoint per service; a
+  second answers ``InvalidParameter`` ("... conflicting DNS domain ...").
+- **DnsEntries**: a regional name ``vpce-<id>-<suffix>.runtime.sagemaker.<region>.vpce.amazonaws.com``, one zonal
+  name per subnet's availability zone, and the private host name when private DNS is on.
+
+The VPC, subnets and security groups must exist, as in EC2 (moto checks). DescribeVpcEndpoints with filters,
+ModifyVpcEndpoint, DeleteVpcEndpoints (the endpoint stays visible as ``deleted``), CreateTags/DeleteTags are moto's
+and already answer in EC2's shapes. The extension is installed on moto's EC2 backend class, once per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models.vpcs import VPCBackend
+from moto.ec2.utils import random_resource_id
+
+_installed = False
+_install_lock = threading.Lock()
+
+
+def install() -> None:
+    """Wrap moto's CreateVpcEndpoint with EC2's idempotency, private DNS rule and DNS names (idempotent)."""
+    global _installed  # noqa: PLW0603 - moto's backend classes are process-wide, so is this extension
+    with _install_lock:
+        if _installed:
+            return
+        create = VPCBackend.create_vpc_endpoint
+
+        def create_vpc_endpoint(backend: Any, **request: Any) -> Any:
+            existing = _by_client_token(backend, request)
+            if existing is not None:
+                return existing
+            interface = str(request.get("endpoint_type") or "").lower() == "interface"
+            if interface and request.get("private_dns_enabled"):
+                _refuse_conflicting_private_dns(backend, request)
+            endpoint = create(backend, **request)
+            if interface:
+                endpoint.dns_entries = _dns_entries(backend, endpoint)
+            return endpoint
+
+        VPCBackend.create_vpc_endpoint = create_vpc_endpoint  # type: ignore[method-assign,assignment]
+        _installed = True
+
+
+def _signature(endpoint_or_request: Any) -> tuple[Any, ...]:
+    if isinstance(endpoint_or_request, dict):
+        request = endpoint_or_request
+        return (
+            request.get("vpc_id"),
+            request.get("service_name"),
+            str(request.get("endpoint_type") or "").lower(),
+            frozenset(request.get("subnet_ids") or []),
+            frozenset(request.get("security_group_ids") or []),
+            bool(request.get("private_dns_enabled")),
+        )
+    endpoint = endpoint_or_request
+    return (
+        endpoint.vpc_id,
+        endpoint.service_name,
+        str(endpoint.vpc_endpoint_type or "").lower(),
+        frozenset(endpoint.subnet_ids or []),
+        frozenset(endpoint.security_group_ids or []),
+        bool(endpoint.private_dns_enabled),
+    )
+
+
+def _by_client_token(backend: Any, request: dict[str, Any]) -> Any:
+    token = request.get("client_token")
+    if not token:
+        return None
+    for endpoint in backend.vpc_end_points.values():
+        if endpoint.client_token == token:
+            if _signature(endpoint) != _signature(request):
+                raise EC2ClientError(
+                    "IdempotentParameterMismatch",
+                    "The client token you have provided is associated with a resource that has different parameters.",
+                )
+            return endpoint
+    return None
+
+
+def private_host(service_name: str) -> str:
+    """``com.amazonaws.us-east-1.sagemaker.runtime`` → ``runtime.sagemaker.us-east-1.amazonaws.com``."""
+    _, _, region, *service = service_name.split(".")
+    return ".".join([*reversed(service), region, "amazonaws.com"])
+
+
+def _refuse_conflicting_private_dns(backend: Any, request: dict[str, Any]) -> None:
+    for endpoint in backend.vpc_end_points.values():
+        if (
+            endpoint.vpc_id == request.get("vpc_id")
+            and endpoint.service_name == request.get("service_name")
+            and endpoint.private_dns_enabled
+            and endpoint.state not in {"deleted", "deleting", "failed", "rejected"}
+        ):
+            raise EC2ClientError(
+                "InvalidParameter",
+                "private-dns-enabled cannot be set because there is already a conflicting DNS domain for "
+                f"{private_host(str(request.get('service_name')))} in the VPC {request.get('vpc_id')}",
+            )
+
+
+def _dns_entries(backend: Any, endpoint: Any) -> list[dict[str, str]]:
+    host = private_host(endpoint.service_name)
+    service_part, _, region_part = host.rpartition(".amazonaws.com")[0].rpartition(".")
+    base = f"{endpoint.id}-{random_resource_id(8)}"
+    vpce_domain = f"{service_part}.{region_part}.vpce.amazonaws.com"
+    regional_zone = random_resource_id(13).upper()
+    entries = [{"dns_name": f"{base}.{vpce_domain}", "hosted_zone_id": regional_zone}]
+    zones = sorted({backend.get_subnet(subnet_id).availability_zone for subnet_id in endpoint.subnet_ids or []})
+    entries += [{"dns_name": f"{base}-{zone}.{vpce_domain}", "hosted_zone_id": regional_zone} for zone in zones]
+    if endpoint.private_dns_enabled:
+        entries.append({"dns_name": host, "hosted_zone_id": random_resource_id(13).upper()})
+    return entries

@@ -1,0 +1,690 @@
+"""SageMaker real-time endpoints with SageMaker's lifecycle, on top of moto's SageMaker backend.
+
+moto keeps the models, endpoint configs and the endpoint objects (so that ListEndpoints and its tagging API see
+them); this module owns what moto does not model: the endpoint's status over time, its variants' live and desired
+instance counts, updates, and the rules SageMaker enforces. The state machine is time-driven and lazy: each change
+stores when it will complete, and every request (and every control call) first completes whatever is due, under the
+gateway's lock. With an injected clock the whole lifecycle is deterministic.
+
+What real SageMaker does, and what is imitated here:
+
+- **CreateEndpoint** answers at once with the ARN; the endpoint is ``Creating`` while instances are launched, the
+  image pulled and the container's ``GET /ping`` passes (typically 5-10 minutes; here ``Delays.create``). It then
+  becomes ``InService``, or ``Failed`` with a ``FailureReason`` (bad image, model artifact not readable, ping never
+  healthy, capacity). A failed endpoint serves nothing and cannot be updated; it can only be deleted. While
+  ``Creating``, DescribeEndpoint has no ``ProductionVariants``; a failed create has none either. Creating a name that
+  exists answers ``ValidationException: Cannot create already existing endpoint "<arn>".``
+- **UpdateEndpoint** needs an ``InService`` endpoint (otherwise ``Cannot update in-progress endpoint "<arn>".``). It is
+  ``Updating`` while a new fleet is built on the new config and traffic moves to it according to the
+  ``DeploymentConfig`` (blue/green: all at once, canary or linear traffic shifting with wait intervals, then a baking
+  period watching the ``AutoRollbackConfiguration`` alarms; or rolling batches); the old fleet keeps serving.
+  DescribeEndpoint keeps reporting the old config and variants, with a ``PendingDeploymentSummary`` naming the new
+  config. On success the endpoint is ``InService`` on the new config and ``LastDeploymentConfig`` echoes the policy.
+  With ``RetainAllVariantProperties`` the live instance counts and weights are kept (minus the properties named in
+  ``ExcludeRetainedVariantProperties``); without, the new config's ``InitialInstanceCount`` applies. A failed update
+  (new instances unhealthy, an alarm fired) is rolled back: ``RollingBack`` for a while, then **InService on the old
+  config with a FailureReason** (here ``Delays.update`` then ``Delays.rollback``). Application Auto Scaling refuses an
+  update that changes the instance type of a variant still registered as a scalable target; changing only the model
+  is allowed.
+- **UpdateEndpointWeightsAndCapacities** (InService only) makes the endpoint ``Updating`` with the new
+  ``DesiredInstanceCount`` while ``CurrentInstanceCount`` catches up, then ``InService``.
+- **DeleteEndpoint** makes it ``Deleting`` (minutes in reality) and then it is gone: DescribeEndpoint answers
+  ``ValidationException: Could not find endpoint "<arn>".`` Application Auto Scaling deregisters the variants'
+  scalable targets when it sees the endpoint deleted. Deleting a missing endpoint, config or model answers the same
+  kind of ``Could not find ...`` validation error. Deleting a config or model still in use is allowed (SageMaker warns
+  in its documentation but does not refuse).
+- **Tags** (AddTags/DeleteTags/ListTags) on endpoints, configs and models: AddTags overwrites the value of a key that
+  exists, at most 50 tags per resource; ARNs carry the name in lower case and are matched without regard to case.
+- **InvokeEndpoint** (SageMaker Runtime) is served while the endpoint serves traffic (InService, Updating,
+  RollingBack); the request goes to the model container as ``POST /invocations`` with the body and Content-Type, and
+  the container's answer is returned; a container error becomes ``ModelError`` (HTTP 424) with the original status
+  code. Here the container is a model server whose URL is set per endpoint from Python; without one, moto's canned
+  answer is returned.
+
+Known differences: timings are seconds, not minutes; a failed create or update happens only when injected; the
+texts of messages that SageMaker does not document are this emulator's own (their error codes are SageMaker's);
+models and endpoint configs keep moto's ARNs (the name as given).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from moto.applicationautoscaling.models import applicationautoscaling_backends
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.sagemaker.models import sagemaker_backends
+
+from lowlatency.emulators.aws.gateway import (
+    RUNTIME,
+    ApiRequest,
+    Gateway,
+    PassThrough,
+    Reply,
+    ServiceError,
+    json_reply,
+)
+
+SCALABLE_DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
+SERVING_STATUSES: Final = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
+MAX_TAGS: Final = 50
+INVOCATION_TIMEOUT_SECONDS: Final = 60.0
+
+Clock = Callable[[], float]
+TransitionKind = Literal["create", "update", "rollback", "capacity", "delete"]
+_STATUS_WHILE: Final[dict[TransitionKind, str]] = {
+    "create": "Creating",
+    "update": "Updating",
+    "rollback": "RollingBack",
+    "capacity": "Updating",
+    "delete": "Deleting",
+}
+
+
+@dataclass(frozen=True)
+class Delays:
+    """How long each transition lasts, in seconds of the emulator's clock."""
+
+    create: float = 2.0
+    update: float = 2.0
+    rollback: float = 0.5
+    capacity: float = 1.0
+    delete: float = 1.0
+
+
+@dataclass
+class _Variant:
+    name: str
+    model_name: str
+    instance_type: str | None
+    image: str | None
+    current_count: int
+    desired_count: int
+    current_weight: float
+    desired_weight: float
+
+    def described(self, deployed_at: float) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "VariantName": self.name,
+            "CurrentWeight": self.current_weight,
+            "DesiredWeight": self.desired_weight,
+            "CurrentInstanceCount": self.current_count,
+            "DesiredInstanceCount": self.desired_count,
+        }
+        if self.image:
+            digest = hashlib.sha256(self.image.encode()).hexdigest()
+            described["DeployedImages"] = [
+                {
+                    "SpecifiedImage": self.image,
+                    "ResolvedImage": f"{self.image.partition(':')[0]}@sha256:{digest}",
+                    "ResolutionTime": deployed_at,
+                }
+            ]
+        return described
+
+
+@dataclass
+class _Transition:
+    kind: TransitionKind
+    started: float
+    due: float
+    failure: str | None = None
+    config_name: str | None = None
+    variants: list[_Variant] = field(default_factory=list)
+    deployment_config: dict[str, Any] | None = None
+
+
+@dataclass
+class _Endpoint:
+    region: str
+    name: str
+    arn: str
+    config_name: str
+    created: float
+    modified: float
+    settled_status: str
+    variants: list[_Variant]
+    transition: _Transition | None
+    failure_reason: str | None = None
+    last_deployment_config: dict[str, Any] | None = None
+
+    @property
+    def status(self) -> str:
+        return _STATUS_WHILE[self.transition.kind] if self.transition is not None else self.settled_status
+
+    def variant(self, name: str) -> _Variant | None:
+        return next((variant for variant in self.variants if variant.name == name), None)
+
+
+def arn(kind: str, name: str, region: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{DEFAULT_ACCOUNT_ID}:{kind}/{name.lower()}"
+
+
+def validation_error(message: str) -> ServiceError:
+    return ServiceError("ValidationException", message)
+
+
+def _backend(region: str) -> Any:
+    return sagemaker_backends[DEFAULT_ACCOUNT_ID][region]
+
+
+def scalable_target(region: str, endpoint_name: str, variant: str) -> Any:
+    """The variant's Application Auto Scaling target, or None if it is not registered."""
+    targets = applicationautoscaling_backends[DEFAULT_ACCOUNT_ID][region].targets
+    return targets.get(SCALABLE_DIMENSION, {}).get(f"endpoint/{endpoint_name}/variant/{variant}")
+
+
+class SageMakerEndpoints:
+    """The endpoints' lifecycle, the SageMaker operations that moto lacks or gets wrong, and their controls."""
+
+    def __init__(self, gateway: Gateway, clock: Clock, delays: Delays) -> None:
+        self._gateway = gateway
+        self._clock = clock
+        self.delays = delays
+        self._endpoints: dict[tuple[str, str], _Endpoint] = {}
+        self._failing_creates: dict[str, str] = {}
+        self._failing_updates: dict[str, str] = {}
+        self._model_servers: dict[str | None, str] = {}
+        gateway.before_each.append(self.advance)
+        routes: dict[str, Callable[[ApiRequest, PassThrough], Reply]] = {
+            "CreateModel": self._create_model,
+            "CreateEndpointConfig": self._create_endpoint_config,
+            "CreateEndpoint": self._create_endpoint,
+            "DescribeEndpoint": self._describe_endpoint,
+            "UpdateEndpoint": self._update_endpoint,
+            "UpdateEndpointWeightsAndCapacities": self._update_weights_and_capacities,
+            "DeleteEndpoint": self._delete_endpoint,
+            "DeleteEndpointConfig": self._delete_endpoint_config,
+            "DeleteModel": self._delete_model,
+            "AddTags": self._add_tags,
+            "DeleteTags": self._delete_tags,
+            "ListTags": self._list_tags,
+        }
+        for operation, handler in routes.items():
+            gateway.route("sagemaker", operation, handler)
+        gateway.route(RUNTIME, "InvokeEndpoint", self._invoke_endpoint, concurrent=True)
+
+    # Controls, called from Python by tests and the demo.
+
+    def fail_next_create(self, endpoint_name: str, reason: str) -> None:
+        """The next CreateEndpoint of this name ends ``Failed`` with ``reason`` as its FailureReason."""
+        with self._gateway.lock:
+            self._failing_creates[endpoint_name] = reason
+
+    def fail_next_update(self, endpoint_name: str, reason: str) -> None:
+        """The next UpdateEndpoint of this name is rolled back: InService on the old config, with ``reason``."""
+        with self._gateway.lock:
+            self._failing_updates[endpoint_name] = reason
+
+    def route_invocations(self, endpoint_name: str | None, url: str | None) -> None:
+        """Send this endpoint's invocations (every endpoint's, for ``None``) to the model server at ``url``."""
+        with self._gateway.lock:
+            if url is None:
+                self._model_servers.pop(endpoint_name, None)
+            else:
+                self._model_servers[endpoint_name] = url.rstrip("/")
+
+    def scale(self, endpoint_name: str, count: int, *, variant: str | None = None) -> None:
+        """Set a registered variant's live instance count, as Application Auto Scaling does on a scaling activity.
+
+        Like the real autoscaler, it acts only on an InService endpoint, on a variant registered as a scalable target,
+        within the target's capacity range. (A real scaling activity also makes the endpoint Updating for a while.)
+        """
+        with self._gateway.lock:
+            self.advance()
+            endpoint = self._find(endpoint_name)
+            if endpoint.status != "InService":
+                raise RuntimeError(f"{endpoint_name} is {endpoint.status}: scaling is blocked until it is InService")
+            chosen = endpoint.variant(variant) if variant is not None else endpoint.variants[0]
+            if chosen is None:
+                raise ValueError(f"{endpoint_name} has no variant {variant}")
+            target = scalable_target(endpoint.region, endpoint.name, chosen.name)
+            if target is None:
+                raise RuntimeError(f"variant {chosen.name} of {endpoint_name} is not registered as a scalable target")
+            if not target.min_capacity <= count <= target.max_capacity:
+                raise ValueError(
+                    f"{count} is outside the target's range [{target.min_capacity}, {target.max_capacity}]"
+                )
+            self._set_live_count(endpoint, chosen, count)
+
+    def clamp_to_target(self, region: str, endpoint_name: str, variant_name: str, low: int, high: int) -> None:
+        """Bring a variant's live count into a newly registered range, as Application Auto Scaling does."""
+        endpoint = self._endpoints.get((region, endpoint_name))
+        variant = endpoint.variant(variant_name) if endpoint is not None else None
+        if endpoint is None or variant is None or endpoint.status != "InService":
+            return
+        clamped = min(max(variant.desired_count, low), high)
+        if clamped != variant.desired_count:
+            self._set_live_count(endpoint, variant, clamped)
+
+    def reset(self, delays: Delays) -> None:
+        with self._gateway.lock:
+            self.delays = delays
+            self._endpoints.clear()
+            self._failing_creates.clear()
+            self._failing_updates.clear()
+            self._model_servers.clear()
+
+    def _find(self, endpoint_name: str) -> _Endpoint:
+        matches = [endpoint for (_, name), endpoint in self._endpoints.items() if name == endpoint_name]
+        if len(matches) != 1:
+            raise LookupError(f"{len(matches)} endpoints are named {endpoint_name}")
+        return matches[0]
+
+    def _set_live_count(self, endpoint: _Endpoint, variant: _Variant, count: int) -> None:
+        variant.current_count = variant.desired_count = count
+        endpoint.modified = self._clock()
+        self._sync_moto(endpoint)
+
+    # The state machine.
+
+    def advance(self) -> None:
+        """Complete every transition that is due (call with the gateway's lock held)."""
+        now = self._clock()
+        for key, endpoint in list(self._endpoints.items()):
+            while endpoint.transition is not None and endpoint.transition.due <= now:
+                if not self._complete(key, endpoint, endpoint.transition):
+                    break
+
+    def _complete(self, key: tuple[str, str], endpoint: _Endpoint, transition: _Transition) -> bool:
+        """Carry out a transition that is due; False when the endpoint is gone."""
+        endpoint.transition = None
+        endpoint.modified = transition.due
+        match transition.kind:
+            case "delete":
+                del self._endpoints[key]
+                _backend(endpoint.region).endpoints.pop(endpoint.name, None)
+                return False
+            case "create" if transition.failure is not None:
+                endpoint.settled_status, endpoint.failure_reason, endpoint.variants = "Failed", transition.failure, []
+            case "update" if transition.failure is not None:
+                endpoint.transition = _Transition(
+                    "rollback", transition.due, transition.due + self.delays.rollback, failure=transition.failure
+                )
+            case "rollback":
+                endpoint.settled_status, endpoint.failure_reason = "InService", transition.failure
+            case "update":
+                endpoint.config_name = transition.config_name or endpoint.config_name
+                endpoint.variants = _settled(transition.variants)
+                endpoint.last_deployment_config = transition.deployment_config
+                endpoint.settled_status = "InService"
+            case "create" | "capacity":
+                endpoint.variants = _settled(transition.variants or endpoint.variants)
+                endpoint.settled_status = "InService"
+        self._sync_moto(endpoint)
+        return True
+
+    def _start(self, endpoint: _Endpoint, transition: _Transition) -> None:
+        endpoint.transition = transition
+        endpoint.modified = transition.started
+        self._sync_moto(endpoint)
+
+    def _sync_moto(self, endpoint: _Endpoint) -> None:
+        """Keep moto's endpoint object (read by ListEndpoints) in step."""
+        fake = _backend(endpoint.region).endpoints.get(endpoint.name)
+        if fake is not None:
+            fake.endpoint_status = endpoint.status
+            fake.endpoint_config_name = endpoint.config_name
+            fake.last_modified_time = datetime.fromtimestamp(endpoint.modified, UTC)
+
+    # SageMaker operations.
+
+    def _existing(self, request: ApiRequest, table: Mapping[str, Any], kind: str, noun: str, parameter: str) -> str:
+        name = str(request.params[parameter])
+        if name in table:
+            raise validation_error(f'Cannot create already existing {noun} "{arn(kind, name, request.region)}".')
+        return name
+
+    def _create_model(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+        self._existing(request, _backend(request.region)._models, "model", "model", "ModelName")
+        return pass_through()
+
+    def _create_endpoint_config(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+        backend = _backend(request.region)
+        self._existing(
+            request, backend.endpoint_configs, "endpoint-config", "endpoint configuration", "EndpointConfigName"
+        )
+        return pass_through()
+
+    def _create_endpoint(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+        backend = _backend(request.region)
+        name = self._existing(request, backend.endpoints, "endpoint", "endpoint", "EndpointName")
+        config_name = str(request.params["EndpointConfigName"])
+        variants = self._variants_of(request.region, config_name)
+        reply = pass_through()
+        if reply.status != 200:
+            return reply
+        now = self._clock()
+        endpoint = _Endpoint(
+            region=request.region,
+            name=name,
+            arn=arn("endpoint", name, request.region),
+            config_name=config_name,
+            created=now,
+            modified=now,
+            settled_status="Creating",
+            variants=variants,
+            transition=None,
+        )
+        backend.endpoints[name].arn = endpoint.arn
+        self._endpoints[(request.region, name)] = endpoint
+        failure = self._failing_creates.pop(name, None)
+        self._start(endpoint, _Transition("create", now, now + self.delays.create, failure, variants=variants))
+        return json_reply({"EndpointArn": endpoint.arn})
+
+    def _variants_of(self, region: str, config_name: str) -> list[_Variant]:
+        backend = _backend(region)
+        config = backend.endpoint_configs.get(config_name)
+        if config is None:
+            raise validation_error(
+                f'Could not find endpoint configuration "{arn("endpoint-config", config_name, region)}".'
+            )
+        variants = []
+        for production_variant in config.production_variants:
+            model = backend._models.get(production_variant.get("ModelName"))
+            container = model.primary_container if model is not None else {}
+            count = int(production_variant.get("InitialInstanceCount", 1))
+            weight = float(production_variant.get("InitialVariantWeight", 1.0))
+            variants.append(
+                _Variant(
+                    name=production_variant["VariantName"],
+                    model_name=production_variant.get("ModelName", ""),
+                    instance_type=production_variant.get("InstanceType"),
+                    image=(container or {}).get("Image"),
+                    current_count=count,
+                    desired_count=count,
+                    current_weight=weight,
+                    desired_weight=weight,
+                )
+            )
+        return variants
+
+    def _endpoint(self, request: ApiRequest) -> _Endpoint:
+        name = str(request.params["EndpointName"])
+        endpoint = self._endpoints.get((request.region, name))
+        if endpoint is None:
+            raise validation_error(f'Could not find endpoint "{arn("endpoint", name, request.region)}".')
+        return endpoint
+
+    def _describe_endpoint(self, request: ApiRequest, _: PassThrough) -> Reply:
+        endpoint = self._endpoint(request)
+        described: dict[str, Any] = {
+            "EndpointName": endpoint.name,
+            "EndpointArn": endpoint.arn,
+            "EndpointConfigName": endpoint.config_name,
+            "EndpointStatus": endpoint.status,
+            "CreationTime": endpoint.created,
+            "LastModifiedTime": endpoint.modified,
+        }
+        transition = endpoint.transition
+        if endpoint.status != "Creating" and endpoint.variants:
+            variants = [variant.described(endpoint.created) for variant in endpoint.variants]
+            if transition is not None and transition.kind == "capacity":
+                for described_variant, target in zip(variants, transition.variants, strict=True):
+                    described_variant["DesiredInstanceCount"] = target.desired_count
+                    described_variant["DesiredWeight"] = target.desired_weight
+            described["ProductionVariants"] = variants
+        if endpoint.failure_reason:
+            described["FailureReason"] = endpoint.failure_reason
+        if endpoint.last_deployment_config:
+            described["LastDeploymentConfig"] = endpoint.last_deployment_config
+        if transition is not None and transition.kind == "update":
+            stage = "Creating" if self._clock() < (transition.started + transition.due) / 2 else "Baking"
+            pending = []
+            for variant in transition.variants:
+                summary = variant.described(transition.started)
+                summary["CurrentInstanceCount"] = 0
+                summary["InstanceType"] = variant.instance_type
+                summary["VariantStatus"] = [{"Status": stage, "StartTime": transition.started}]
+                pending.append(summary)
+            described["PendingDeploymentSummary"] = {
+                "EndpointConfigName": transition.config_name,
+                "ProductionVariants": pending,
+                "StartTime": transition.started,
+            }
+        return json_reply(described)
+
+    def _require_in_service(self, endpoint: _Endpoint) -> None:
+        if endpoint.status == "Failed":
+            raise validation_error(f'Cannot update failed endpoint "{endpoint.arn}".')
+        if endpoint.status != "InService":
+            raise validation_error(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+
+    def _update_endpoint(self, request: ApiRequest, _: PassThrough) -> Reply:
+        endpoint = self._endpoint(request)
+        self._require_in_service(endpoint)
+        config_name = str(request.params["EndpointConfigName"])
+        variants = self._variants_of(request.region, config_name)
+        deployment_config = request.params.get("DeploymentConfig")
+        if deployment_config is not None:
+            validate_deployment_config(deployment_config)
+        self._refuse_instance_type_change_under_autoscaling(endpoint, variants)
+        if request.params.get("RetainAllVariantProperties", False):
+            excluded = {
+                item["VariantPropertyType"] for item in request.params.get("ExcludeRetainedVariantProperties", [])
+            }
+            for variant in variants:
+                live = endpoint.variant(variant.name)
+                if live is None:
+                    continue
+                if "DesiredInstanceCount" not in excluded:
+                    variant.current_count = variant.desired_count = live.desired_count
+                if "DesiredWeight" not in excluded:
+                    variant.current_weight = variant.desired_weight = live.desired_weight
+        now = self._clock()
+        failure = self._failing_updates.pop(endpoint.name, None)
+        endpoint.failure_reason = None
+        self._start(
+            endpoint,
+            _Transition("update", now, now + self.delays.update, failure, config_name, variants, deployment_config),
+        )
+        return json_reply({"EndpointArn": endpoint.arn})
+
+    def _refuse_instance_type_change_under_autoscaling(self, endpoint: _Endpoint, variants: list[_Variant]) -> None:
+        changed = [
+            variant.name
+            for variant in variants
+            if (live := endpoint.variant(variant.name)) is not None
+            and live.instance_type != variant.instance_type
+            and scalable_target(endpoint.region, endpoint.name, variant.name) is not None
+        ]
+        if changed:
+            raise validation_error(
+                f'The update of endpoint "{endpoint.arn}" would change the instance type of variant(s) {changed}, '
+                "which are registered as scalable targets with Application Auto Scaling. Delete their scaling "
+                "policies and deregister the scalable targets before updating the endpoint, then register them again."
+            )
+
+    def _update_weights_and_capacities(self, request: ApiRequest, _: PassThrough) -> Reply:
+        endpoint = self._endpoint(request)
+        self._require_in_service(endpoint)
+        variants = copy.deepcopy(endpoint.variants)
+        seen: set[str] = set()
+        for desired in request.params["DesiredWeightsAndCapacities"]:
+            name = desired["VariantName"]
+            variant = next((candidate for candidate in variants if candidate.name == name), None)
+            if name in seen:
+                raise validation_error(f'The variant name "{name}" was non-unique within the request.')
+            if variant is None:
+                raise validation_error(
+                    f'The variant name(s) "{name}" is/are not present within endpoint configuration '
+                    f'"{endpoint.config_name}".'
+                )
+            seen.add(name)
+            variant.desired_count = int(desired.get("DesiredInstanceCount", variant.desired_count))
+            variant.desired_weight = float(desired.get("DesiredWeight", variant.desired_weight))
+        now = self._clock()
+        self._start(endpoint, _Transition("capacity", now, now + self.delays.capacity, variants=variants))
+        return json_reply({"EndpointArn": endpoint.arn})
+
+    def _delete_endpoint(self, request: ApiRequest, _: PassThrough) -> Reply:
+        endpoint = self._endpoint(request)
+        if endpoint.status != "Deleting":
+            now = self._clock()
+            self._start(endpoint, _Transition("delete", now, now + self.delays.delete))
+            targets = applicationautoscaling_backends[DEFAULT_ACCOUNT_ID][request.region].targets
+            for variant in endpoint.variants:
+                targets.get(SCALABLE_DIMENSION, {}).pop(f"endpoint/{endpoint.name}/variant/{variant.name}", None)
+        return json_reply({})
+
+    def _delete_endpoint_config(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+        name = str(request.params["EndpointConfigName"])
+        if name not in _backend(request.region).endpoint_configs:
+            raise validation_error(
+                f'Could not find endpoint configuration "{arn("endpoint-config", name, request.region)}".'
+            )
+        return pass_through()
+
+    def _delete_model(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+        name = str(request.params["ModelName"])
+        if name not in _backend(request.region)._models:
+            raise validation_error(f'Could not find model "{arn("model", name, request.region)}".')
+        return pass_through()
+
+    # Tags.
+
+    def _tagged(self, resource_arn: str) -> Any:
+        """The moto object behind an endpoint, endpoint config or model ARN (names match regardless of case)."""
+        _, _, _, region, _, resource = (resource_arn.split(":", 5) + [""] * 6)[:6]
+        kind, _, name = resource.partition("/")
+        backend = _backend(region or "us-east-1")
+        tables = {"endpoint": backend.endpoints, "endpoint-config": backend.endpoint_configs, "model": backend._models}
+        nouns = {"endpoint": "endpoint", "endpoint-config": "endpoint configuration", "model": "model"}
+        if kind not in tables:
+            raise validation_error(f"Tagging of {resource_arn} is not supported by this emulator.")
+        found = next((item for key, item in tables[kind].items() if key.lower() == name.lower()), None)
+        if found is None:
+            raise validation_error(f'Could not find {nouns[kind]} "{resource_arn}".')
+        return found
+
+    def _add_tags(self, request: ApiRequest, _: PassThrough) -> Reply:
+        resource = self._tagged(str(request.params["ResourceArn"]))
+        added = list(request.params.get("Tags", []))
+        merged = {tag["Key"]: tag.get("Value", "") for tag in resource.tags}
+        merged.update({tag["Key"]: tag.get("Value", "") for tag in added})
+        if len(merged) > MAX_TAGS:
+            raise validation_error(
+                f"A resource can have at most {MAX_TAGS} tags; this request would make {len(merged)}."
+            )
+        resource.tags = [{"Key": key, "Value": value} for key, value in merged.items()]
+        return json_reply({"Tags": added})
+
+    def _delete_tags(self, request: ApiRequest, _: PassThrough) -> Reply:
+        resource = self._tagged(str(request.params["ResourceArn"]))
+        removed = set(request.params.get("TagKeys", []))
+        resource.tags = [tag for tag in resource.tags if tag["Key"] not in removed]
+        return json_reply({})
+
+    def _list_tags(self, request: ApiRequest, _: PassThrough) -> Reply:
+        resource = self._tagged(str(request.params["ResourceArn"]))
+        start = int(request.params.get("NextToken") or 0)
+        size = int(request.params.get("MaxResults") or MAX_TAGS)
+        page: dict[str, Any] = {"Tags": resource.tags[start : start + size]}
+        if start + size < len(resource.tags):
+            page["NextToken"] = str(start + size)
+        return json_reply(page)
+
+    # SageMaker Runtime.
+
+    def _invoke_endpoint(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+        name = str(request.params["EndpointName"])
+        with self._gateway.lock:
+            endpoint = self._endpoints.get((request.region, name))
+            if endpoint is None:
+                raise validation_error(f"Endpoint {name} of account {DEFAULT_ACCOUNT_ID} not found.")
+            if endpoint.status not in SERVING_STATUSES:
+                raise validation_error(
+                    f"Endpoint {name} of account {DEFAULT_ACCOUNT_ID} is {endpoint.status} and serves no traffic."
+                )
+            url = self._model_servers.get(name, self._model_servers.get(None))
+            variant = endpoint.variants[0].name
+            if url is None:
+                return pass_through()
+        return _forward_invocation(url, request, variant, endpoint.name)
+
+
+def _settled(variants: list[_Variant]) -> list[_Variant]:
+    return [
+        replace(variant, current_count=variant.desired_count, current_weight=variant.desired_weight)
+        for variant in variants
+    ]
+
+
+def validate_deployment_config(config: Mapping[str, Any]) -> None:
+    """The rules SageMaker applies to a DeploymentConfig beyond its shape (botocore checks required members)."""
+    blue_green = config.get("BlueGreenUpdatePolicy")
+    rolling = config.get("RollingUpdatePolicy")
+    if blue_green is not None and rolling is not None:
+        raise validation_error("Only one of BlueGreenUpdatePolicy and RollingUpdatePolicy may be specified.")
+    policy = blue_green if blue_green is not None else rolling
+    if policy is not None:
+        _within(policy, "MaximumExecutionTimeoutInSeconds", 600, 28800)
+    if blue_green is not None:
+        _within(blue_green, "TerminationWaitInSeconds", 0, 3600)
+        routing = blue_green["TrafficRoutingConfiguration"]
+        _within(routing, "WaitIntervalInSeconds", 0, 3600)
+        kind = routing.get("Type")
+        if kind not in {"ALL_AT_ONCE", "CANARY", "LINEAR"}:
+            raise validation_error(f"Invalid TrafficRoutingConfiguration Type {kind!r}.")
+        if kind == "CANARY":
+            _percent_within(routing, "CanarySize", 1, 50)
+        if kind == "LINEAR":
+            _percent_within(routing, "LinearStepSize", 10, 50)
+    if rolling is not None:
+        _within(rolling, "WaitIntervalInSeconds", 0, 3600)
+        _percent_within(rolling, "MaximumBatchSize", 5, 50)
+    alarms = config.get("AutoRollbackConfiguration", {}).get("Alarms", [])
+    if len(alarms) > 10:
+        raise validation_error("AutoRollbackConfiguration accepts at most 10 alarms.")
+
+
+def _within(settings: Mapping[str, Any], name: str, low: int, high: int) -> None:
+    if name in settings and not low <= int(settings[name]) <= high:
+        raise validation_error(f"{name} must be between {low} and {high}; got {settings[name]}.")
+
+
+def _percent_within(settings: Mapping[str, Any], name: str, low: int, high: int) -> None:
+    size = settings.get(name)
+    if size is None:
+        raise validation_error(f"{name} is required for this deployment policy.")
+    if size.get("Type") == "CAPACITY_PERCENT" and not low <= int(size.get("Value", 0)) <= high:
+        raise validation_error(f"{name} as CAPACITY_PERCENT must be between {low} and {high}; got {size.get('Value')}.")
+
+
+def _forward_invocation(url: str, request: ApiRequest, variant: str, endpoint_name: str) -> Reply:
+    """Call the model container as SageMaker does: ``POST /invocations`` with the body and Content-Type."""
+    headers = {"Content-Type": request.headers.get("content-type") or "application/octet-stream"}
+    for name in ("accept", "x-amzn-sagemaker-custom-attributes"):
+        if name in request.headers:
+            headers[name] = request.headers[name]
+    call = urllib.request.Request(f"{url}/invocations", data=request.body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(call, timeout=INVOCATION_TIMEOUT_SECONDS) as answer:
+            body = answer.read()
+            reply_headers = [
+                ("Content-Type", answer.headers.get("Content-Type", "application/octet-stream")),
+                ("x-Amzn-Invoked-Production-Variant", variant),
+            ]
+            custom = answer.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+            if custom:
+                reply_headers.append(("X-Amzn-SageMaker-Custom-Attributes", custom))
+            return Reply(200, reply_headers, body)
+    except urllib.error.HTTPError as error:
+        status, message = error.code, error.read().decode(errors="replace")
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        status, message = 0, str(getattr(error, "reason", error))
+    side = "client" if 400 <= status < 500 else "server"
+    log_group = f"/aws/sagemaker/Endpoints/{endpoint_name}"
+    raise ServiceError(
+        "ModelError",
+        f'Received {side} error ({status}) from {variant} with message "{message}". '
+        f"See the log group {log_group} in account {DEFAULT_ACCOUNT_ID} for more information.",
+        424,
+        {"OriginalStatusCode": status, "OriginalMessage": message, "LogStreamArn": log_group},
+    )
