@@ -52,3 +52,13 @@ def test_content_names_change_with_content_and_fit() -> None:
 
 def test_content_hash_ignores_key_order() -> None:
     assert naming.short_hash({"a": 1, "b": 2}) == naming.short_hash({"b": 2, "a": 1})
+
+
+@pytest.mark.parametrize("name", ["a", "legacy-bidder", "A1--b2", "x" * 63])
+def test_valid_sagemaker_names(name: str) -> None:
+    assert naming.is_sagemaker_name(name)
+
+
+@pytest.mark.parametrize("name", ["", "-lead", "trail-", "dotted.name", "under_score", "x" * 64])
+def test_invalid_sagemaker_names(name: str) -> None:
+    assert not naming.is_sagemaker_name(name)

@@ -15,6 +15,7 @@ from lowlatency.planner import (
     DeleteScheduledAction,
     DeregisterScalableTarget,
     Memory,
+    Notice,
     Observed,
     ObservedEndpoint,
     ObservedScaling,
@@ -135,7 +136,10 @@ def test_endpoint_deleted_out_of_band_is_recreated_with_an_event() -> None:
     memory = Memory(generation=1, endpoint_arn="arn:aws:sagemaker:us-east-1:1:endpoint/x")
     result = plan(DESIRED, Observed(endpoint=None, model_exists=True, config_exists=True), OWNER, memory)
     assert result.actions == (CreateEndpoint(DESIRED.endpoint_name, DESIRED.endpoint_config_name, DESIRED.tags),)
-    assert any("deleted outside the operator" in event for event in result.events)
+    (notice,) = result.notices
+    assert notice.reason == "DriftRepaired"
+    assert notice.warning
+    assert "deleted outside the operator" in notice.message
 
 
 def test_in_service_on_another_config_is_updated() -> None:
@@ -325,3 +329,119 @@ def test_tags_are_added_and_removed_on_every_resource() -> None:
 def test_deletion_deregisters_autoscaling_before_deleting_the_endpoint() -> None:
     result = plan_deletion(endpoint(), OWNER, ([], []), registered())
     assert result.actions == (DeregisterScalableTarget(RESOURCE_ID), DeleteEndpoint(DESIRED.endpoint_name))
+
+
+FOREIGN_TAGS = {"owner": "legacy-team"}
+
+
+def test_an_adopted_endpoint_is_tagged_as_ours_and_nothing_else_is_done() -> None:
+    adopted = endpoint(config="legacy-config", tags=FOREIGN_TAGS)
+    observed = Observed(endpoint=adopted, model_exists=False, config_exists=False)
+    result = plan(DESIRED, observed, OWNER, Memory(generation=1, adopting=True))
+    assert result.actions == (TagResource(adopted.arn, DESIRED.tags, ()),)
+    assert result.adopted
+    assert result.poll
+    assert result.ready.status  # it keeps serving while being adopted
+    assert [notice.reason for notice in result.notices] == ["Adopted"]
+
+
+def test_an_adopted_endpoint_is_then_moved_to_the_spec_like_any_other() -> None:
+    adopted = endpoint(config="legacy-config", tags={**FOREIGN_TAGS, **OWNER.tags()})
+    observed = Observed(endpoint=adopted, model_exists=False, config_exists=False)
+    result = plan(DESIRED, observed, OWNER, Memory(generation=1, adopting=True))
+    assert [type(action) for action in result.actions] == [CreateModel, CreateEndpointConfig, UpdateEndpoint]
+    assert not result.adopted
+
+
+def test_an_endpoint_of_another_resource_is_never_adopted() -> None:
+    other = {"lowlatency.io/managed-by": "lowlatency-operator", "lowlatency.io/namespace": "ranking"}
+    taken = endpoint(tags={**other, "lowlatency.io/name": "ranker", "lowlatency.io/uid": "uid-9"})
+    result = plan(
+        DESIRED, Observed(endpoint=taken, model_exists=True, config_exists=True), OWNER, Memory(1, adopting=True)
+    )
+    assert result.actions == ()
+    assert result.ready.reason == "NameConflict"
+    assert "ranking/ranker" in result.ready.message
+
+
+def test_an_endpoint_retained_by_an_earlier_object_of_the_same_name_may_be_adopted() -> None:
+    earlier = Owner(OWNER.namespace, OWNER.name, "uid-of-the-deleted-object")
+    retained = endpoint(tags=earlier.tags())
+    observed = Observed(endpoint=retained, model_exists=True, config_exists=True)
+    result = plan(DESIRED, observed, OWNER, Memory(1, adopting=True))
+    assert result.adopted
+    (tagging,) = result.actions
+    assert isinstance(tagging, TagResource)
+    assert tagging.add["lowlatency.io/uid"] == OWNER.uid
+
+
+def test_without_the_annotation_a_foreign_endpoint_is_not_adopted() -> None:
+    result = plan(
+        DESIRED, Observed(endpoint=endpoint(tags={}), model_exists=True, config_exists=True), OWNER, Memory(1)
+    )
+    assert result.actions == ()
+    assert result.ready.reason == "NameConflict"
+
+
+def test_a_steady_endpoint_with_nothing_changed_needs_no_action_and_no_event() -> None:
+    observed = Observed(endpoint=endpoint(), model_exists=True, config_exists=True)
+    result = plan(DESIRED, observed, OWNER, Memory(generation=4, observed_generation=4))
+    assert result.actions == ()
+    assert result.notices == ()
+    assert not result.poll
+
+
+def test_an_audited_steady_endpoint_in_sync_needs_no_action() -> None:
+    config_arn = f"arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/{DESIRED.endpoint_config_name}"
+    observed = Observed(
+        endpoint=endpoint(),
+        model_exists=True,
+        config_exists=True,
+        scaling_known=True,
+        scaling=registered(),
+        tags={endpoint().arn: dict(SCALED.tags), config_arn: dict(SCALED.tags)},
+    )
+    result = plan(SCALED, observed, OWNER, Memory(generation=4, observed_generation=4))
+    assert result.actions == ()
+    assert result.notices == ()
+
+
+def test_tags_edited_outside_the_operator_are_restored_with_an_event() -> None:
+    arn = endpoint().arn
+    edited = {**DESIRED.tags, "team": "someone-else", "added-by-hand": "yes"}
+    observed = Observed(endpoint=endpoint(), model_exists=True, config_exists=True, tags={arn: edited})
+    result = plan(DESIRED, observed, OWNER, Memory(generation=4, observed_generation=4))
+    assert result.actions == (TagResource(arn, {"team": "bidding"}, ("added-by-hand",)),)
+    (notice,) = result.notices
+    assert notice.reason == "DriftRepaired"
+    assert "team" in notice.message
+    assert "added-by-hand" in notice.message
+
+
+def test_a_scaling_policy_removed_outside_the_operator_is_restored_with_an_event() -> None:
+    observed = Observed(
+        endpoint=endpoint(),
+        model_exists=True,
+        config_exists=True,
+        scaling_known=True,
+        scaling=registered(policy=None),
+    )
+    result = plan(SCALED, observed, OWNER, Memory(generation=4, observed_generation=4))
+    assert [type(action) for action in result.actions] == [PutScalingPolicy]
+    assert [notice.reason for notice in result.notices] == ["DriftRepaired"]
+
+
+def test_changes_that_follow_a_spec_change_are_not_called_drift() -> None:
+    arn = endpoint().arn
+    observed = Observed(endpoint=endpoint(), model_exists=True, config_exists=True, tags={arn: {**OWNER.tags()}})
+    result = plan(DESIRED, observed, OWNER, Memory(generation=5, observed_generation=4))
+    assert [type(action) for action in result.actions] == [TagResource]
+    assert result.notices == ()
+
+
+def test_deletion_says_what_it_did() -> None:
+    done = plan_deletion(None, OWNER, ([], []))
+    assert done.notices == (Notice("Deleted", "SageMaker endpoint, configs and models deleted"),)
+    foreign = plan_deletion(endpoint(tags={}), OWNER, ([], []))
+    assert foreign.actions == ()
+    assert [notice.reason for notice in foreign.notices] == ["LeftInPlace"]

@@ -1,10 +1,11 @@
 """The one place that builds AWS clients and decides what an AWS error means.
 
 Clients: one boto3 session, one client per (service, region), shared by all handlers (boto3 clients are
-thread-safe; sessions are not, so clients are made under a lock). Every client has botocore's adaptive retry mode
-(token-bucket client-side rate limiting plus exponential backoff for throttling and 5xx), bounded connect and read
-timeouts, and honours the standard endpoint overrides (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_<SERVICE>``, the
-shared config file) exactly as boto3 does, unless an explicit endpoint URL is configured.
+thread-safe; sessions are not, so clients are made under a lock), each measured for the operator's metrics. Every
+client has botocore's adaptive retry mode (token-bucket client-side rate limiting plus exponential backoff for
+throttling and 5xx), bounded connect and read timeouts, and honours the standard endpoint overrides
+(``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_<SERVICE>``, the shared config file) exactly as boto3 does, unless an
+explicit endpoint URL is configured.
 
 Errors: :func:`aws_call` turns what botocore raises into one of three kinds: the request may succeed later
 (throttling, 5xx, network), it never will as sent (validation, access denied: surfaced to the user, naming what AWS
@@ -25,6 +26,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 import botocore.parsers
+
+from lowlatency.observability import instrument_client
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -75,12 +78,14 @@ class AwsClients:
         key = (service, region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self._session.client(
+                client = self._session.client(
                     service,
                     region_name=region,
                     endpoint_url=self.settings.endpoint_url,
                     config=self._config,
                 )
+                instrument_client(client)
+                self._clients[key] = client
             return self._clients[key]
 
     def for_region(self, region: str) -> RegionClients:

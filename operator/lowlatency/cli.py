@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -13,20 +12,16 @@ from lowlatency import crd
 def run_operator(arguments: argparse.Namespace) -> int:
     import kopf  # imported here so that `crd` and `benchmark` start fast
 
-    from lowlatency import config, handlers
+    from lowlatency import config, handlers, observability
 
     operator_config = config.from_arguments(arguments)
-    logging.basicConfig(
-        level=logging.DEBUG if arguments.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    observability.configure_logging(operator_config.log_format, arguments.verbose)
     registry = kopf.OperatorRegistry()
     handlers.register(operator_config, registry)
     kopf.run(
         registry=registry,
         clusterwide=not operator_config.namespaces,
         namespaces=operator_config.namespaces,
-        standalone=operator_config.standalone,
         liveness_endpoint=operator_config.liveness_endpoint,
     )
     return 0

@@ -15,16 +15,29 @@ class Timing:
     """How often the operator looks at AWS.
 
     While SageMaker is moving (Creating, Updating, Deleting) an endpoint is described every ``poll_seconds``;
-    at steady state every ``resync_seconds`` (to report the autoscaler's instance count and repair drift). Both are
-    jittered by ``jitter`` (a fraction) so that a thousand endpoints do not poll in lockstep. ``tick_seconds`` is how
-    often each resource's timer wakes to see whether its next look is due.
+    at steady state every ``resync_seconds`` (one DescribeEndpoint: state, the autoscaler's instance count, an
+    endpoint deleted or moved outside the operator). Every ``audit_seconds`` a pass also reads tags, autoscaling,
+    leftovers and the VPC endpoint to repair drift there. All are jittered by ``jitter`` (a fraction) so that a
+    thousand endpoints do not poll in lockstep. ``tick_seconds`` is how often each resource's timer wakes to see
+    whether its next look is due.
     """
 
     poll_seconds: float = 30.0
     resync_seconds: float = 300.0
+    audit_seconds: float = 3600.0
     tick_seconds: float = 5.0
     jitter: float = 0.1
     max_backoff_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class Peering:
+    """kopf peering: several replicas, one active (the highest priority); the others take over when its keep-alive
+    is older than ``lifetime_seconds``. ``name`` None: standalone, a single replica."""
+
+    name: str | None = None
+    lifetime_seconds: int = 30
+    priority: int | None = None  # None: a random one, so that replicas never tie (kopf pauses all on a tie)
 
 
 @dataclass(frozen=True)
@@ -36,7 +49,7 @@ class OperatorConfig:
     liveness_endpoint: str | None = None
     metrics_port: int | None = None
     log_format: str = "text"
-    standalone: bool = True
+    peering: Peering = field(default_factory=Peering)
     tenant_policy: Path | None = None
 
 
@@ -77,6 +90,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Seconds between looks at a steady endpoint (env LOWLATENCY_RESYNC_SECONDS).",
     )
     parser.add_argument(
+        "--audit-seconds",
+        type=float,
+        default=float(_env("AUDIT_SECONDS", str(defaults.timing.audit_seconds))),
+        help="Seconds between drift audits of a steady endpoint: tags, autoscaling, leftovers, VPC endpoint "
+        "(env LOWLATENCY_AUDIT_SECONDS).",
+    )
+    parser.add_argument(
         "--tick-seconds",
         type=float,
         default=float(_env("TICK_SECONDS", str(defaults.timing.tick_seconds))),
@@ -87,6 +107,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=int(_env("AWS_WORKERS", str(defaults.aws_workers))),
         help="Reconciliation passes (blocking AWS calls) run at once (env LOWLATENCY_AWS_WORKERS).",
+    )
+    parser.add_argument(
+        "--peering",
+        default=_env("PEERING", "") or None,
+        metavar="NAME",
+        help="Run as one of several replicas through kopf peering object NAME (a ClusterKopfPeering, or a "
+        "KopfPeering in each watched namespace); one replica is active at a time (env LOWLATENCY_PEERING). "
+        "Default: standalone, a single replica.",
+    )
+    parser.add_argument(
+        "--peering-lifetime",
+        type=int,
+        default=int(_env("PEERING_LIFETIME", str(defaults.peering.lifetime_seconds))),
+        help="Seconds after the active replica's last keep-alive before another takes over "
+        "(env LOWLATENCY_PEERING_LIFETIME).",
     )
     parser.add_argument(
         "--liveness",
@@ -122,8 +157,10 @@ def from_arguments(arguments: argparse.Namespace) -> OperatorConfig:
         timing=Timing(
             poll_seconds=arguments.poll_seconds,
             resync_seconds=arguments.resync_seconds,
+            audit_seconds=arguments.audit_seconds,
             tick_seconds=min(arguments.tick_seconds, arguments.poll_seconds),
         ),
+        peering=Peering(name=arguments.peering or None, lifetime_seconds=arguments.peering_lifetime),
         namespaces=tuple(arguments.namespace),
         aws_workers=arguments.aws_workers,
         liveness_endpoint=arguments.liveness,

@@ -44,6 +44,13 @@ class Owner:
     def owns(self, tags: dict[str, str]) -> bool:
         return tags.get(TAG_MANAGED_BY) == MANAGER and tags.get(TAG_UID) == self.uid
 
+    def may_adopt(self, tags: dict[str, str]) -> bool:
+        """Whether a found resource may be made this owner's: one the operator does not manage, or one left by an
+        earlier object of the same namespace and name (deleted with deletionPolicy Retain and created again)."""
+        if tags.get(TAG_MANAGED_BY) != MANAGER:
+            return True
+        return (tags.get(TAG_NAMESPACE), tags.get(TAG_NAME)) == (self.namespace, self.name)
+
     @staticmethod
     def describe(tags: dict[str, str]) -> str:
         """Who owns a resource, by its tags, for error messages."""
@@ -176,10 +183,15 @@ def build_scaling(scaling: AutoscalingSpec, endpoint: str, measured_target: floa
 
 
 def build_desired(
-    spec: Spec, owner: Owner, default_region: str, measured_target: float | None = None
+    spec: Spec,
+    owner: Owner,
+    default_region: str,
+    measured_target: float | None = None,
+    endpoint_name: str | None = None,
 ) -> DesiredEndpoint:
-    """``measured_target``: the invocations-per-instance target derived from the last benchmark, for 'auto'."""
-    endpoint = naming.endpoint_name(owner.namespace, owner.name)
+    """``measured_target``: the invocations-per-instance target derived from the last benchmark, for 'auto';
+    ``endpoint_name``: an adopted endpoint's name instead of the one derived from the owner."""
+    endpoint = endpoint_name or naming.endpoint_name(owner.namespace, owner.name)
     tags = {**spec.tags, **owner.tags()}
     model = model_content(spec)
     model_name = naming.content_name(endpoint, model)

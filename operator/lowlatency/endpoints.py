@@ -3,7 +3,8 @@ executor of its actions.
 
 Calls are blocking (boto3); they run in the operator's worker threads, never on kopf's event loop. Every call is
 wrapped in :func:`lowlatency.aws.aws_call` with its IAM action, so failures arrive classified. Reads are kept to
-what the decision needs: at steady state without autoscaling, one DescribeEndpoint per pass.
+what the decision needs: at steady state one DescribeEndpoint per pass; tags, leftovers and autoscaling only while
+the spec is being rolled out, while the endpoint is off its desired config, and in the periodic drift audit.
 """
 
 from __future__ import annotations
@@ -185,21 +186,15 @@ def _sibling_arn(endpoint_arn: str, kind: str, name: str) -> str:
     return endpoint_arn.rsplit(":", 1)[0] + f":{kind}/{name.lower()}"
 
 
-def observe(
-    clients: RegionClients,
-    desired: DesiredEndpoint,
-    owner: Owner,
-    *,
-    ownership_known: bool,
-    look_wider: bool,
-) -> Observed:
+def observe(clients: RegionClients, desired: DesiredEndpoint, owner: Owner, *, look_wider: bool) -> Observed:
     """What exists now, looking only as far as the planner's decision needs.
 
-    ``look_wider``: the spec changed or the endpoint's history is unknown, so leftovers, tags and autoscaling are
-    looked at too (with autoscaling in the spec, it always is, to report and repair drift).
+    ``look_wider``: the spec changed, the endpoint's history is unknown, or it is time for the drift audit: the
+    endpoint's ownership, its tags, leftovers of earlier rollouts and autoscaling are looked at too. Otherwise a
+    steady endpoint costs one DescribeEndpoint.
     """
     sagemaker = clients.sagemaker
-    endpoint = describe_endpoint(sagemaker, desired.endpoint_name, with_tags=not ownership_known)
+    endpoint = describe_endpoint(sagemaker, desired.endpoint_name, with_tags=look_wider)
     on_desired = endpoint is not None and endpoint.config_name == desired.endpoint_config_name
     live = on_desired and endpoint is not None and endpoint.status == "InService"
     model_exists = config_exists = True  # SageMaker keeps an in-use config and its model
@@ -221,7 +216,8 @@ def observe(
             _sibling_arn(endpoint.arn, "model", desired.model_name),
         ]
         tags = {arn: tags_of(sagemaker, arn) for arn in arns}
-    scaling_known = endpoint is not None and (desired.scaling is not None or look_wider)
+    # Moving the endpoint to another config must know whether a scalable target is registered.
+    scaling_known = endpoint is not None and (look_wider or not on_desired)
     scaling = None
     if scaling_known:
         scaling = describe_scaling(

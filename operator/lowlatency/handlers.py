@@ -2,13 +2,18 @@
 
 Scheduling: a pass runs at once on create, resume and every spec change; after that each resource's timer wakes
 every ``tick_seconds`` and runs a pass when one is due: soon while SageMaker is moving, rarely at steady state,
-with backoff after transient errors. Waiting is never a sleep inside a handler and never a kopf TemporaryError
-(which kopf reports as an error), except while deleting, when only the finalizer can wait.
+with backoff after transient errors, and a wider drift audit every ``audit_seconds``. Waiting is never a sleep
+inside a handler and never a kopf TemporaryError (which kopf reports as an error), except while deleting, when only
+the finalizer can wait.
+
+Every pass runs in a bounded thread pool (boto3 blocks), never on kopf's event loop, one pass per resource at a
+time. Each pass is counted in the metrics by outcome, with the endpoint's phase and last benchmark p99.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Callable
@@ -18,7 +23,7 @@ from typing import Any
 
 import kopf
 
-from lowlatency import GROUP, PLURAL, VERSION
+from lowlatency import GROUP, PLURAL, VERSION, observability
 from lowlatency.aws import AwsClients
 from lowlatency.config import OperatorConfig, Timing
 from lowlatency.reconciler import EndpointReconciler, EndpointResource, PassResult
@@ -26,45 +31,66 @@ from lowlatency.tenancy import PolicyFile
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 FINALIZER = f"{GROUP}/finalizer"
+# kopf pauses every replica when two share the highest priority: draw from a range where a tie is negligible.
+PEERING_PRIORITIES = (1, 2**31 - 1)
 
 
 @dataclass
 class Schedule:
-    """When a resource's next pass is due (per object, in kopf's per-object memo)."""
+    """When a resource's next pass (and next drift audit) is due (per object, in kopf's per-object memo)."""
 
     due: float = 0.0
+    audit_due: float | None = None
     failures: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def after(self, result: PassResult, timing: Timing, now: float) -> None:
+    def audit_is_due(self, timing: Timing, now: float) -> bool:
+        if self.audit_due is None:
+            # The first audit falls anywhere in the first period, so that a restart does not audit all at once.
+            self.audit_due = now + timing.audit_seconds * random.random()
+            return False
+        return now >= self.audit_due
+
+    def after(self, result: PassResult, timing: Timing, now: float, *, audited: bool) -> None:
         if result.retry:
             self.failures += 1
             delay = min(timing.poll_seconds * 2 ** (self.failures - 1), timing.max_backoff_seconds)
         else:
             self.failures = 0
             delay = timing.poll_seconds if result.moving else timing.resync_seconds
-        self.due = now + delay * random.uniform(1 - timing.jitter, 1 + timing.jitter)
+            if audited:
+                self.audit_due = now + timing.audit_seconds * _jitter(timing)
+        self.due = now + delay * _jitter(timing)
+
+
+def _jitter(timing: Timing) -> float:
+    return random.uniform(1 - timing.jitter, 1 + timing.jitter)
 
 
 class Supervisor:
-    """Runs passes off the event loop, in a bounded pool, and delivers their results to kopf."""
+    """Runs passes off the event loop, in a bounded pool, and delivers their results to kopf and the metrics."""
 
     def __init__(self, config: OperatorConfig) -> None:
         self.config = config
         policy = PolicyFile(config.tenant_policy) if config.tenant_policy is not None else None
         self.reconciler = EndpointReconciler(AwsClients(config.aws), tenant_policy=policy)
         self._pool = ThreadPoolExecutor(max_workers=config.aws_workers, thread_name_prefix="aws")
+        self.metrics: observability.MetricsServer | None = None
 
-    async def run(self, step: Callable[[EndpointResource], PassResult], body: kopf.Body) -> PassResult:
-        resource = EndpointResource.from_body(body)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, step, resource)
+    async def run(self, step: Callable[[], PassResult]) -> PassResult:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, step)
 
     async def reconcile(self, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo) -> None:
         schedule = _schedule(memo)
+        timing = self.config.timing
+        loop = asyncio.get_running_loop()
         async with schedule.lock:
-            result = await self.run(self.reconciler.reconcile, body)
+            audit = schedule.audit_is_due(timing, loop.time())
+            resource = EndpointResource.from_body(body)
+            result = await self.run(functools.partial(self.reconciler.reconcile, resource, audit=audit))
             deliver(result, body, patch)
-            schedule.after(result, self.config.timing, asyncio.get_running_loop().time())
+            _measure(resource, result)
+            schedule.after(result, timing, loop.time(), audited=audit)
 
     async def reconcile_if_due(self, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo) -> None:
         schedule = _schedule(memo)
@@ -72,7 +98,25 @@ class Supervisor:
             return
         await self.reconcile(body, patch, memo)
 
+    async def delete(self, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo) -> PassResult:
+        async with _schedule(memo).lock:  # a pass still running for this object finishes first
+            resource = EndpointResource.from_body(body)
+            result = await self.run(functools.partial(self.reconciler.delete, resource))
+            deliver(result, body, patch)
+            _measure(resource, result)
+            if result.done:
+                observability.set_phase(resource.owner.namespace, resource.owner.name, None)
+                observability.set_benchmark_p99(resource.owner.namespace, resource.owner.name, None)
+            return result
+
+    def start(self) -> None:
+        if self.config.metrics_port is not None:
+            self.metrics = observability.start_metrics_server(self.config.metrics_port)
+
     def shutdown(self) -> None:
+        if self.metrics is not None:
+            self.metrics.close()
+            self.metrics = None
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -83,6 +127,14 @@ def _schedule(memo: kopf.Memo) -> Schedule:
     return schedule
 
 
+def _measure(resource: EndpointResource, result: PassResult) -> None:
+    namespace, name = resource.owner.namespace, resource.owner.name
+    observability.record_pass(result.outcome)
+    observability.set_phase(namespace, name, result.status.get("phase") or resource.status.phase)
+    benchmark = resource.status.benchmark
+    observability.set_benchmark_p99(namespace, name, benchmark.p99_ms if benchmark is not None else None)
+
+
 def deliver(result: PassResult, body: kopf.Body, patch: kopf.Patch) -> None:
     if result.status:
         patch.setdefault("status", {}).update(result.status)
@@ -90,12 +142,28 @@ def deliver(result: PassResult, body: kopf.Body, patch: kopf.Patch) -> None:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 
 
+def configure_peering(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
+    """Standalone, or one of several replicas through the named kopf peering object (the highest priority works,
+    the others wait until its keep-alive is older than the lifetime)."""
+    peering = config.peering
+    settings.peering.standalone = peering.name is None
+    if peering.name is None:
+        return
+    settings.peering.mandatory = True
+    settings.peering.name = peering.name
+    settings.peering.clusterwide = not config.namespaces
+    settings.peering.lifetime = peering.lifetime_seconds
+    settings.peering.priority = (
+        peering.priority if peering.priority is not None else random.randint(*PEERING_PRIORITIES)
+    )
+
+
 def register(config: OperatorConfig, registry: kopf.OperatorRegistry) -> Supervisor:
     """Register every handler on ``registry``; the timer's tick comes from ``config``."""
     supervisor = Supervisor(config)
 
     @kopf.on.startup(registry=registry)
-    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.persistence.finalizer = FINALIZER
         settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -103,10 +171,11 @@ def register(config: OperatorConfig, registry: kopf.OperatorRegistry) -> Supervi
         )
         # kopf turns its own log lines into Kubernetes Events; the operator posts the ones users care about itself.
         settings.posting.level = logging.WARNING
-        settings.peering.standalone = config.standalone
+        configure_peering(settings, config)
+        supervisor.start()
 
     @kopf.on.cleanup(registry=registry)
-    def stop_workers(**_: Any) -> None:
+    async def stop_workers(**_: Any) -> None:
         supervisor.shutdown()
 
     @kopf.on.resume(*RESOURCE, registry=registry)
@@ -120,9 +189,8 @@ def register(config: OperatorConfig, registry: kopf.OperatorRegistry) -> Supervi
         await supervisor.reconcile_if_due(body, patch, memo)
 
     @kopf.on.delete(*RESOURCE, registry=registry)
-    async def delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        result = await supervisor.run(supervisor.reconciler.delete, body)
-        deliver(result, body, patch)
+    async def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+        result = await supervisor.delete(body, patch, memo)
         if not result.done:
             # Only the finalizer holds the object now (its timer is stopped): kopf's retry is the wait.
             raise kopf.TemporaryError(

@@ -16,6 +16,12 @@ from typing import Any
 MAX_NAME_LENGTH = 63
 HASH_LENGTH = 8
 _INVALID_RUNS = re.compile(r"[^a-zA-Z0-9]+")
+_SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+
+
+def is_sagemaker_name(name: str) -> bool:
+    """Whether ``name`` is a valid SageMaker endpoint, config or model name."""
+    return _SAGEMAKER_NAME.fullmatch(name) is not None
 
 
 def short_hash(*parts: Any) -> str:

@@ -14,6 +14,8 @@ from lowlatency.desired import DesiredEndpoint, DesiredScaling, Owner, Scheduled
 
 # SageMaker EndpointStatus values (DescribeEndpoint) that end by themselves: wait and look again.
 TRANSITIONAL_STATUSES = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
+# Statuses in which the endpoint takes traffic.
+SERVING_STATUSES = {"InService", "Updating", "SystemUpdating", "RollingBack"}
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class Memory:
     endpoint_arn: str | None = None  # set once ownership of the endpoint was established
     rollout_config_name: str | None = None  # the config the operator last moved the endpoint to
     rollout_generation: int | None = None  # the generation of that move
+    observed_generation: int | None = None  # the generation last seen live: a difference at live state is drift
+    adopting: bool = False  # the endpoint was named by the adoption annotation and is not yet the operator's
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,15 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something the resource's users should hear about (posted as a Kubernetes Event)."""
+
+    reason: str
+    message: str
+    warning: bool = False
+
+
+@dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...]
     phase: Phase
@@ -201,7 +214,8 @@ class Plan:
     poll: bool = False  # something is moving: look again soon
     failure_reason: str = ""
     rollout: tuple[str, int] | None = None  # (config name, generation) of a move the actions start
-    events: tuple[str, ...] = ()
+    notices: tuple[Notice, ...] = ()
+    adopted: bool = False  # the actions make a found endpoint the operator's (adoption)
 
 
 def _create_missing(desired: DesiredEndpoint, observed: Observed) -> list[Action]:
@@ -219,6 +233,8 @@ def plan(desired: DesiredEndpoint, observed: Observed, owner: Owner, memory: Mem
     if endpoint is None:
         return _plan_create(desired, observed, memory)
     if endpoint.tags is not None and not owner.owns(endpoint.tags):
+        if memory.adopting and owner.may_adopt(endpoint.tags):
+            return _plan_adoption(desired, endpoint)
         message = (
             f"SageMaker endpoint {endpoint.name} already exists and is {Owner.describe(endpoint.tags)}; "
             "it is left untouched. Rename this resource or remove the other endpoint."
@@ -228,8 +244,7 @@ def plan(desired: DesiredEndpoint, observed: Observed, owner: Owner, memory: Mem
     if endpoint.status in TRANSITIONAL_STATUSES:
         phase: Phase = "Creating" if endpoint.status == "Creating" else "Updating"
         message = f"SageMaker endpoint {endpoint.name} is {endpoint.status}"
-        serving = endpoint.status not in {"Creating", "Deleting"}
-        return Plan((), phase, Verdict(serving, endpoint.status, message), poll=True)
+        return Plan((), phase, Verdict(endpoint.status in SERVING_STATUSES, endpoint.status, message), poll=True)
 
     if endpoint.status == "Failed":
         return _plan_failed(desired, observed, endpoint, memory)
@@ -239,24 +254,53 @@ def plan(desired: DesiredEndpoint, observed: Observed, owner: Owner, memory: Mem
         return Plan((), "Failed", Verdict(False, endpoint.status, message), failure_reason=endpoint.failure_reason)
 
     if endpoint.config_name == desired.endpoint_config_name:
-        return _plan_live(desired, observed, endpoint)
+        return _plan_live(desired, observed, endpoint, memory)
 
     return _plan_update(desired, observed, endpoint, memory)
 
 
-def _plan_live(desired: DesiredEndpoint, observed: Observed, endpoint: ObservedEndpoint) -> Plan:
+def _plan_live(desired: DesiredEndpoint, observed: Observed, endpoint: ObservedEndpoint, memory: Memory) -> Plan:
     """InService on the desired config: tidy up and bring count, autoscaling and tags to the spec."""
-    actions: list[Action] = [DeleteEndpointConfig(name) for name in observed.superseded_configs]
-    actions += [DeleteModel(name) for name in observed.superseded_models]
-    actions += sync_tags(desired.tags, observed.tags)
+    cleanup: list[Action] = [DeleteEndpointConfig(name) for name in observed.superseded_configs]
+    cleanup += [DeleteModel(name) for name in observed.superseded_models]
+    changes: list[Action] = list(sync_tags(desired.tags, observed.tags))
     if observed.scaling_known:
-        actions += sync_scaling(desired.scaling, observed.scaling)
+        changes += sync_scaling(desired.scaling, observed.scaling)
     count = endpoint.desired_instance_count
-    if desired.scaling is None and count is not None and count != desired.instance_count:
-        actions.append(UpdateInstanceCount(endpoint.name, desired.variant_name, desired.instance_count))
+    recount = desired.scaling is None and count is not None and count != desired.instance_count
+    if recount:
+        changes.append(UpdateInstanceCount(endpoint.name, desired.variant_name, desired.instance_count))
+    # The spec was already live: what differs now was changed outside the operator.
+    drifted = memory.observed_generation == memory.generation
+    notices = (
+        tuple(Notice("DriftRepaired", _drift_message(endpoint.name, change)) for change in changes) if drifted else ()
+    )
+    actions = tuple(cleanup + changes)
+    if recount:
         message = f"Changing the instance count of {endpoint.name} from {count} to {desired.instance_count}"
-        return Plan(tuple(actions), "Updating", Verdict(True, "Scaling", message), live=True, poll=True)
-    return Plan(tuple(actions), "InService", Verdict(True, "InService"), live=True)
+        return Plan(actions, "Updating", Verdict(True, "Scaling", message), live=True, poll=True, notices=notices)
+    return Plan(actions, "InService", Verdict(True, "InService"), live=True, notices=notices)
+
+
+def _drift_message(endpoint: str, repair: Action) -> str:
+    """What was found changed outside the operator, and how it is put back."""
+    match repair:
+        case TagResource(arn=arn, add=add, remove=remove):
+            changed = ", ".join([*sorted(add), *remove])
+            return f"Tags of {arn.rpartition(':')[2]} were changed outside the operator ({changed}); restored"
+        case RegisterScalableTarget(min_capacity=low, max_capacity=high):
+            return f"Autoscaling of {endpoint} was removed or changed outside the operator; registered ({low}-{high})"
+        case DeregisterScalableTarget():
+            return f"Autoscaling of {endpoint} was registered outside the operator; removed as the spec has none"
+        case PutScalingPolicy(policy_name=name):
+            return f"Scaling policy {name} was removed or changed outside the operator; restored"
+        case PutScheduledAction(schedule=schedule):
+            return f"Scheduled action {schedule.name} was removed or changed outside the operator; restored"
+        case DeleteScheduledAction(name=name):
+            return f"Scheduled action {name} was added outside the operator; removed as the spec does not have it"
+        case UpdateInstanceCount(count=count):
+            return f"Instance count of {endpoint} was changed outside the operator; set back to {count}"
+    return f"{endpoint} was changed outside the operator; repaired with {type(repair).__name__}"
 
 
 def sync_scaling(desired: DesiredScaling | None, observed: ObservedScaling | None) -> list[Action]:
@@ -301,16 +345,31 @@ def sync_tags(wanted: dict[str, str], observed: dict[str, dict[str, str]]) -> li
 def _plan_create(desired: DesiredEndpoint, observed: Observed, memory: Memory) -> Plan:
     actions = _create_missing(desired, observed)
     actions.append(CreateEndpoint(desired.endpoint_name, desired.endpoint_config_name, desired.tags))
-    events: tuple[str, ...] = ()
+    notices: tuple[Notice, ...] = ()
     if memory.endpoint_arn is not None:
-        events = (f"SageMaker endpoint {desired.endpoint_name} was deleted outside the operator; creating it again",)
+        message = f"SageMaker endpoint {desired.endpoint_name} was deleted outside the operator; creating it again"
+        notices = (Notice("DriftRepaired", message, warning=True),)
     return Plan(
         tuple(actions),
         "Creating",
         Verdict(False, "Creating", f"Creating SageMaker endpoint {desired.endpoint_name}"),
         poll=True,
         rollout=(desired.endpoint_config_name, memory.generation),
-        events=events,
+        notices=notices,
+    )
+
+
+def _plan_adoption(desired: DesiredEndpoint, endpoint: ObservedEndpoint) -> Plan:
+    """Make a found endpoint the operator's by tagging it; from the next pass on it is managed like any other."""
+    message = f"Adopting SageMaker endpoint {endpoint.name}: tagging it as managed by this resource"
+    serving = endpoint.status in SERVING_STATUSES
+    return Plan(
+        (TagResource(endpoint.arn, desired.tags, ()),),
+        "Updating",
+        Verdict(serving, "Adopting", message),
+        poll=True,
+        notices=(Notice("Adopted", f"Adopted the existing SageMaker endpoint {endpoint.name}"),),
+        adopted=True,
     )
 
 
@@ -326,7 +385,7 @@ def _plan_failed(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
         "Creating",
         Verdict(False, "Recreating", f"Deleting failed SageMaker endpoint {endpoint.name} to create it anew"),
         poll=True,
-        events=(f"Deleting failed SageMaker endpoint {endpoint.name} to create it with the new spec",),
+        notices=(Notice("Recreating", f"Deleting failed SageMaker endpoint {endpoint.name} to create it anew"),),
     )
 
 
@@ -376,7 +435,7 @@ def plan_deletion(
     if endpoint is not None:
         if endpoint.tags is not None and not owner.owns(endpoint.tags):
             message = f"SageMaker endpoint {endpoint.name} is {Owner.describe(endpoint.tags)}; left in place"
-            return Plan((), "Deleting", Verdict(False, "Deleting", message))
+            return Plan((), "Deleting", Verdict(False, "Deleting", message), notices=(Notice("LeftInPlace", message),))
         message = f"Deleting SageMaker endpoint {endpoint.name}"
         if endpoint.status == "Deleting":
             return Plan((), "Deleting", Verdict(False, "Deleting", message), poll=True)
@@ -386,4 +445,5 @@ def plan_deletion(
     configs, models = leftovers
     cleanup: list[Action] = [DeleteEndpointConfig(name) for name in configs]
     cleanup += [DeleteModel(name) for name in models]
-    return Plan(tuple(cleanup), "Deleting", Verdict(False, "Deleting", "Endpoint deleted"))
+    deleted = Notice("Deleted", "SageMaker endpoint, configs and models deleted")
+    return Plan(tuple(cleanup), "Deleting", Verdict(False, "Deleting", "Endpoint deleted"), notices=(deleted,))

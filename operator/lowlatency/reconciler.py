@@ -3,6 +3,11 @@
 This is the domain object the kopf handlers delegate to. A pass is synchronous (boto3 blocks) and is run by the
 handlers in a bounded worker pool; it returns what to write into status and whether something is still moving,
 and never sleeps: waiting is the caller's schedule.
+
+Adoption: the annotation ``lowlatency.io/adopt-endpoint: <name>`` on a resource that manages no endpoint yet makes
+the operator take over that existing SageMaker endpoint instead of creating one. The endpoint is tagged as the
+resource's own (so that it is found, updated and deleted like one the operator created) and moved onto a config
+built from the spec. Its original config and model are not the operator's and are left alone.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from lowlatency import endpoints, vpc
 from lowlatency.api import Condition, ConditionType, Phase, Rollout, Spec, Status
 from lowlatency.aws import AwsClients, AwsError, ErrorKind
 from lowlatency.desired import VARIANT_NAME, DesiredEndpoint, Owner, build_desired
-from lowlatency.naming import endpoint_name
-from lowlatency.planner import Memory, Observed, Plan, Verdict, plan, plan_deletion
+from lowlatency.naming import endpoint_name, is_sagemaker_name
+from lowlatency.observability import PassOutcome
+from lowlatency.planner import SERVING_STATUSES, Memory, Notice, Observed, Plan, Verdict, plan, plan_deletion
 from lowlatency.tenancy import PolicyFile, TenantPolicy, violations
 
 if TYPE_CHECKING:
@@ -27,7 +33,7 @@ if TYPE_CHECKING:
 
 EventType = Literal["Normal", "Warning"]
 REJECTED = "AWSRejected"
-SERVING = {"InService", "Updating", "SystemUpdating", "RollingBack"}
+ADOPT_ANNOTATION = "lowlatency.io/adopt-endpoint"
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,10 @@ class Event:
     type: EventType
     reason: str
     message: str
+
+    @classmethod
+    def of(cls, notice: Notice) -> Event:
+        return cls("Warning" if notice.warning else "Normal", notice.reason, notice.message)
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class EndpointResource:
     spec: Spec | None
     spec_error: str
     status: Status
+    adopt_endpoint: str | None = None  # the adoption annotation's endpoint name
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> EndpointResource:
@@ -57,6 +68,15 @@ class EndpointResource:
             spec = Spec.model_validate(dict(body.get("spec") or {}))
         except pydantic.ValidationError as error:
             spec_error = describe_validation_error(error, prefix="spec")
+        adopt = (metadata.get("annotations") or {}).get(ADOPT_ANNOTATION) or None
+        if adopt is not None and not is_sagemaker_name(adopt):
+            spec, spec_error = (
+                None,
+                (
+                    f"metadata.annotations[{ADOPT_ANNOTATION}]: {adopt!r} is not a SageMaker endpoint name "
+                    "(up to 63 letters, digits and hyphens, starting with a letter or digit)"
+                ),
+            )
         try:
             status = Status.model_validate(dict(body.get("status") or {}))
         except pydantic.ValidationError:
@@ -67,7 +87,27 @@ class EndpointResource:
             spec=spec,
             spec_error=spec_error,
             status=status,
+            adopt_endpoint=adopt,
         )
+
+    @property
+    def managed_endpoint(self) -> str | None:
+        """The endpoint this resource already manages (recorded once its ownership was established)."""
+        return self.status.endpoint_name if self.status.endpoint_arn is not None else None
+
+    @property
+    def adopting(self) -> bool:
+        """Whether the adoption annotation decides the endpoint: nothing is managed yet."""
+        return self.adopt_endpoint is not None and self.managed_endpoint is None
+
+    @property
+    def endpoint_name(self) -> str:
+        """The SageMaker endpoint of this resource: the one it manages, the one to adopt, or its derived name."""
+        if self.managed_endpoint is not None:
+            return self.managed_endpoint
+        if self.adopt_endpoint is not None:
+            return self.adopt_endpoint
+        return endpoint_name(self.owner.namespace, self.owner.name)
 
 
 def describe_validation_error(error: pydantic.ValidationError, prefix: str) -> str:
@@ -89,6 +129,14 @@ class PassResult:
     retry: bool = False  # a transient error interrupted the pass: retry with backoff
     done: bool = False  # (deletion only) nothing is left; the finalizer may go
 
+    @property
+    def outcome(self) -> PassOutcome:
+        if self.retry:
+            return "retry"
+        if self.moving:
+            return "moving"
+        return "failed" if self.status.get("phase") == "Failed" else "ok"
+
 
 Clock = Callable[[], datetime.datetime]
 
@@ -103,7 +151,9 @@ class EndpointReconciler:
     tenant_policy: PolicyFile | None = None
     clock: Clock = field(default=utc_now)
 
-    def reconcile(self, resource: EndpointResource) -> PassResult:
+    def reconcile(self, resource: EndpointResource, *, audit: bool = False) -> PassResult:
+        """One pass; ``audit`` looks beyond the endpoint's own description for drift (tags, autoscaling, leftovers,
+        the VPC endpoint), which a steady pass does not, to keep AWS calls at one describe."""
         if resource.spec is None:
             message = f"Invalid spec: {resource.spec_error}"
             verdict = Verdict(False, "InvalidSpec", message)
@@ -120,39 +170,37 @@ class EndpointReconciler:
             )
         if _rejected_at(resource.status, resource.generation):
             # AWS refused this generation's request; asking again would only fail again. A spec change retries.
-            return PassResult({})
-        desired = build_desired(resource.spec, resource.owner, self.clients.settings.default_region)
+            return PassResult({"phase": resource.status.phase or "Failed"})
+        desired = build_desired(
+            resource.spec, resource.owner, self.clients.settings.default_region, endpoint_name=resource.endpoint_name
+        )
         clients = self.clients.for_region(desired.region)
         memory = _memory(resource)
+        look_wider = audit or memory.endpoint_arn is None or _spec_changed(resource)
         observed: Observed | None = None
         try:
-            observed = endpoints.observe(
-                clients,
-                desired,
-                resource.owner,
-                ownership_known=memory.endpoint_arn is not None,
-                look_wider=memory.endpoint_arn is None or _spec_changed(resource),
-            )
+            observed = endpoints.observe(clients, desired, resource.owner, look_wider=look_wider)
             decision = plan(desired, observed, resource.owner, memory)
             for action in decision.actions:
                 endpoints.apply(clients, action)
-            vpc_status = self._reconcile_vpc_endpoint(resource, desired.region, clients.ec2, memory)
+            vpc_status = self._reconcile_vpc_endpoint(resource, desired.region, clients.ec2, look_wider=look_wider)
         except AwsError as error:
-            serving = observed is not None and observed.endpoint is not None and observed.endpoint.status in SERVING
+            serving = (
+                observed is not None and observed.endpoint is not None and observed.endpoint.status in SERVING_STATUSES
+            )
             return self._aws_failure(resource, error, serving=serving)
         result = self._report(resource, desired, observed, decision)
         result.status.update(vpc_status)
         return result
 
     def _reconcile_vpc_endpoint(
-        self, resource: EndpointResource, region: str, ec2: EC2Client, memory: Memory
+        self, resource: EndpointResource, region: str, ec2: EC2Client, *, look_wider: bool
     ) -> dict[str, Any]:
         """Use, create or release the VPC's runtime endpoint; what to write about it in status."""
         assert resource.spec is not None
         spec = resource.spec.vpc_endpoint
         recorded = resource.status.vpc_endpoint_id
-        settled = recorded is not None and memory.endpoint_arn is not None
-        if (spec is None and recorded is None) or (spec is not None and settled and not _spec_changed(resource)):
+        if (spec is None and recorded is None) or (spec is not None and recorded is not None and not look_wider):
             return {}
         if spec is not None:
             observed = vpc.find(ec2, region, vpc_id=spec.vpc_id)
@@ -179,7 +227,7 @@ class EndpointReconciler:
             return PassResult({}, events=(Event("Normal", "Retained", message),), done=True)
         clients_region = self.clients.region(resource.spec.region if resource.spec else None)
         clients = self.clients.for_region(clients_region)
-        name = resource.status.endpoint_name or endpoint_name(resource.owner.namespace, resource.owner.name)
+        name = resource.endpoint_name
         try:
             endpoint = endpoints.describe_endpoint(clients.sagemaker, name, with_tags=True)
             leftovers: tuple[list[str], list[str]] = ([], [])
@@ -202,11 +250,7 @@ class EndpointReconciler:
         status = self._status(resource, "Deleting", decision.ready)
         if decision.poll:
             return PassResult(status, moving=True)
-        return PassResult(
-            status,
-            events=(Event("Normal", "Deleted", "SageMaker endpoint, configs and models deleted"),),
-            done=True,
-        )
+        return PassResult(status, events=tuple(Event.of(notice) for notice in decision.notices), done=True)
 
     def _report(
         self, resource: EndpointResource, desired: DesiredEndpoint, observed: Observed, decision: Plan
@@ -220,7 +264,11 @@ class EndpointReconciler:
             failure_reason=decision.failure_reason,
         )
         status["endpointName"] = desired.endpoint_name
-        if endpoint is not None and (endpoint.tags is None or resource.owner.owns(endpoint.tags)):
+        if (
+            endpoint is not None
+            and not decision.adopted
+            and (endpoint.tags is None or resource.owner.owns(endpoint.tags))
+        ):
             status["endpointArn"] = endpoint.arn
             status["endpointConfigName"] = endpoint.config_name
             status["currentInstanceCount"] = endpoint.current_instance_count
@@ -233,9 +281,12 @@ class EndpointReconciler:
             status["rollout"] = Rollout(endpoint_config_name=config_name, generation=generation).model_dump(
                 by_alias=True
             )
-        events = [Event("Normal", "DriftRepaired", message) for message in decision.events]
+        events = [Event.of(notice) for notice in decision.notices]
         if decision.phase != resource.status.phase:
             events.append(_phase_event(decision))
+        previously_degraded = _condition(resource.status, "Degraded")
+        if decision.degraded.status and (previously_degraded is None or previously_degraded.status != "True"):
+            events.append(Event("Warning", decision.degraded.reason, decision.degraded.message))
         return PassResult(status, events=tuple(events), moving=decision.poll)
 
     def _aws_failure(self, resource: EndpointResource, error: AwsError, *, serving: bool = False) -> PassResult:
@@ -289,6 +340,8 @@ def _memory(resource: EndpointResource) -> Memory:
         endpoint_arn=resource.status.endpoint_arn,
         rollout_config_name=rollout.endpoint_config_name if rollout else None,
         rollout_generation=rollout.generation if rollout else None,
+        observed_generation=resource.status.observed_generation,
+        adopting=resource.adopting,
     )
 
 

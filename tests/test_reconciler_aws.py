@@ -1,0 +1,217 @@
+"""Reconciliation passes against moto in server mode: the AWS calls a pass makes, adoption, drift repair.
+
+The Kubernetes side is played by hand: each pass gets the object as kopf would hand it over, and what the pass
+returns for status is merged into the object for the next one. The AWS calls are counted by the operator's own
+metrics (its clients are instrumented), so these tests also show that every call is measured.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from lowlatency import observability
+from lowlatency.aws import AwsClients, AwsSettings
+from lowlatency.desired import TAG_UID
+from lowlatency.reconciler import ADOPT_ANNOTATION, EndpointReconciler, EndpointResource, PassResult
+from specs import bid_filter_spec
+
+READ_PREFIXES = ("Describe", "List")
+SCALING = {"minCapacity": 2, "maxCapacity": 8, "targetInvocationsPerInstance": 6000}
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def reconciler(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> EndpointReconciler:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    return EndpointReconciler(AwsClients(AwsSettings(endpoint_url=moto_url)))
+
+
+def sagemaker(moto_url: str) -> Any:
+    return boto3.client(
+        "sagemaker",
+        region_name="us-east-1",
+        endpoint_url=moto_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def create_foreign_endpoint(client: Any, name: str, tags: list[dict[str, str]] | None = None) -> str:
+    """An endpoint made without the operator, with its own model and config; its ARN."""
+    client.create_model(
+        ModelName=f"model-of-{name}",
+        PrimaryContainer={"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/xgboost:1"},
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/Legacy",
+    )
+    variant = {"VariantName": "AllTraffic", "ModelName": f"model-of-{name}", "InstanceType": "ml.c5.xlarge"}
+    client.create_endpoint_config(
+        EndpointConfigName=f"config-of-{name}", ProductionVariants=[variant | {"InitialInstanceCount": 1}]
+    )
+    arn: str = client.create_endpoint(EndpointName=name, EndpointConfigName=f"config-of-{name}", Tags=tags or [])[
+        "EndpointArn"
+    ]
+    return arn
+
+
+def resource_body(name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"namespace": "adtech", "name": name, "uid": f"uid-{name}", "generation": 1}
+    if annotations:
+        metadata["annotations"] = annotations
+    return {"metadata": metadata, "spec": spec, "status": {}}
+
+
+def aws_calls() -> Counter[str]:
+    """Every AWS API call the operator made so far, by operation, from its metrics."""
+    counted: Counter[str] = Counter()
+    for family in observability.REGISTRY.collect():
+        for sample in family.samples:
+            if sample.name == "lowlatency_aws_api_calls_total":
+                counted[sample.labels["operation"]] += int(sample.value)
+    return counted
+
+
+def run_pass(reconciler: EndpointReconciler, body: dict[str, Any], *, audit: bool = False) -> PassResult:
+    result = reconciler.reconcile(EndpointResource.from_body(copy.deepcopy(body)), audit=audit)
+    body["status"].update(result.status)
+    return result
+
+
+def calls_of_one_pass(reconciler: EndpointReconciler, body: dict[str, Any], *, audit: bool = False) -> Counter[str]:
+    before = aws_calls()
+    run_pass(reconciler, body, audit=audit)
+    return aws_calls() - before
+
+
+def converge(reconciler: EndpointReconciler, body: dict[str, Any]) -> None:
+    for _ in range(6):
+        result = run_pass(reconciler, body)
+        if body["status"].get("phase") == "InService" and not result.moving:
+            return
+    raise AssertionError(f"not InService: {body['status']}")
+
+
+def mutating(calls: Counter[str]) -> Counter[str]:
+    return Counter({operation: n for operation, n in calls.items() if not operation.startswith(READ_PREFIXES)})
+
+
+@pytest.mark.timeout(60)
+def test_a_steady_endpoint_costs_one_describe_per_pass(reconciler: EndpointReconciler) -> None:
+    body = resource_body("steady", bid_filter_spec())
+    converge(reconciler, body)
+    for _ in range(3):
+        assert calls_of_one_pass(reconciler, body) == Counter({"DescribeEndpoint": 1})
+
+
+@pytest.mark.timeout(60)
+def test_a_steady_autoscaled_endpoint_costs_one_describe_and_its_audit_changes_nothing(
+    reconciler: EndpointReconciler,
+) -> None:
+    body = resource_body("scaled", bid_filter_spec(autoscaling=SCALING))
+    converge(reconciler, body)
+    assert calls_of_one_pass(reconciler, body) == Counter({"DescribeEndpoint": 1})
+    audit = calls_of_one_pass(reconciler, body, audit=True)
+    assert mutating(audit) == Counter()
+    assert audit["DescribeScalableTargets"] == 1
+    assert audit["ListTags"] >= 1
+
+
+@pytest.mark.timeout(60)
+def test_tags_edited_outside_are_restored_by_the_audit_with_an_event(
+    reconciler: EndpointReconciler, moto_url: str
+) -> None:
+    body = resource_body("tagged", bid_filter_spec())
+    converge(reconciler, body)
+    client = sagemaker(moto_url)
+    arn = body["status"]["endpointArn"]
+    client.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "intruders"}])
+
+    assert calls_of_one_pass(reconciler, body) == Counter({"DescribeEndpoint": 1})  # a steady pass does not look
+    result = run_pass(reconciler, body, audit=True)
+
+    tags = {tag["Key"]: tag["Value"] for tag in client.list_tags(ResourceArn=arn)["Tags"]}
+    assert tags["team"] == "bidding"
+    assert [event.reason for event in result.events] == ["DriftRepaired"]
+
+
+@pytest.mark.timeout(60)
+def test_an_annotated_endpoint_is_adopted_and_recorded(reconciler: EndpointReconciler, moto_url: str) -> None:
+    client = sagemaker(moto_url)
+    arn = create_foreign_endpoint(client, "legacy-bidder", tags=[{"Key": "owner", "Value": "legacy"}])
+    body = resource_body("adopter", bid_filter_spec(), annotations={ADOPT_ANNOTATION: "legacy-bidder"})
+
+    result = run_pass(reconciler, body)
+
+    tags = {tag["Key"]: tag["Value"] for tag in client.list_tags(ResourceArn=arn)["Tags"]}
+    assert tags[TAG_UID] == "uid-adopter"
+    assert tags["team"] == "bidding"
+    assert body["status"]["endpointName"] == "legacy-bidder"
+    assert "endpointArn" not in body["status"]  # recorded once a pass sees the endpoint as its own
+    assert [event.reason for event in result.events] == ["Adopted", "Updating"]
+    assert result.moving
+
+    resource = EndpointResource.from_body(body)
+    assert resource.adopting
+    assert resource.endpoint_name == "legacy-bidder"
+    # The next pass finds the endpoint tagged as its own and moves it onto a config built from the spec (moto has
+    # no UpdateEndpoint: that the call is made is what is checked here).
+    calls = calls_of_one_pass(reconciler, body)
+    assert mutating(calls) == Counter({"CreateModel": 1, "CreateEndpointConfig": 1, "UpdateEndpoint": 1})
+    configs = client.list_endpoint_configs(NameContains="legacy-bidder-")["EndpointConfigs"]
+    (config,) = configs
+    assert config["EndpointConfigName"].startswith("legacy-bidder-")
+    assert client.list_tags(ResourceArn=config["EndpointConfigArn"])["Tags"]
+
+
+@pytest.mark.timeout(60)
+def test_without_the_annotation_a_foreign_endpoint_is_a_name_conflict(
+    reconciler: EndpointReconciler, moto_url: str
+) -> None:
+    client = sagemaker(moto_url)
+    create_foreign_endpoint(client, "adtech-squatted")
+    body = resource_body("squatted", bid_filter_spec())
+
+    before = aws_calls()
+    run_pass(reconciler, body)
+
+    assert mutating(aws_calls() - before) == Counter()
+    assert body["status"]["phase"] == "Failed"
+    assert (
+        client.list_tags(ResourceArn=client.describe_endpoint(EndpointName="adtech-squatted")["EndpointArn"])["Tags"]
+        == []
+    )
+
+
+def test_an_invalid_adoption_annotation_is_reported_on_the_field_and_nothing_is_called(
+    reconciler: EndpointReconciler,
+) -> None:
+    body = resource_body("bad-adopter", bid_filter_spec(), annotations={ADOPT_ANNOTATION: "not_a.valid-name"})
+    before = aws_calls()
+    result = run_pass(reconciler, body)
+    assert aws_calls() == before
+    assert body["status"]["phase"] == "Failed"
+    assert f"metadata.annotations[{ADOPT_ANNOTATION}]" in body["status"]["failureReason"]
+    assert [event.reason for event in result.events] == ["InvalidSpec"]
+
+
+def test_a_resource_that_manages_an_endpoint_keeps_it_whatever_the_annotation_says() -> None:
+    body = resource_body("keeper", bid_filter_spec(), annotations={ADOPT_ANNOTATION: "another-endpoint"})
+    body["status"] = {"endpointName": "adtech-keeper", "endpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/x"}
+    resource = EndpointResource.from_body(body)
+    assert not resource.adopting
+    assert resource.endpoint_name == "adtech-keeper"
