@@ -1,11 +1,17 @@
 """The CRD is generated from the models, committed as generated, and structural as Kubernetes requires."""
 
+import re
 from pathlib import Path
 from typing import Any
 
+import celpy
+import jsonschema
 import yaml
 
+import admission
 from lowlatency import cli, crd
+from lowlatency.api import Spec
+from specs import bid_filter_spec
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "crds" / crd.CRD_FILE
@@ -84,3 +90,99 @@ def test_status_allows_kopf_progress_but_nothing_else_unknown() -> None:
     assert status["properties"]["kopf"]["x-kubernetes-preserve-unknown-fields"] is True
     assert not status.get("x-kubernetes-preserve-unknown-fields")
     assert all("default" not in node for _, node in _walk(status))
+
+
+def _rule_nodes() -> list[tuple[str, dict[str, Any]]]:
+    return [(path, node) for path, node in _walk(crd.openapi_schema()) if node.get(crd.CEL)]
+
+
+def test_everything_a_cel_rule_can_reach_is_bounded() -> None:
+    """The API server estimates each rule's worst-case cost from maxLength, maxItems and maxProperties of what the
+    rule can reach, and refuses a CRD whose estimate exceeds the budget: nothing under a rule may be unbounded."""
+    for rule_path, rule_node in _rule_nodes():
+        for path, node in _walk(rule_node, rule_path):
+            kind = "array" if node.get("type") == "array" else node.get("type")
+            if node.get("x-kubernetes-int-or-string") or kind == "string":
+                assert "maxLength" in node or "enum" in node, f"{path}: string without maxLength under a CEL rule"
+            elif kind == "array":
+                assert "maxItems" in node, f"{path}: list without maxItems under a CEL rule"
+            elif kind == "object" and "additionalProperties" in node:
+                assert "maxProperties" in node, f"{path}: map without maxProperties under a CEL rule"
+
+
+def test_every_cel_rule_compiles_and_its_error_names_a_field() -> None:
+    environment = celpy.Environment()
+    for path, node in _rule_nodes():
+        own_name = path.rsplit(".", 1)[-1]
+        fields = {own_name, *node.get("properties", {})}
+        for rule in node[crd.CEL]:
+            environment.compile(rule["rule"])
+            if "fieldPath" in rule:
+                target = rule["fieldPath"].removeprefix(".")
+                assert target in node["properties"], f"{path}: fieldPath {rule['fieldPath']} is not a property"
+                assert target in rule["message"], f"{path}: {rule['message']!r} does not name {target}"
+            named = any(name in rule["message"] for name in fields) or own_name.rstrip("s") in rule["message"]
+            assert named, f"{path}: {rule['message']!r} names no field"
+
+
+def _regular_expressions() -> list[str]:
+    found = []
+    for _, node in _walk(crd.openapi_schema()):
+        if "pattern" in node:
+            found.append(node["pattern"])
+        for rule in node.get(crd.CEL, []):
+            found += re.findall(r"matches\('([^']*)'\)", rule["rule"])
+    return found
+
+
+def test_regular_expressions_are_re2() -> None:
+    """The API server compiles patterns and CEL's matches() with Go's RE2: no look-around or back-references, and
+    no repetition count above 1000."""
+    expressions = _regular_expressions()
+    assert len(expressions) > 10
+    for expression in expressions:
+        assert not re.search(r"\(\?[=!<]|\\[1-9]", expression), expression
+        for low, high in re.findall(r"\{(\d+)(?:,(\d*))?\}", expression):
+            assert int(low) <= 1000, expression
+            assert int(high or 0) <= 1000, expression
+
+
+def test_every_default_is_valid_where_it_is_declared() -> None:
+    """The API server refuses a CRD whose defaults (with the defaults nested in them applied) do not validate
+    against their own schema."""
+    defaults = [(path, node) for path, node in _walk(crd.openapi_schema()["properties"]["spec"]) if "default" in node]
+    assert len(defaults) >= 10
+    for path, node in defaults:
+        stored = admission.with_defaults(node, node["default"])
+        jsonschema.Draft4Validator(node).validate(stored)
+        assert not admission.cel_rejections_at(node, stored), path
+
+
+def test_the_schema_defaults_are_the_operators_defaults() -> None:
+    """What the API server stores (its defaults applied) is what the operator reads: Argo CD sees no drift and the
+    operator acts on no value that `kubectl get -o yaml` does not show. Empty lists and maps are left out on both
+    sides (the API server does not default them; the operator reads them as empty)."""
+    full = bid_filter_spec(
+        autoscaling={
+            "minCapacity": 2,
+            "maxCapacity": 4,
+            "schedules": [{"name": "p", "cron": "rate(2 hours)", "minCapacity": 2, "maxCapacity": 4}],
+        },
+        deployment={"strategy": "Linear", "linearStepPercent": 20},
+        vpcEndpoint={"vpcId": "vpc-1", "subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"]},
+        benchmark={"payload": "1,2"},
+        model={**bid_filter_spec()["model"], "vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]}},
+    )
+    spec_schema = crd.openapi_schema()["properties"]["spec"]
+    for written in (bid_filter_spec(), full):
+        stored = admission.with_defaults(spec_schema, written)
+        understood = Spec.model_validate(written).model_dump(mode="json", by_alias=True, exclude_none=True)
+        assert _without_empty(stored) == _without_empty(understood)
+
+
+def _without_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_empty(item) for key, item in value.items() if item not in ({}, [])}
+    if isinstance(value, list):
+        return [_without_empty(item) for item in value]
+    return value

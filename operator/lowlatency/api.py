@@ -9,10 +9,11 @@ resource (an object written before a CRD upgrade may not satisfy today's schema)
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic.alias_generators import to_camel, to_snake
 
 #: Cross-field rules are written once, as CEL, and enforced by the API server; the pydantic validators below
 #: re-check the same rules for objects that were admitted before a rule existed.
@@ -24,19 +25,69 @@ ROLE_ARN_PATTERN = r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[a-zA-Z0-9_+=,.@\-/]{1
 INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9\-]+\.[a-z0-9]+$"
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"
 IMAGE_PATTERN = r"^[\S]+$"
-ENV_KEY_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$"
+ENV_KEY_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 SUBNET_PATTERN = r"^subnet-[0-9a-f]{1,32}$"
 SECURITY_GROUP_PATTERN = r"^sg-[0-9a-f]{1,32}$"
 VPC_PATTERN = r"^vpc-[0-9a-f]{1,32}$"
 ALARM_NAME_PATTERN = r"^\S(.*\S)?$"
 SCHEDULE_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_\-.]{0,63}$"
-CRON_PATTERN = r"^(cron\([^()]{9,}\)|rate\([0-9]+ (minute|minutes|hour|hours|day|days)\)|at\([0-9T:\-]+\))$"
-TAG_KEY_PATTERN = r"^[a-zA-Z0-9_.:/=+\-@ ]{1,128}$"
-TAG_VALUE_PATTERN = r"^[a-zA-Z0-9_.:/=+\-@ ]{0,256}$"
+# The shape of the three forms; calendar ranges are checked by the operator (ScheduledScaling._calendar), since
+# a regular expression for "0-59, lists, ranges and steps" per field would be unreadable.
+CRON_PATTERN = (
+    r"^(cron\(\S+ \S+ (\? \S+ [^?\s]+|[^?\s]+ \S+ \?) \S+\)"
+    r"|rate\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\)"
+    r"|at\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\))$"
+)
+TAG_KEY_PATTERN = r"^[a-zA-Z0-9_.:/=+@ -]{1,128}$"
+TAG_VALUE_PATTERN = r"^[a-zA-Z0-9_.:/=+@ -]*$"
 
 RESERVED_TAG_PREFIXES = ("aws:", "lowlatency.io/")
 MAX_INSTANCE_COUNT = 1000
 MAX_USER_TAGS = 40  # AWS allows 50 per resource; the operator's ownership tags take the rest.
+MAX_ENV_KEY_LENGTH = 1024
+
+# Every string, list and map that a CEL rule can reach carries a bound (maxLength, maxItems, maxProperties or an
+# enum): the API server estimates each rule's worst-case cost from these bounds when the CRD is applied, and
+# refuses rules whose estimate exceeds its budget. Map keys cannot carry maxLength in a structural schema; the
+# rules below that read them bound their length themselves.
+
+
+def _distinct(values: list[str]) -> list[str]:
+    """The pydantic twin of ``x-kubernetes-list-type: set`` (the API server refuses duplicates in such a list)."""
+    duplicates = sorted({value for value in values if values.count(value) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate values {duplicates}")
+    return values
+
+
+def not_above(lower: str, upper: str, field_path: str | None = None) -> dict[str, JsonValue]:
+    """The CEL rule "field ``lower`` does not exceed field ``upper``" (camelCase names); :func:`check_not_above`
+    is its pydantic twin."""
+    rule: dict[str, JsonValue] = {
+        "rule": f"self.{lower} <= self.{upper}",
+        "message": f"{lower} must not exceed {upper}",
+    }
+    if field_path is not None:
+        rule["fieldPath"] = field_path
+    return rule
+
+
+def check_not_above(model: BaseModel, lower: str, upper: str) -> None:
+    if getattr(model, to_snake(lower)) > getattr(model, to_snake(upper)):
+        raise ValueError(f"{lower} must not exceed {upper}")
+
+
+SET = {"x-kubernetes-list-type": "set"}
+SubnetIds = Annotated[
+    list[Annotated[str, Field(pattern=SUBNET_PATTERN, max_length=32)]],
+    Field(min_length=1, max_length=16, json_schema_extra=SET),
+    AfterValidator(_distinct),
+]
+SecurityGroupIds = Annotated[
+    list[Annotated[str, Field(pattern=SECURITY_GROUP_PATTERN, max_length=32)]],
+    Field(min_length=1, max_length=5, json_schema_extra=SET),
+    AfterValidator(_distinct),
+]
 
 
 class Schema(BaseModel):
@@ -51,19 +102,24 @@ class Schema(BaseModel):
     )
 
 
-class VpcConfig(Schema):
+class SpecSchema(Schema):
+    """Base of the spec models: strict types, as the API server stores them (a string where a number belongs is an
+    error here too, not silently converted)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class VpcConfig(SpecSchema):
     """Where SageMaker places the model containers (CreateModel's VpcConfig)."""
 
-    subnets: list[Annotated[str, Field(pattern=SUBNET_PATTERN, max_length=32)]] = Field(min_length=1, max_length=16)
-    """Subnet ids in the VPC for the model containers (1 to 16)."""
+    subnets: SubnetIds
+    """Subnet ids in the VPC for the model containers (1 to 16, distinct)."""
 
-    security_group_ids: list[Annotated[str, Field(pattern=SECURITY_GROUP_PATTERN, max_length=32)]] = Field(
-        min_length=1, max_length=5
-    )
-    """Security group ids for the model containers (1 to 5)."""
+    security_group_ids: SecurityGroupIds
+    """Security group ids for the model containers (1 to 5, distinct)."""
 
 
-class ModelSpec(Schema):
+class ModelSpec(SpecSchema):
     """The model to serve: artifact, container image and the role SageMaker assumes to fetch them."""
 
     model_data_url: str = Field(pattern=S3_URL_PATTERN, max_length=1024)
@@ -75,8 +131,21 @@ class ModelSpec(Schema):
     execution_role_arn: str = Field(pattern=ROLE_ARN_PATTERN, max_length=2048)
     """IAM role SageMaker assumes to pull the image and read the artifact (arn:aws:iam::<account>:role/<name>)."""
 
-    environment: dict[Annotated[str, Field(pattern=ENV_KEY_PATTERN)], Annotated[str, Field(max_length=1024)]] = Field(
-        default_factory=dict, max_length=100
+    environment: dict[
+        Annotated[str, Field(pattern=ENV_KEY_PATTERN, max_length=MAX_ENV_KEY_LENGTH)],
+        Annotated[str, Field(max_length=1024)],
+    ] = Field(
+        default_factory=dict,
+        max_length=100,
+        json_schema_extra={
+            CEL: [
+                {
+                    "rule": f"self.all(k, size(k) <= {MAX_ENV_KEY_LENGTH} && k.matches('{ENV_KEY_PATTERN}'))",
+                    "message": "environment variable names must start with a letter or _, contain only letters,"
+                    f" digits and _, and have at most {MAX_ENV_KEY_LENGTH} characters",
+                }
+            ]
+        },
     )
     """Environment variables for the inference container (at most 100, values up to 1024 characters)."""
 
@@ -84,7 +153,18 @@ class ModelSpec(Schema):
     """Subnets and security groups for the model containers; omit to run them outside any VPC of yours."""
 
 
-class ScheduledScaling(Schema):
+#: Ranges of the numbers in each field of an Application Auto Scaling cron expression (cron(m h dom mon dow year)).
+CRON_FIELD_RANGES = {
+    "minutes": (0, 59),
+    "hours": (0, 23),
+    "day-of-month": (1, 31),
+    "month": (1, 12),
+    "day-of-week": (1, 7),
+    "year": (1970, 2199),
+}
+
+
+class ScheduledScaling(SpecSchema):
     """A scheduled change of the scaling bounds, for peaks known in advance."""
 
     name: str = Field(pattern=SCHEDULE_NAME_PATTERN, max_length=64)
@@ -99,25 +179,37 @@ class ScheduledScaling(Schema):
     max_capacity: int = Field(ge=1, le=MAX_INSTANCE_COUNT)
     """Maximum instance count from the scheduled time on."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            CEL: [
-                {
-                    "rule": "self.minCapacity <= self.maxCapacity",
-                    "message": "minCapacity must not exceed maxCapacity",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={CEL: [not_above("minCapacity", "maxCapacity")]})
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> ScheduledScaling:
-        if self.min_capacity > self.max_capacity:
-            raise ValueError("minCapacity must not exceed maxCapacity")
+        check_not_above(self, "minCapacity", "maxCapacity")
         return self
 
+    @field_validator("cron")
+    @classmethod
+    def _calendar(cls, expression: str) -> str:
+        """What the pattern cannot say: every number of a cron field in its range, and at() a real time."""
+        form, _, argument = expression.rstrip(")").partition("(")
+        if form == "at":
+            try:
+                datetime.datetime.fromisoformat(argument)
+            except ValueError as error:
+                raise ValueError(f"at({argument}) is not a date and time: {error}") from None
+        elif form == "cron":
+            for (field, (lowest, highest)), value in zip(CRON_FIELD_RANGES.items(), argument.split(), strict=True):
+                numbers = [int(number) for number in re.findall(r"[0-9]+", value)]
+                if any(not lowest <= number <= highest for number in numbers):
+                    raise ValueError(f"cron {field} field {value!r} is outside {lowest}-{highest}")
+        return expression
 
-class AutoscalingSpec(Schema):
+
+TARGET_OUT_OF_RANGE = (
+    "targetInvocationsPerInstance must be a whole number of invocations per minute from 1 to 1000000, or 'auto'"
+)
+
+
+class AutoscalingSpec(SpecSchema):
     """Application Auto Scaling of the production variant; with it, the live instance count belongs to the
     autoscaler and the operator never sets it back."""
 
@@ -131,10 +223,11 @@ class AutoscalingSpec(Schema):
         default="auto",
         json_schema_extra={
             "x-kubernetes-int-or-string": True,
+            "maxLength": len("auto"),
             CEL: [
                 {
                     "rule": "type(self) == int ? self >= 1 && self <= 1000000 : self == 'auto'",
-                    "message": "must be a whole number of invocations per minute from 1 to 1000000, or 'auto'",
+                    "message": TARGET_OUT_OF_RANGE,
                 }
             ],
         },
@@ -153,37 +246,59 @@ class AutoscalingSpec(Schema):
         max_length=50,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
-    """Scheduled changes of the scaling bounds for known peaks."""
+    """Scheduled changes of the scaling bounds for known peaks (names distinct)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            CEL: [
-                {
-                    "rule": "self.minCapacity <= self.maxCapacity",
-                    "message": "minCapacity must not exceed maxCapacity",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={CEL: [not_above("minCapacity", "maxCapacity")]})
+
+    @field_validator("schedules")
+    @classmethod
+    def _distinct_names(cls, schedules: list[ScheduledScaling]) -> list[ScheduledScaling]:
+        _distinct([schedule.name for schedule in schedules])
+        return schedules
 
     @field_validator("target_invocations_per_instance")
     @classmethod
     def _target_in_range(cls, value: int | str) -> int | str:
         if isinstance(value, int) and not 1 <= value <= 1_000_000:
-            raise ValueError("must be a whole number of invocations per minute from 1 to 1000000, or 'auto'")
+            raise ValueError(TARGET_OUT_OF_RANGE)
         return value
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> AutoscalingSpec:
-        if self.min_capacity > self.max_capacity:
-            raise ValueError("minCapacity must not exceed maxCapacity")
+        check_not_above(self, "minCapacity", "maxCapacity")
         return self
 
 
 DeploymentStrategy = Literal["AllAtOnce", "Canary", "Linear", "Rolling"]
 
+#: The size field each strategy needs, and no other strategy accepts.
+STRATEGY_SIZE = {"Canary": "canarySizePercent", "Linear": "linearStepPercent", "Rolling": "rollingBatchPercent"}
+BLUE_GREEN = ("AllAtOnce", "Canary", "Linear")
+TERMINATION_WAIT_MISFIT = "terminationWaitSeconds applies only to the blue/green strategies " + ", ".join(BLUE_GREEN)
 
-class DeploymentSpec(Schema):
+
+def _size_misfit(strategy: str, field: str) -> str:
+    return f"{field} is required with strategy {strategy} and allowed only with it"
+
+
+_DEPLOYMENT_RULES: list[JsonValue] = [
+    {
+        "rule": f"(self.strategy == '{strategy}') == has(self.{field})",
+        "message": _size_misfit(strategy, field),
+        "fieldPath": f".{field}",
+    }
+    for strategy, field in STRATEGY_SIZE.items()
+]
+_DEPLOYMENT_RULES.append(
+    {
+        "rule": "self.strategy != 'Rolling' || self.terminationWaitSeconds == 0",
+        "message": TERMINATION_WAIT_MISFIT,
+        "fieldPath": ".terminationWaitSeconds",
+    }
+)
+
+
+class DeploymentSpec(SpecSchema):
     """How a spec change reaches the live endpoint: SageMaker's blue/green (all at once, canary, linear) or rolling
     deployment guardrails, with automatic rollback on CloudWatch alarms."""
 
@@ -191,78 +306,60 @@ class DeploymentSpec(Schema):
     """AllAtOnce shifts all traffic to the new fleet at once; Canary shifts canarySizePercent first, waits, then the
     rest; Linear shifts linearStepPercent per step; Rolling replaces instances in batches of rollingBatchPercent."""
 
-    canary_size_percent: int | None = Field(default=None, ge=1, le=99)
-    """Share of capacity that takes traffic first (Canary only)."""
+    canary_size_percent: int | None = Field(default=None, ge=1, le=50)
+    """Share of capacity that takes traffic first, at most 50 (Canary only)."""
 
-    linear_step_percent: int | None = Field(default=None, ge=1, le=99)
-    """Share of capacity shifted at each step (Linear only)."""
+    linear_step_percent: int | None = Field(default=None, ge=10, le=50)
+    """Share of capacity shifted at each step, 10 to 50 (Linear only)."""
 
-    rolling_batch_percent: int | None = Field(default=None, ge=1, le=99)
-    """Share of instances replaced in each batch (Rolling only)."""
+    rolling_batch_percent: int | None = Field(default=None, ge=5, le=50)
+    """Share of instances replaced in each batch, 5 to 50 (Rolling only)."""
 
     wait_seconds: int = Field(default=300, ge=0, le=3600)
     """Seconds to wait between traffic shifts (or batches) while watching the rollback alarms."""
 
     termination_wait_seconds: int = Field(default=0, ge=0, le=3600)
-    """Seconds the old fleet is kept after all traffic moved, for a quick rollback."""
+    """Seconds the old fleet is kept after all traffic moved, for a quick rollback (blue/green strategies only)."""
 
-    rollback_alarms: list[Annotated[str, Field(pattern=ALARM_NAME_PATTERN, max_length=255)]] = Field(
-        default_factory=list, max_length=10
-    )
-    """CloudWatch alarm names; if any fires during the rollout, SageMaker rolls back to the previous config."""
+    rollback_alarms: Annotated[
+        list[Annotated[str, Field(pattern=ALARM_NAME_PATTERN, max_length=255)]],
+        Field(max_length=10, json_schema_extra=SET),
+        AfterValidator(_distinct),
+    ] = Field(default_factory=list)
+    """CloudWatch alarm names (distinct); if any fires during the rollout, SageMaker rolls back to the previous
+    config."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            CEL: [
-                {
-                    "rule": "self.strategy != 'Canary' || has(self.canarySizePercent)",
-                    "message": "canarySizePercent is required when strategy is Canary",
-                },
-                {
-                    "rule": "self.strategy != 'Linear' || has(self.linearStepPercent)",
-                    "message": "linearStepPercent is required when strategy is Linear",
-                },
-                {
-                    "rule": "self.strategy != 'Rolling' || has(self.rollingBatchPercent)",
-                    "message": "rollingBatchPercent is required when strategy is Rolling",
-                },
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={CEL: _DEPLOYMENT_RULES})
 
     @model_validator(mode="after")
-    def _strategy_sizes(self) -> DeploymentSpec:
-        required = {
-            "Canary": "canary_size_percent",
-            "Linear": "linear_step_percent",
-            "Rolling": "rolling_batch_percent",
-        }
-        field = required.get(self.strategy)
-        if field is not None and getattr(self, field) is None:
-            raise ValueError(f"{to_camel(field)} is required when strategy is {self.strategy}")
+    def _fields_fit_the_strategy(self) -> DeploymentSpec:
+        for strategy, field in STRATEGY_SIZE.items():
+            if (self.strategy == strategy) != (getattr(self, to_snake(field)) is not None):
+                raise ValueError(_size_misfit(strategy, field))
+        if self.strategy not in BLUE_GREEN and self.termination_wait_seconds:
+            raise ValueError(TERMINATION_WAIT_MISFIT)
         return self
 
 
-class VpcEndpointSpec(Schema):
+class VpcEndpointSpec(SpecSchema):
     """An interface VPC endpoint for the SageMaker Runtime, so that clients in the VPC invoke the endpoint without
     leaving it (found and shared between resources in the same VPC)."""
 
     vpc_id: str = Field(pattern=VPC_PATTERN, max_length=32)
     """The VPC that the clients run in."""
 
-    subnet_ids: list[Annotated[str, Field(pattern=SUBNET_PATTERN, max_length=32)]] = Field(min_length=1, max_length=16)
-    """Subnets for the endpoint's network interfaces, one per availability zone."""
+    subnet_ids: SubnetIds
+    """Subnets for the endpoint's network interfaces, one per availability zone (1 to 16, distinct)."""
 
-    security_group_ids: list[Annotated[str, Field(pattern=SECURITY_GROUP_PATTERN, max_length=32)]] = Field(
-        min_length=1, max_length=5
-    )
-    """Security groups of the endpoint's network interfaces; they must admit HTTPS from the clients."""
+    security_group_ids: SecurityGroupIds
+    """Security groups of the endpoint's network interfaces (1 to 5, distinct); they must admit HTTPS from the
+    clients."""
 
     private_dns: bool = True
     """Resolve the regional runtime host name to the endpoint inside the VPC."""
 
 
-class BenchmarkSpec(Schema):
+class BenchmarkSpec(SpecSchema):
     """A benchmark of the live endpoint, run after every rollout that reaches InService."""
 
     payload: str = Field(min_length=1, max_length=65536)
@@ -280,8 +377,15 @@ class BenchmarkSpec(Schema):
     target_p99_ms: float = Field(default=20.0, gt=0, le=60000)
     """Latency objective: the benchmark's sloMet says whether p99 stayed at or under it."""
 
+    model_config = ConfigDict(json_schema_extra={CEL: [not_above("concurrency", "requests", ".concurrency")]})
 
-class Spec(Schema):
+    @model_validator(mode="after")
+    def _clients_have_requests(self) -> BenchmarkSpec:
+        check_not_above(self, "concurrency", "requests")
+        return self
+
+
+class Spec(SpecSchema):
     """Desired state of a SageMaker real-time inference endpoint."""
 
     region: str | None = Field(default=None, pattern=REGION_PATTERN, max_length=32)
@@ -311,21 +415,27 @@ class Spec(Schema):
     deletion_policy: Literal["Delete", "Retain"] = "Delete"
     """Delete removes the endpoint, its configs and models with the resource; Retain leaves them in AWS."""
 
-    tags: dict[Annotated[str, Field(pattern=TAG_KEY_PATTERN)], Annotated[str, Field(pattern=TAG_VALUE_PATTERN)]] = (
-        Field(
-            default_factory=dict,
-            max_length=MAX_USER_TAGS,
-            json_schema_extra={
-                CEL: [
-                    {
-                        "rule": "self.all(k, !k.startsWith('aws:') && !k.startsWith('lowlatency.io/'))",
-                        "message": "tag keys may not start with aws: or lowlatency.io/ (reserved)",
-                    }
-                ]
-            },
-        )
+    tags: dict[
+        Annotated[str, Field(pattern=TAG_KEY_PATTERN)],
+        Annotated[str, Field(pattern=TAG_VALUE_PATTERN, max_length=256)],
+    ] = Field(
+        default_factory=dict,
+        max_length=MAX_USER_TAGS,
+        json_schema_extra={
+            CEL: [
+                {
+                    "rule": "self.all(k, " + " && ".join(f"!k.startsWith('{p}')" for p in RESERVED_TAG_PREFIXES) + ")",
+                    "message": "tag keys may not start with " + " or ".join(RESERVED_TAG_PREFIXES) + " (reserved)",
+                },
+                {
+                    "rule": f"self.all(k, k.matches('{TAG_KEY_PATTERN}'))",
+                    "message": "tag keys must have 1 to 128 characters: letters, digits, spaces and _.:/=+@-",
+                },
+            ]
+        },
     )
-    """Tags added to every AWS resource created for this endpoint (keys may not start with aws:)."""
+    """Tags added to every AWS resource created for this endpoint (at most 40; keys may not start with aws: or
+    lowlatency.io/)."""
 
     @field_validator("tags")
     @classmethod
@@ -342,11 +452,13 @@ class Spec(Schema):
                     "rule": "!has(self.autoscaling) || (self.instanceCount >= self.autoscaling.minCapacity"
                     " && self.instanceCount <= self.autoscaling.maxCapacity)",
                     "message": "instanceCount must lie between autoscaling.minCapacity and autoscaling.maxCapacity",
+                    "fieldPath": ".instanceCount",
                 },
                 {
                     "rule": "has(self.region) == has(oldSelf.region)"
                     " && (!has(self.region) || self.region == oldSelf.region)",
                     "message": "region is immutable: create a new resource to move an endpoint to another region",
+                    "fieldPath": ".region",
                 },
             ]
         }

@@ -21,7 +21,7 @@ CRD_FILE = f"{CRD_NAME}.yaml"
 JsonSchema = dict[str, Any]
 
 # Keys of pydantic's output that have no place in a structural schema (or only add noise to `kubectl explain`).
-_DROPPED_KEYS = {"title", "$defs", "additionalProperties"}
+_DROPPED_KEYS = {"title", "$defs", "additionalProperties", "propertyNames"}
 
 PRINTER_COLUMNS = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},

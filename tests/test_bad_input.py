@@ -1,0 +1,527 @@
+"""Invalid specs are rejected at the earliest layer that can see the problem, with a message naming the field.
+
+Each case says which layer must reject it first — the CRD's structural schema, its CEL rules, or the operator's
+own validation (see ``admission``) — and the field the message must name. A case that no layer rejects, or that a
+later layer than expected catches first, fails. The operator re-checks every rule of the earlier layers (for
+objects stored before a rule existed), so each case must also be refused by the operator, except the transition
+rules, which need the old object only the API server has. Operator-only cases are run through the reconciler
+against the AWS emulator: a Failed ``InvalidSpec`` condition naming the field, and not one call to AWS.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from admission import Layer, document, first_rejecting_layer, names_the_field, rejections
+from lowlatency import naming
+from lowlatency.aws import AwsClients, AwsSettings
+from lowlatency.desired import Owner, build_desired
+from lowlatency.emulators.aws import AwsEmulator
+from lowlatency.planner import Memory, Observed, ObservedEndpoint, plan
+from lowlatency.reconciler import EndpointReconciler, EndpointResource
+from specs import bid_filter_spec, parsed
+
+REPO = Path(__file__).resolve().parent.parent
+SCALING = {"minCapacity": 2, "maxCapacity": 20}
+VPC_ENDPOINT = {"vpcId": "vpc-0e3f", "subnetIds": ["subnet-0a1b"], "securityGroupIds": ["sg-0c2d"]}
+BENCHMARK = {"payload": "0.2,1,0,3,0.7"}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    spec: dict[str, Any]
+    layer: Layer
+    field: str
+    old_spec: dict[str, Any] | None = None  # an update from this spec; a create when None
+    operator_rechecks: bool = field(default=True)
+
+
+def spec(**overrides: Any) -> dict[str, Any]:
+    return bid_filter_spec(**overrides)
+
+
+def model(**overrides: Any) -> dict[str, Any]:
+    return spec(model={**bid_filter_spec()["model"], **overrides})
+
+
+def scaling(**overrides: Any) -> dict[str, Any]:
+    return spec(autoscaling={**SCALING, **overrides})
+
+
+def schedule(**overrides: Any) -> dict[str, Any]:
+    return scaling(schedules=[{"name": "evening-peak", "cron": "cron(0 18 * * ? *)", **SCALING, **overrides}])
+
+
+def deployment(**overrides: Any) -> dict[str, Any]:
+    return spec(deployment=overrides)
+
+
+def vpc_endpoint(**overrides: Any) -> dict[str, Any]:
+    return spec(vpcEndpoint={**VPC_ENDPOINT, **overrides})
+
+
+def benchmark(**overrides: Any) -> dict[str, Any]:
+    return spec(benchmark={**BENCHMARK, **overrides})
+
+
+def without(key: str) -> dict[str, Any]:
+    return {name: value for name, value in spec().items() if name != key}
+
+
+def model_without(key: str) -> dict[str, Any]:
+    return spec(model={name: value for name, value in bid_filter_spec()["model"].items() if name != key})
+
+
+CASES = [
+    # Instance types and counts.
+    Case("instance type without ml. prefix", spec(instanceType="c5.xlarge"), "schema", "spec.instanceType"),
+    Case("instance type in capitals", spec(instanceType="ml.C5.XLARGE"), "schema", "spec.instanceType"),
+    Case("instance type without size", spec(instanceType="ml.c5"), "schema", "spec.instanceType"),
+    Case("instance type too long", spec(instanceType="ml.c5." + "x" * 60), "schema", "spec.instanceType"),
+    Case("instance count zero", spec(instanceCount=0), "schema", "spec.instanceCount"),
+    Case("instance count above 1000", spec(instanceCount=1001), "schema", "spec.instanceCount"),
+    Case("instance count as a string", spec(instanceCount="2"), "schema", "spec.instanceCount"),
+    Case("instance count fractional", spec(instanceCount=2.5), "schema", "spec.instanceCount"),
+    Case("instance type missing", without("instanceType"), "schema", "spec.instanceType"),
+    # The model: S3 URLs, role ARNs, image, environment, VPC config.
+    Case("model missing", without("model"), "schema", "spec.model"),
+    Case(
+        "model URL over https", model(modelDataUrl="https://acme-models/m.tar.gz"), "schema", "spec.model.modelDataUrl"
+    ),
+    Case("model URL without key", model(modelDataUrl="s3://acme-models"), "schema", "spec.model.modelDataUrl"),
+    Case(
+        "model URL bucket in capitals",
+        model(modelDataUrl="s3://Acme_Models/m.tar.gz"),
+        "schema",
+        "spec.model.modelDataUrl",
+    ),
+    Case("model URL bucket too short", model(modelDataUrl="s3://ab/m.tar.gz"), "schema", "spec.model.modelDataUrl"),
+    Case(
+        "model URL too long", model(modelDataUrl="s3://acme-models/" + "k" * 1010), "schema", "spec.model.modelDataUrl"
+    ),
+    Case(
+        "role ARN with short account",
+        model(executionRoleArn="arn:aws:iam::123:role/x"),
+        "schema",
+        "spec.model.executionRoleArn",
+    ),
+    Case(
+        "user ARN instead of role",
+        model(executionRoleArn="arn:aws:iam::123456789012:user/x"),
+        "schema",
+        "spec.model.executionRoleArn",
+    ),
+    Case(
+        "bucket ARN instead of role",
+        model(executionRoleArn="arn:aws:s3:::acme-models"),
+        "schema",
+        "spec.model.executionRoleArn",
+    ),
+    Case("role missing", model_without("executionRoleArn"), "schema", "spec.model.executionRoleArn"),
+    Case("image with a space", model(image="xgboost 1.7"), "schema", "spec.model.image"),
+    Case("image empty", model(image=""), "schema", "spec.model.image"),
+    Case("image too long", model(image="a" * 256), "schema", "spec.model.image"),
+    Case(
+        "101 environment variables",
+        model(environment={f"V{i}": "x" for i in range(101)}),
+        "schema",
+        "spec.model.environment",
+    ),
+    Case(
+        "environment value too long", model(environment={"MODE": "x" * 1025}), "schema", "spec.model.environment.MODE"
+    ),
+    Case("environment name starting with a digit", model(environment={"1BAD": "x"}), "cel", "spec.model.environment"),
+    Case("environment name with a dash", model(environment={"MY-VAR": "x"}), "cel", "spec.model.environment"),
+    Case(
+        "model VPC without subnets",
+        model(vpcConfig={"subnets": [], "securityGroupIds": ["sg-1"]}),
+        "schema",
+        "spec.model.vpcConfig.subnets",
+    ),
+    Case(
+        "model VPC bad security group",
+        model(vpcConfig={"subnets": ["subnet-1"], "securityGroupIds": ["sg-XYZ"]}),
+        "schema",
+        "spec.model.vpcConfig.securityGroupIds[0]",
+    ),
+    Case(
+        "model VPC subnet twice",
+        model(vpcConfig={"subnets": ["subnet-1", "subnet-1"], "securityGroupIds": ["sg-1"]}),
+        "schema",
+        "spec.model.vpcConfig.subnets",
+    ),
+    Case("unknown model field", model(modelUrl="s3://acme-models/m.tar.gz"), "schema", "spec.model.modelUrl"),
+    # Region.
+    Case("region that does not exist", spec(region="mars-1"), "schema", "spec.region"),
+    Case("region in capitals", spec(region="US-EAST-1"), "schema", "spec.region"),
+    Case(
+        "region changed",
+        spec(region="eu-west-1"),
+        "cel",
+        "spec.region",
+        old_spec=spec(region="us-east-1"),
+        operator_rechecks=False,
+    ),
+    Case("region removed", spec(), "cel", "spec.region", old_spec=spec(region="us-east-1"), operator_rechecks=False),
+    # Autoscaling: capacities, targets, schedules and cron expressions.
+    Case("min capacity zero", scaling(minCapacity=0), "schema", "spec.autoscaling.minCapacity"),
+    Case("max capacity above 1000", scaling(maxCapacity=1001), "schema", "spec.autoscaling.maxCapacity"),
+    Case("max capacity missing", spec(autoscaling={"minCapacity": 2}), "schema", "spec.autoscaling.maxCapacity"),
+    Case("negative cooldown", scaling(scaleInCooldownSeconds=-1), "schema", "spec.autoscaling.scaleInCooldownSeconds"),
+    Case("unknown autoscaling field", scaling(minReplicas=2), "schema", "spec.autoscaling.minReplicas"),
+    Case(
+        "min above max capacity",
+        spec(instanceCount=5, autoscaling={"minCapacity": 5, "maxCapacity": 2}),
+        "cel",
+        "spec.autoscaling",
+    ),
+    Case("instance count below min capacity", spec(instanceCount=1, autoscaling=SCALING), "cel", "spec.instanceCount"),
+    Case("instance count above max capacity", spec(instanceCount=30, autoscaling=SCALING), "cel", "spec.instanceCount"),
+    Case(
+        "target zero", scaling(targetInvocationsPerInstance=0), "cel", "spec.autoscaling.targetInvocationsPerInstance"
+    ),
+    Case(
+        "target above a million",
+        scaling(targetInvocationsPerInstance=2_000_000),
+        "cel",
+        "spec.autoscaling.targetInvocationsPerInstance",
+    ),
+    Case(
+        "target an unknown word",
+        scaling(targetInvocationsPerInstance="fast"),
+        "cel",
+        "spec.autoscaling.targetInvocationsPerInstance",
+    ),
+    Case(
+        "target a long word",
+        scaling(targetInvocationsPerInstance="automatic"),
+        "schema",
+        "spec.autoscaling.targetInvocationsPerInstance",
+    ),
+    Case(
+        "target fractional",
+        scaling(targetInvocationsPerInstance=1.5),
+        "schema",
+        "spec.autoscaling.targetInvocationsPerInstance",
+    ),
+    Case("cron without cron()", schedule(cron="0 18 * * ? *"), "schema", "spec.autoscaling.schedules[0].cron"),
+    Case("cron with five fields", schedule(cron="cron(0 18 * * *)"), "schema", "spec.autoscaling.schedules[0].cron"),
+    Case(
+        "cron with day of month and week",
+        schedule(cron="cron(0 18 1 * MON *)"),
+        "schema",
+        "spec.autoscaling.schedules[0].cron",
+    ),
+    Case("rate in weeks", schedule(cron="rate(5 weeks)"), "schema", "spec.autoscaling.schedules[0].cron"),
+    Case("rate of 1 in plural", schedule(cron="rate(1 minutes)"), "schema", "spec.autoscaling.schedules[0].cron"),
+    Case("cron hour 25", schedule(cron="cron(0 25 * * ? *)"), "operator", "spec.autoscaling.schedules[0].cron"),
+    Case("cron minute 70", schedule(cron="cron(70 18 * * ? *)"), "operator", "spec.autoscaling.schedules[0].cron"),
+    Case("cron month 13", schedule(cron="cron(0 18 ? 13 MON *)"), "operator", "spec.autoscaling.schedules[0].cron"),
+    Case(
+        "at() on 30 February",
+        schedule(cron="at(2027-02-30T10:00:00)"),
+        "operator",
+        "spec.autoscaling.schedules[0].cron",
+    ),
+    Case("at() at hour 25", schedule(cron="at(2027-03-01T25:00:00)"), "operator", "spec.autoscaling.schedules[0].cron"),
+    Case("schedule name starting with a dash", schedule(name="-peak"), "schema", "spec.autoscaling.schedules[0].name"),
+    Case("schedule min above max", schedule(minCapacity=9, maxCapacity=3), "cel", "spec.autoscaling.schedules[0]"),
+    Case(
+        "schedule names twice",
+        scaling(schedules=[{"name": "peak", "cron": "rate(2 hours)", **SCALING}] * 2),
+        "schema",
+        "spec.autoscaling.schedules",
+    ),
+    Case(
+        "51 schedules",
+        scaling(schedules=[{"name": f"s{i}", "cron": "rate(2 hours)", **SCALING} for i in range(51)]),
+        "schema",
+        "spec.autoscaling.schedules",
+    ),
+    # Deployment: strategies, percentages and fields that do not fit the strategy.
+    Case("unknown strategy", deployment(strategy="BlueGreen"), "schema", "spec.deployment.strategy"),
+    Case(
+        "canary size zero",
+        deployment(strategy="Canary", canarySizePercent=0),
+        "schema",
+        "spec.deployment.canarySizePercent",
+    ),
+    Case(
+        "canary size above 50",
+        deployment(strategy="Canary", canarySizePercent=60),
+        "schema",
+        "spec.deployment.canarySizePercent",
+    ),
+    Case(
+        "linear step below 10",
+        deployment(strategy="Linear", linearStepPercent=5),
+        "schema",
+        "spec.deployment.linearStepPercent",
+    ),
+    Case(
+        "rolling batch above 50",
+        deployment(strategy="Rolling", rollingBatchPercent=80),
+        "schema",
+        "spec.deployment.rollingBatchPercent",
+    ),
+    Case("wait above an hour", deployment(waitSeconds=3601), "schema", "spec.deployment.waitSeconds"),
+    Case(
+        "11 rollback alarms",
+        deployment(rollbackAlarms=[f"alarm-{i}" for i in range(11)]),
+        "schema",
+        "spec.deployment.rollbackAlarms",
+    ),
+    Case(
+        "rollback alarm twice",
+        deployment(rollbackAlarms=["p99-high", "p99-high"]),
+        "schema",
+        "spec.deployment.rollbackAlarms",
+    ),
+    Case(
+        "rollback alarm with padding",
+        deployment(rollbackAlarms=[" p99-high"]),
+        "schema",
+        "spec.deployment.rollbackAlarms[0]",
+    ),
+    Case("canary without its size", deployment(strategy="Canary"), "cel", "spec.deployment.canarySizePercent"),
+    Case(
+        "linear with a canary size",
+        deployment(strategy="Linear", linearStepPercent=20, canarySizePercent=10),
+        "cel",
+        "spec.deployment.canarySizePercent",
+    ),
+    Case(
+        "all at once with a batch size",
+        deployment(rollingBatchPercent=10),
+        "cel",
+        "spec.deployment.rollingBatchPercent",
+    ),
+    Case(
+        "rolling with termination wait",
+        deployment(strategy="Rolling", rollingBatchPercent=10, terminationWaitSeconds=60),
+        "cel",
+        "spec.deployment.terminationWaitSeconds",
+    ),
+    # The runtime VPC endpoint.
+    Case("VPC id in capitals", vpc_endpoint(vpcId="vpc-XYZ"), "schema", "spec.vpcEndpoint.vpcId"),
+    Case(
+        "VPC id missing",
+        spec(vpcEndpoint={"subnetIds": ["subnet-0a1b"], "securityGroupIds": ["sg-0c2d"]}),
+        "schema",
+        "spec.vpcEndpoint.vpcId",
+    ),
+    Case("subnet id not hex", vpc_endpoint(subnetIds=["subnet-zz"]), "schema", "spec.vpcEndpoint.subnetIds[0]"),
+    Case("no subnets", vpc_endpoint(subnetIds=[]), "schema", "spec.vpcEndpoint.subnetIds"),
+    Case(
+        "17 subnets",
+        vpc_endpoint(subnetIds=[f"subnet-{i:x}" for i in range(17)]),
+        "schema",
+        "spec.vpcEndpoint.subnetIds",
+    ),
+    Case(
+        "security group id empty",
+        vpc_endpoint(securityGroupIds=["sg-"]),
+        "schema",
+        "spec.vpcEndpoint.securityGroupIds[0]",
+    ),
+    Case(
+        "6 security groups",
+        vpc_endpoint(securityGroupIds=[f"sg-{i}" for i in range(6)]),
+        "schema",
+        "spec.vpcEndpoint.securityGroupIds",
+    ),
+    Case("private DNS as a word", vpc_endpoint(privateDns="yes"), "schema", "spec.vpcEndpoint.privateDns"),
+    # The benchmark.
+    Case("benchmark without payload", spec(benchmark={"requests": 100}), "schema", "spec.benchmark.payload"),
+    Case("benchmark empty payload", benchmark(payload=""), "schema", "spec.benchmark.payload"),
+    Case("benchmark 5 requests", benchmark(requests=5), "schema", "spec.benchmark.requests"),
+    Case("benchmark no clients", benchmark(concurrency=0), "schema", "spec.benchmark.concurrency"),
+    Case("benchmark 300 clients", benchmark(concurrency=300), "schema", "spec.benchmark.concurrency"),
+    Case("benchmark zero p99 target", benchmark(targetP99Ms=0), "schema", "spec.benchmark.targetP99Ms"),
+    Case(
+        "benchmark more clients than requests",
+        benchmark(requests=20, concurrency=64),
+        "cel",
+        "spec.benchmark.concurrency",
+    ),
+    # Deletion policy, tags and unknown fields.
+    Case("unknown deletion policy", spec(deletionPolicy="Keep"), "schema", "spec.deletionPolicy"),
+    Case("41 tags", spec(tags={f"k{i}": "v" for i in range(41)}), "schema", "spec.tags"),
+    Case("tag value too long", spec(tags={"team": "b" * 257}), "schema", "spec.tags.team"),
+    Case("tag value with !", spec(tags={"team": "bidding!"}), "schema", "spec.tags.team"),
+    Case("reserved aws: tag key", spec(tags={"aws:team": "x"}), "cel", "spec.tags"),
+    Case("reserved lowlatency.io/ tag key", spec(tags={"lowlatency.io/owner": "x"}), "cel", "spec.tags"),
+    Case("tag key with !", spec(tags={"team!": "x"}), "cel", "spec.tags"),
+    Case("tag key too long", spec(tags={"k" * 129: "x"}), "cel", "spec.tags"),
+    Case("unknown spec field", spec(surprise=True), "schema", "spec.surprise"),
+    Case("misspelt spec field", spec(instanceCounts=2), "schema", "spec.instanceCounts"),
+]
+
+
+def test_the_table_is_large_and_covers_every_layer() -> None:
+    assert len(CASES) >= 40
+    assert len({case.name for case in CASES}) == len(CASES)
+    assert {case.layer for case in CASES} == {"schema", "cel", "operator"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_rejected_first_by_the_expected_layer_naming_the_field(case: Case) -> None:
+    old = document(case.old_spec) if case.old_spec is not None else None
+    found = rejections(document(case.spec), old)
+    first = first_rejecting_layer(found)
+    assert first is not None, f"no layer rejects {case.name}"
+    assert first == case.layer, f"{case.name}: first rejected by {first}: {found[first]}"
+    texts = [rejection.text for rejection in found[first]]
+    assert any(names_the_field(text, case.field) for text in texts), f"{case.field} not named in {texts}"
+    if case.operator_rechecks:
+        operator = [rejection.text for rejection in found["operator"]]
+        assert any(names_the_field(text, case.field) for text in operator), f"operator: {operator}"
+
+
+def _examples() -> dict[str, dict[str, Any]]:
+    """The documented examples: the two example files, README's spec in brief and the contract's example."""
+    found = {
+        "examples/bid-filter.yaml": yaml.safe_load((REPO / "examples/bid-filter.yaml").read_text()),
+        "examples/argocd/endpoints/bid-filter.yaml": yaml.safe_load(
+            (REPO / "examples/argocd/endpoints/bid-filter.yaml").read_text()
+        ),
+        "README.md": _first_resource_block(REPO / "README.md"),
+    }
+    design = REPO.parent / "shared" / "DESIGN.md"
+    if design.exists():  # the contract lives beside the checkout in this workspace, not in the repository
+        found["DESIGN.md"] = _first_resource_block(design)
+    return found
+
+
+def _first_resource_block(markdown: Path) -> dict[str, Any]:
+    for block in markdown.read_text().split("```yaml\n")[1:]:
+        text = block.split("```", 1)[0]
+        if "kind: LowLatencyEndpoint" in text:
+            loaded: dict[str, Any] = yaml.safe_load(text)
+            return loaded
+    raise AssertionError(f"no LowLatencyEndpoint example in {markdown}")
+
+
+@pytest.mark.parametrize(("source", "example"), list(_examples().items()), ids=list(_examples()))
+def test_documented_examples_pass_every_layer(source: str, example: dict[str, Any]) -> None:
+    found = rejections(example)
+    assert found == {"schema": [], "cel": [], "operator": []}, source
+    assert rejections(example, old=copy.deepcopy(example)) == found, "an unchanged update must pass too"
+
+
+# --- the operator layer end to end: Failed InvalidSpec, nothing created -----------------------------------------
+
+
+@pytest.fixture
+def reconciler(aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> EndpointReconciler:
+    for name, value in aws_emulator.environment().items():
+        monkeypatch.setenv(name, value)
+    return EndpointReconciler(AwsClients(AwsSettings(endpoint_url=aws_emulator.url)))
+
+
+def _resource(spec: dict[str, Any]) -> EndpointResource:
+    return EndpointResource.from_body(
+        document(spec) | {"metadata": {"name": "bid-filter", "namespace": "adtech", "uid": "u-1"}}
+    )
+
+
+@pytest.mark.timeout(30)
+def test_a_valid_spec_on_the_same_path_does_call_aws(reconciler: EndpointReconciler, aws_emulator: AwsEmulator) -> None:
+    """The control for the test below: the emulator's call log sees what a pass does."""
+    result = reconciler.reconcile(_resource(spec()))
+    assert result.status["phase"] == "Creating"
+    assert {call.operation for call in aws_emulator.mutating_calls()} >= {"CreateModel", "CreateEndpoint"}
+
+
+OPERATOR_CASES = [case for case in CASES if case.layer == "operator"]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("case", OPERATOR_CASES, ids=[case.name for case in OPERATOR_CASES])
+def test_operator_rejection_fails_the_resource_and_creates_nothing(
+    case: Case, reconciler: EndpointReconciler, aws_emulator: AwsEmulator
+) -> None:
+    result = reconciler.reconcile(_resource(case.spec))
+    (ready,) = [condition for condition in result.status["conditions"] if condition["type"] == "Ready"]
+    assert result.status["phase"] == "Failed"
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+    assert names_the_field(ready["message"].removeprefix("Invalid spec: "), case.field), ready["message"]
+    assert [(event.type, event.reason) for event in result.events] == [("Warning", "InvalidSpec")]
+    assert aws_emulator.calls() == [], "an invalid spec must not reach AWS at all"
+
+
+# Values at the edge of what is allowed: every layer must let them through (rules must not over-reach).
+BOUNDARY_SPECS = {
+    "cron with steps, ranges and day names": schedule(cron="cron(0/15 8-18 ? * MON-FRI *)"),
+    "cron on the last day of month in a year": schedule(cron="cron(59 23 L * ? 2027)"),
+    "cron on the second Tuesday": schedule(cron="cron(0 9 ? * 3#2 *)"),
+    "rate of 1 day": schedule(cron="rate(1 day)"),
+    "rate of 15 minutes": schedule(cron="rate(15 minutes)"),
+    "at a real time": schedule(cron="at(2028-02-29T09:30:00)"),
+    "canary of 50%": deployment(strategy="Canary", canarySizePercent=50),
+    "linear steps of 10%": deployment(strategy="Linear", linearStepPercent=10),
+    "rolling batches of 5%": deployment(strategy="Rolling", rollingBatchPercent=5, waitSeconds=3600),
+    "termination wait with blue/green": deployment(terminationWaitSeconds=3600, rollbackAlarms=["a", "b"]),
+    "1000 instances": spec(instanceCount=1000),
+    "instance count at both autoscaling bounds": spec(instanceCount=20, autoscaling=SCALING),
+    "target 'auto' and 1000000": scaling(targetInvocationsPerInstance=1_000_000),
+    "40 tags with long keys and values": spec(tags={f"{i:02d}" + "k" * 126: "v" * 256 for i in range(40)}),
+    "100 environment variables": model(environment={f"_V{i}": "x" * 1024 for i in range(100)}),
+    "16 subnets and 5 security groups": vpc_endpoint(
+        subnetIds=[f"subnet-{i:x}" for i in range(16)], securityGroupIds=[f"sg-{i}" for i in range(5)]
+    ),
+    "benchmark with as many clients as requests": benchmark(requests=10, concurrency=10, targetP99Ms=0.5),
+    "GovCloud region and role": spec(
+        region="us-gov-west-1",
+        model={**bid_filter_spec()["model"], "executionRoleArn": "arn:aws-us-gov:iam::123456789012:role/a/b"},
+    ),
+}
+
+
+@pytest.mark.parametrize("spec_document", BOUNDARY_SPECS.values(), ids=list(BOUNDARY_SPECS))
+def test_values_at_the_limits_pass_every_layer(spec_document: dict[str, Any]) -> None:
+    assert rejections(document(spec_document)) == {"schema": [], "cel": [], "operator": []}
+
+
+# --- names that collide after shortening: not a schema matter ----------------------------------------------------
+
+
+def test_long_names_never_collide_once_shortened() -> None:
+    """Kubernetes allows 253-character names with dots; SageMaker 63 characters without. Names that must be
+    shortened or changed get a hash of the full identity, so near-identical long names stay apart."""
+    prefix = "bid-filter-" + "x" * 200
+    identities = [("adtech", f"{prefix}-{i}") for i in range(2000)]
+    identities += [("adtech", f"{prefix}.{i}") for i in range(2000)]  # dots become dashes: hashed apart
+    identities += [("a" * 63, f"m-{i}") for i in range(2000)]  # a long namespace leaves no room for the name
+    names = {naming.endpoint_name(namespace, name) for namespace, name in identities}
+    assert len(names) == len(identities)
+    assert all(len(name) <= naming.MAX_NAME_LENGTH for name in names)
+
+
+def test_a_readable_name_shared_across_namespaces_is_refused_by_ownership_tags() -> None:
+    """``a-b/c`` and ``a/b-c`` both read ``a-b-c``: the schema cannot see another resource, so a real collision
+    is caught when the second one finds the endpoint tagged with another owner (NameConflict, nothing touched)."""
+    first, second = Owner("team-a", "bidder", "uid-1"), Owner("team", "a-bidder", "uid-2")
+    name = naming.endpoint_name(first.namespace, first.name)
+    assert naming.endpoint_name(second.namespace, second.name) == name
+    taken = ObservedEndpoint(
+        name=name,
+        arn=f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}",
+        status="InService",
+        config_name="team-a-bidder-0",
+        current_instance_count=2,
+        desired_instance_count=2,
+        tags=first.tags(),
+    )
+    observed = Observed(endpoint=taken, model_exists=False, config_exists=False)
+    result = plan(build_desired(parsed(), second, "us-east-1"), observed, second, Memory(generation=1))
+    assert result.actions == ()
+    assert (result.phase, result.ready.reason) == ("Failed", "NameConflict")
+    assert "team-a/bidder" in result.ready.message
