@@ -185,7 +185,8 @@ class SageMakerEndpoints:
 
     def __init__(self, gateway: Gateway, clock: Clock, delays: Delays) -> None:
         self._gateway = gateway
-        self._clock = clock
+        self.clock = clock
+        self.initial_clock = clock
         self.delays = delays
         self._endpoints: dict[tuple[str, str], _Endpoint] = {}
         self._failing_creates: dict[str, str] = {}
@@ -266,6 +267,7 @@ class SageMakerEndpoints:
     def reset(self, delays: Delays) -> None:
         with self._gateway.lock:
             self.delays = delays
+            self.clock = self.initial_clock
             self._endpoints.clear()
             self._failing_creates.clear()
             self._failing_updates.clear()
@@ -279,14 +281,14 @@ class SageMakerEndpoints:
 
     def _set_live_count(self, endpoint: _Endpoint, variant: _Variant, count: int) -> None:
         variant.current_count = variant.desired_count = count
-        endpoint.modified = self._clock()
+        endpoint.modified = self.clock()
         self._sync_moto(endpoint)
 
     # The state machine.
 
     def advance(self) -> None:
         """Complete every transition that is due (call with the gateway's lock held)."""
-        now = self._clock()
+        now = self.clock()
         for key, endpoint in list(self._endpoints.items()):
             while endpoint.transition is not None and endpoint.transition.due <= now:
                 if not self._complete(key, endpoint, endpoint.transition):
@@ -360,7 +362,7 @@ class SageMakerEndpoints:
         reply = pass_through()
         if reply.status != 200:
             return reply
-        now = self._clock()
+        now = self.clock()
         endpoint = _Endpoint(
             region=request.region,
             name=name,
@@ -435,7 +437,7 @@ class SageMakerEndpoints:
         if endpoint.last_deployment_config:
             described["LastDeploymentConfig"] = endpoint.last_deployment_config
         if transition is not None and transition.kind == "update":
-            stage = "Creating" if self._clock() < (transition.started + transition.due) / 2 else "Baking"
+            stage = "Creating" if self.clock() < (transition.started + transition.due) / 2 else "Baking"
             pending = []
             for variant in transition.variants:
                 summary = variant.described(transition.started)
@@ -477,7 +479,7 @@ class SageMakerEndpoints:
                     variant.current_count = variant.desired_count = live.desired_count
                 if "DesiredWeight" not in excluded:
                     variant.current_weight = variant.desired_weight = live.desired_weight
-        now = self._clock()
+        now = self.clock()
         failure = self._failing_updates.pop(endpoint.name, None)
         endpoint.failure_reason = None
         self._start(
@@ -519,14 +521,14 @@ class SageMakerEndpoints:
             seen.add(name)
             variant.desired_count = int(desired.get("DesiredInstanceCount", variant.desired_count))
             variant.desired_weight = float(desired.get("DesiredWeight", variant.desired_weight))
-        now = self._clock()
+        now = self.clock()
         self._start(endpoint, _Transition("capacity", now, now + self.delays.capacity, variants=variants))
         return json_reply({"EndpointArn": endpoint.arn})
 
     def _delete_endpoint(self, request: ApiRequest, _: PassThrough) -> Reply:
         endpoint = self._endpoint(request)
         if endpoint.status != "Deleting":
-            now = self._clock()
+            now = self.clock()
             self._start(endpoint, _Transition("delete", now, now + self.delays.delete))
             targets = applicationautoscaling_backends[DEFAULT_ACCOUNT_ID][request.region].targets
             for variant in endpoint.variants:
@@ -582,13 +584,8 @@ class SageMakerEndpoints:
         return json_reply({})
 
     def _list_tags(self, request: ApiRequest, _: PassThrough) -> Reply:
-        resource = self._tagged(str(request.params["ResourceArn"]))
-        start = int(request.params.get("NextToken") or 0)
-        size = int(request.params.get("MaxResults") or MAX_TAGS)
-        page: dict[str, Any] = {"Tags": resource.tags[start : start + size]}
-        if start + size < len(resource.tags):
-            page["NextToken"] = str(start + size)
-        return json_reply(page)
+        # One page always suffices: a resource has at most MAX_TAGS tags, the smallest page SageMaker allows.
+        return json_reply({"Tags": self._tagged(str(request.params["ResourceArn"])).tags})
 
     # SageMaker Runtime.
 
