@@ -79,290 +79,343 @@ def model_without(key: str) -> dict[str, Any]:
     return spec(model={name: value for name, value in bid_filter_spec()["model"].items() if name != key})
 
 
-CASES = [
-    # Instance types and counts.
-    Case("instance type without ml. prefix", spec(instanceType="c5.xlarge"), "schema", "spec.instanceType"),
-    Case("instance type in capitals", spec(instanceType="ml.C5.XLARGE"), "schema", "spec.instanceType"),
-    Case("instance type without size", spec(instanceType="ml.c5"), "schema", "spec.instanceType"),
-    Case("instance type too long", spec(instanceType="ml.c5." + "x" * 60), "schema", "spec.instanceType"),
-    Case("instance count zero", spec(instanceCount=0), "schema", "spec.instanceCount"),
-    Case("instance count above 1000", spec(instanceCount=1001), "schema", "spec.instanceCount"),
-    Case("instance count as a string", spec(instanceCount="2"), "schema", "spec.instanceCount"),
-    Case("instance count fractional", spec(instanceCount=2.5), "schema", "spec.instanceCount"),
-    Case("instance type missing", without("instanceType"), "schema", "spec.instanceType"),
-    # The model: S3 URLs, role ARNs, image, environment, VPC config.
-    Case("model missing", without("model"), "schema", "spec.model"),
-    Case(
-        "model URL over https", model(modelDataUrl="https://acme-models/m.tar.gz"), "schema", "spec.model.modelDataUrl"
-    ),
-    Case("model URL without key", model(modelDataUrl="s3://acme-models"), "schema", "spec.model.modelDataUrl"),
-    Case(
-        "model URL bucket in capitals",
-        model(modelDataUrl="s3://Acme_Models/m.tar.gz"),
-        "schema",
-        "spec.model.modelDataUrl",
-    ),
-    Case("model URL bucket too short", model(modelDataUrl="s3://ab/m.tar.gz"), "schema", "spec.model.modelDataUrl"),
-    Case(
-        "model URL too long", model(modelDataUrl="s3://acme-models/" + "k" * 1010), "schema", "spec.model.modelDataUrl"
-    ),
-    Case(
-        "role ARN with short account",
-        model(executionRoleArn="arn:aws:iam::123:role/x"),
-        "schema",
-        "spec.model.executionRoleArn",
-    ),
-    Case(
-        "user ARN instead of role",
-        model(executionRoleArn="arn:aws:iam::123456789012:user/x"),
-        "schema",
-        "spec.model.executionRoleArn",
-    ),
-    Case(
-        "bucket ARN instead of role",
-        model(executionRoleArn="arn:aws:s3:::acme-models"),
-        "schema",
-        "spec.model.executionRoleArn",
-    ),
-    Case("role missing", model_without("executionRoleArn"), "schema", "spec.model.executionRoleArn"),
-    Case("image with a space", model(image="xgboost 1.7"), "schema", "spec.model.image"),
-    Case("image empty", model(image=""), "schema", "spec.model.image"),
-    Case("image too long", model(image="a" * 256), "schema", "spec.model.image"),
-    Case(
-        "101 environment variables",
-        model(environment={f"V{i}": "x" for i in range(101)}),
-        "schema",
-        "spec.model.environment",
-    ),
-    Case(
-        "environment value too long", model(environment={"MODE": "x" * 1025}), "schema", "spec.model.environment.MODE"
-    ),
-    Case("environment name starting with a digit", model(environment={"1BAD": "x"}), "cel", "spec.model.environment"),
-    Case("environment name with a dash", model(environment={"MY-VAR": "x"}), "cel", "spec.model.environment"),
-    Case(
-        "model VPC without subnets",
-        model(vpcConfig={"subnets": [], "securityGroupIds": ["sg-1"]}),
-        "schema",
-        "spec.model.vpcConfig.subnets",
-    ),
-    Case(
-        "model VPC bad security group",
-        model(vpcConfig={"subnets": ["subnet-1"], "securityGroupIds": ["sg-XYZ"]}),
-        "schema",
-        "spec.model.vpcConfig.securityGroupIds[0]",
-    ),
-    Case(
-        "model VPC subnet twice",
-        model(vpcConfig={"subnets": ["subnet-1", "subnet-1"], "securityGroupIds": ["sg-1"]}),
-        "schema",
-        "spec.model.vpcConfig.subnets",
-    ),
-    Case("unknown model field", model(modelUrl="s3://acme-models/m.tar.gz"), "schema", "spec.model.modelUrl"),
-    # Region.
-    Case("region that does not exist", spec(region="mars-1"), "schema", "spec.region"),
-    Case("region in capitals", spec(region="US-EAST-1"), "schema", "spec.region"),
-    Case(
-        "region changed",
-        spec(region="eu-west-1"),
-        "cel",
-        "spec.region",
-        old_spec=spec(region="us-east-1"),
-        operator_rechecks=False,
-    ),
-    Case("region removed", spec(), "cel", "spec.region", old_spec=spec(region="us-east-1"), operator_rechecks=False),
-    # Autoscaling: capacities, targets, schedules and cron expressions.
-    Case("min capacity zero", scaling(minCapacity=0), "schema", "spec.autoscaling.minCapacity"),
-    Case("max capacity above 1000", scaling(maxCapacity=1001), "schema", "spec.autoscaling.maxCapacity"),
-    Case("max capacity missing", spec(autoscaling={"minCapacity": 2}), "schema", "spec.autoscaling.maxCapacity"),
-    Case("negative cooldown", scaling(scaleInCooldownSeconds=-1), "schema", "spec.autoscaling.scaleInCooldownSeconds"),
-    Case("unknown autoscaling field", scaling(minReplicas=2), "schema", "spec.autoscaling.minReplicas"),
-    Case(
-        "min above max capacity",
-        spec(instanceCount=5, autoscaling={"minCapacity": 5, "maxCapacity": 2}),
-        "cel",
-        "spec.autoscaling",
-    ),
-    Case("instance count below min capacity", spec(instanceCount=1, autoscaling=SCALING), "cel", "spec.instanceCount"),
-    Case("instance count above max capacity", spec(instanceCount=30, autoscaling=SCALING), "cel", "spec.instanceCount"),
-    Case(
-        "target zero", scaling(targetInvocationsPerInstance=0), "cel", "spec.autoscaling.targetInvocationsPerInstance"
-    ),
-    Case(
-        "target above a million",
-        scaling(targetInvocationsPerInstance=2_000_000),
-        "cel",
-        "spec.autoscaling.targetInvocationsPerInstance",
-    ),
-    Case(
-        "target an unknown word",
-        scaling(targetInvocationsPerInstance="fast"),
-        "cel",
-        "spec.autoscaling.targetInvocationsPerInstance",
-    ),
-    Case(
-        "target a long word",
-        scaling(targetInvocationsPerInstance="automatic"),
-        "schema",
-        "spec.autoscaling.targetInvocationsPerInstance",
-    ),
-    Case(
-        "target fractional",
-        scaling(targetInvocationsPerInstance=1.5),
-        "schema",
-        "spec.autoscaling.targetInvocationsPerInstance",
-    ),
-    Case("cron without cron()", schedule(cron="0 18 * * ? *"), "schema", "spec.autoscaling.schedules[0].cron"),
-    Case("cron with five fields", schedule(cron="cron(0 18 * * *)"), "schema", "spec.autoscaling.schedules[0].cron"),
-    Case(
-        "cron with day of month and week",
-        schedule(cron="cron(0 18 1 * MON *)"),
-        "schema",
-        "spec.autoscaling.schedules[0].cron",
-    ),
-    Case("rate in weeks", schedule(cron="rate(5 weeks)"), "schema", "spec.autoscaling.schedules[0].cron"),
-    Case("rate of 1 in plural", schedule(cron="rate(1 minutes)"), "schema", "spec.autoscaling.schedules[0].cron"),
-    Case("cron hour 25", schedule(cron="cron(0 25 * * ? *)"), "operator", "spec.autoscaling.schedules[0].cron"),
-    Case("cron minute 70", schedule(cron="cron(70 18 * * ? *)"), "operator", "spec.autoscaling.schedules[0].cron"),
-    Case("cron month 13", schedule(cron="cron(0 18 ? 13 MON *)"), "operator", "spec.autoscaling.schedules[0].cron"),
-    Case(
-        "at() on 30 February",
-        schedule(cron="at(2027-02-30T10:00:00)"),
-        "operator",
-        "spec.autoscaling.schedules[0].cron",
-    ),
-    Case("at() at hour 25", schedule(cron="at(2027-03-01T25:00:00)"), "operator", "spec.autoscaling.schedules[0].cron"),
-    Case("schedule name starting with a dash", schedule(name="-peak"), "schema", "spec.autoscaling.schedules[0].name"),
-    Case("schedule min above max", schedule(minCapacity=9, maxCapacity=3), "cel", "spec.autoscaling.schedules[0]"),
-    Case(
-        "schedule names twice",
-        scaling(schedules=[{"name": "peak", "cron": "rate(2 hours)", **SCALING}] * 2),
-        "schema",
-        "spec.autoscaling.schedules",
-    ),
-    Case(
-        "51 schedules",
-        scaling(schedules=[{"name": f"s{i}", "cron": "rate(2 hours)", **SCALING} for i in range(51)]),
-        "schema",
-        "spec.autoscaling.schedules",
-    ),
-    # Deployment: strategies, percentages and fields that do not fit the strategy.
-    Case("unknown strategy", deployment(strategy="BlueGreen"), "schema", "spec.deployment.strategy"),
-    Case(
-        "canary size zero",
-        deployment(strategy="Canary", canarySizePercent=0),
-        "schema",
-        "spec.deployment.canarySizePercent",
-    ),
-    Case(
-        "canary size above 50",
-        deployment(strategy="Canary", canarySizePercent=60),
-        "schema",
-        "spec.deployment.canarySizePercent",
-    ),
-    Case(
-        "linear step below 10",
-        deployment(strategy="Linear", linearStepPercent=5),
-        "schema",
-        "spec.deployment.linearStepPercent",
-    ),
-    Case(
-        "rolling batch above 50",
-        deployment(strategy="Rolling", rollingBatchPercent=80),
-        "schema",
-        "spec.deployment.rollingBatchPercent",
-    ),
-    Case("wait above an hour", deployment(waitSeconds=3601), "schema", "spec.deployment.waitSeconds"),
-    Case(
-        "11 rollback alarms",
-        deployment(rollbackAlarms=[f"alarm-{i}" for i in range(11)]),
-        "schema",
-        "spec.deployment.rollbackAlarms",
-    ),
-    Case(
-        "rollback alarm twice",
-        deployment(rollbackAlarms=["p99-high", "p99-high"]),
-        "schema",
-        "spec.deployment.rollbackAlarms",
-    ),
-    Case(
-        "rollback alarm with padding",
-        deployment(rollbackAlarms=[" p99-high"]),
-        "schema",
-        "spec.deployment.rollbackAlarms[0]",
-    ),
-    Case("canary without its size", deployment(strategy="Canary"), "cel", "spec.deployment.canarySizePercent"),
-    Case(
-        "linear with a canary size",
-        deployment(strategy="Linear", linearStepPercent=20, canarySizePercent=10),
-        "cel",
-        "spec.deployment.canarySizePercent",
-    ),
-    Case(
-        "all at once with a batch size",
-        deployment(rollingBatchPercent=10),
-        "cel",
-        "spec.deployment.rollingBatchPercent",
-    ),
-    Case(
-        "rolling with termination wait",
-        deployment(strategy="Rolling", rollingBatchPercent=10, terminationWaitSeconds=60),
-        "cel",
-        "spec.deployment.terminationWaitSeconds",
-    ),
-    # The runtime VPC endpoint.
-    Case("VPC id in capitals", vpc_endpoint(vpcId="vpc-XYZ"), "schema", "spec.vpcEndpoint.vpcId"),
-    Case(
-        "VPC id missing",
-        spec(vpcEndpoint={"subnetIds": ["subnet-0a1b"], "securityGroupIds": ["sg-0c2d"]}),
-        "schema",
-        "spec.vpcEndpoint.vpcId",
-    ),
-    Case("subnet id not hex", vpc_endpoint(subnetIds=["subnet-zz"]), "schema", "spec.vpcEndpoint.subnetIds[0]"),
-    Case("no subnets", vpc_endpoint(subnetIds=[]), "schema", "spec.vpcEndpoint.subnetIds"),
-    Case(
-        "17 subnets",
-        vpc_endpoint(subnetIds=[f"subnet-{i:x}" for i in range(17)]),
-        "schema",
-        "spec.vpcEndpoint.subnetIds",
-    ),
-    Case(
-        "security group id empty",
-        vpc_endpoint(securityGroupIds=["sg-"]),
-        "schema",
-        "spec.vpcEndpoint.securityGroupIds[0]",
-    ),
-    Case(
-        "6 security groups",
-        vpc_endpoint(securityGroupIds=[f"sg-{i}" for i in range(6)]),
-        "schema",
-        "spec.vpcEndpoint.securityGroupIds",
-    ),
-    Case("private DNS as a word", vpc_endpoint(privateDns="yes"), "schema", "spec.vpcEndpoint.privateDns"),
-    # The benchmark.
-    Case("benchmark without payload", spec(benchmark={"requests": 100}), "schema", "spec.benchmark.payload"),
-    Case("benchmark empty payload", benchmark(payload=""), "schema", "spec.benchmark.payload"),
-    Case("benchmark 5 requests", benchmark(requests=5), "schema", "spec.benchmark.requests"),
-    Case("benchmark no clients", benchmark(concurrency=0), "schema", "spec.benchmark.concurrency"),
-    Case("benchmark 300 clients", benchmark(concurrency=300), "schema", "spec.benchmark.concurrency"),
-    Case("benchmark zero p99 target", benchmark(targetP99Ms=0), "schema", "spec.benchmark.targetP99Ms"),
-    Case(
-        "benchmark more clients than requests",
-        benchmark(requests=20, concurrency=64),
-        "cel",
-        "spec.benchmark.concurrency",
-    ),
-    # Deletion policy, tags and unknown fields.
-    Case("unknown deletion policy", spec(deletionPolicy="Keep"), "schema", "spec.deletionPolicy"),
-    Case("41 tags", spec(tags={f"k{i}": "v" for i in range(41)}), "schema", "spec.tags"),
-    Case("tag value too long", spec(tags={"team": "b" * 257}), "schema", "spec.tags.team"),
-    Case("tag value with !", spec(tags={"team": "bidding!"}), "schema", "spec.tags.team"),
-    Case("reserved aws: tag key", spec(tags={"aws:team": "x"}), "cel", "spec.tags"),
-    Case("reserved lowlatency.io/ tag key", spec(tags={"lowlatency.io/owner": "x"}), "cel", "spec.tags"),
-    Case("tag key with !", spec(tags={"team!": "x"}), "cel", "spec.tags"),
-    Case("tag key too long", spec(tags={"k" * 129: "x"}), "cel", "spec.tags"),
-    Case("unknown spec field", spec(surprise=True), "schema", "spec.surprise"),
-    Case("misspelt spec field", spec(instanceCounts=2), "schema", "spec.instanceCounts"),
-]
+CASE_CLASSES: dict[str, list[Case]] = {
+    "Instance types and counts": [
+        Case("instance type without ml. prefix", spec(instanceType="c5.xlarge"), "schema", "spec.instanceType"),
+        Case("instance type in capitals", spec(instanceType="ml.C5.XLARGE"), "schema", "spec.instanceType"),
+        Case("instance type without size", spec(instanceType="ml.c5"), "schema", "spec.instanceType"),
+        Case("instance type too long", spec(instanceType="ml.c5." + "x" * 60), "schema", "spec.instanceType"),
+        Case("instance count zero", spec(instanceCount=0), "schema", "spec.instanceCount"),
+        Case("instance count above 1000", spec(instanceCount=1001), "schema", "spec.instanceCount"),
+        Case("instance count as a string", spec(instanceCount="2"), "schema", "spec.instanceCount"),
+        Case("instance count fractional", spec(instanceCount=2.5), "schema", "spec.instanceCount"),
+    ],
+    "S3 model URLs": [
+        Case(
+            "model URL over https",
+            model(modelDataUrl="https://acme-models/m.tar.gz"),
+            "schema",
+            "spec.model.modelDataUrl",
+        ),
+        Case("model URL without key", model(modelDataUrl="s3://acme-models"), "schema", "spec.model.modelDataUrl"),
+        Case(
+            "model URL bucket in capitals",
+            model(modelDataUrl="s3://Acme_Models/m.tar.gz"),
+            "schema",
+            "spec.model.modelDataUrl",
+        ),
+        Case("model URL bucket too short", model(modelDataUrl="s3://ab/m.tar.gz"), "schema", "spec.model.modelDataUrl"),
+        Case(
+            "model URL too long",
+            model(modelDataUrl="s3://acme-models/" + "k" * 1010),
+            "schema",
+            "spec.model.modelDataUrl",
+        ),
+    ],
+    "IAM role ARNs": [
+        Case(
+            "role ARN with short account",
+            model(executionRoleArn="arn:aws:iam::123:role/x"),
+            "schema",
+            "spec.model.executionRoleArn",
+        ),
+        Case(
+            "user ARN instead of role",
+            model(executionRoleArn="arn:aws:iam::123456789012:user/x"),
+            "schema",
+            "spec.model.executionRoleArn",
+        ),
+        Case(
+            "bucket ARN instead of role",
+            model(executionRoleArn="arn:aws:s3:::acme-models"),
+            "schema",
+            "spec.model.executionRoleArn",
+        ),
+    ],
+    "Container image and environment": [
+        Case("image with a space", model(image="xgboost 1.7"), "schema", "spec.model.image"),
+        Case("image empty", model(image=""), "schema", "spec.model.image"),
+        Case("image too long", model(image="a" * 256), "schema", "spec.model.image"),
+        Case(
+            "101 environment variables",
+            model(environment={f"V{i}": "x" for i in range(101)}),
+            "schema",
+            "spec.model.environment",
+        ),
+        Case(
+            "environment value too long",
+            model(environment={"MODE": "x" * 1025}),
+            "schema",
+            "spec.model.environment.MODE",
+        ),
+        Case(
+            "environment name starting with a digit", model(environment={"1BAD": "x"}), "cel", "spec.model.environment"
+        ),
+        Case("environment name with a dash", model(environment={"MY-VAR": "x"}), "cel", "spec.model.environment"),
+    ],
+    "Model VPC config": [
+        Case(
+            "model VPC without subnets",
+            model(vpcConfig={"subnets": [], "securityGroupIds": ["sg-1"]}),
+            "schema",
+            "spec.model.vpcConfig.subnets",
+        ),
+        Case(
+            "model VPC bad security group",
+            model(vpcConfig={"subnets": ["subnet-1"], "securityGroupIds": ["sg-XYZ"]}),
+            "schema",
+            "spec.model.vpcConfig.securityGroupIds[0]",
+        ),
+        Case(
+            "model VPC subnet twice",
+            model(vpcConfig={"subnets": ["subnet-1", "subnet-1"], "securityGroupIds": ["sg-1"]}),
+            "schema",
+            "spec.model.vpcConfig.subnets",
+        ),
+    ],
+    "Region and its immutability": [
+        Case("region that does not exist", spec(region="mars-1"), "schema", "spec.region"),
+        Case("region in capitals", spec(region="US-EAST-1"), "schema", "spec.region"),
+        Case(
+            "region changed",
+            spec(region="eu-west-1"),
+            "cel",
+            "spec.region",
+            old_spec=spec(region="us-east-1"),
+            operator_rechecks=False,
+        ),
+        Case(
+            "region removed", spec(), "cel", "spec.region", old_spec=spec(region="us-east-1"), operator_rechecks=False
+        ),
+    ],
+    "Autoscaling capacities and targets": [
+        Case("min capacity zero", scaling(minCapacity=0), "schema", "spec.autoscaling.minCapacity"),
+        Case("max capacity above 1000", scaling(maxCapacity=1001), "schema", "spec.autoscaling.maxCapacity"),
+        Case(
+            "negative cooldown", scaling(scaleInCooldownSeconds=-1), "schema", "spec.autoscaling.scaleInCooldownSeconds"
+        ),
+        Case(
+            "min above max capacity",
+            spec(instanceCount=5, autoscaling={"minCapacity": 5, "maxCapacity": 2}),
+            "cel",
+            "spec.autoscaling",
+        ),
+        Case(
+            "instance count below min capacity", spec(instanceCount=1, autoscaling=SCALING), "cel", "spec.instanceCount"
+        ),
+        Case(
+            "instance count above max capacity",
+            spec(instanceCount=30, autoscaling=SCALING),
+            "cel",
+            "spec.instanceCount",
+        ),
+        Case(
+            "target zero",
+            scaling(targetInvocationsPerInstance=0),
+            "cel",
+            "spec.autoscaling.targetInvocationsPerInstance",
+        ),
+        Case(
+            "target above a million",
+            scaling(targetInvocationsPerInstance=2_000_000),
+            "cel",
+            "spec.autoscaling.targetInvocationsPerInstance",
+        ),
+        Case(
+            "target a long word",
+            scaling(targetInvocationsPerInstance="automatic"),
+            "schema",
+            "spec.autoscaling.targetInvocationsPerInstance",
+        ),
+        Case(
+            "target fractional",
+            scaling(targetInvocationsPerInstance=1.5),
+            "schema",
+            "spec.autoscaling.targetInvocationsPerInstance",
+        ),
+    ],
+    "Scheduled scaling: cron, rate and at expressions": [
+        Case("cron without cron()", schedule(cron="0 18 * * ? *"), "schema", "spec.autoscaling.schedules[0].cron"),
+        Case(
+            "cron with five fields", schedule(cron="cron(0 18 * * *)"), "schema", "spec.autoscaling.schedules[0].cron"
+        ),
+        Case(
+            "cron with day of month and week",
+            schedule(cron="cron(0 18 1 * MON *)"),
+            "schema",
+            "spec.autoscaling.schedules[0].cron",
+        ),
+        Case("rate in weeks", schedule(cron="rate(5 weeks)"), "schema", "spec.autoscaling.schedules[0].cron"),
+        Case("rate of 1 in plural", schedule(cron="rate(1 minutes)"), "schema", "spec.autoscaling.schedules[0].cron"),
+        Case("cron hour 25", schedule(cron="cron(0 25 * * ? *)"), "operator", "spec.autoscaling.schedules[0].cron"),
+        Case("cron minute 70", schedule(cron="cron(70 18 * * ? *)"), "operator", "spec.autoscaling.schedules[0].cron"),
+        Case("cron month 13", schedule(cron="cron(0 18 ? 13 MON *)"), "operator", "spec.autoscaling.schedules[0].cron"),
+        Case(
+            "at() on 30 February",
+            schedule(cron="at(2027-02-30T10:00:00)"),
+            "operator",
+            "spec.autoscaling.schedules[0].cron",
+        ),
+        Case(
+            "at() at hour 25",
+            schedule(cron="at(2027-03-01T25:00:00)"),
+            "operator",
+            "spec.autoscaling.schedules[0].cron",
+        ),
+        Case(
+            "schedule name starting with a dash", schedule(name="-peak"), "schema", "spec.autoscaling.schedules[0].name"
+        ),
+        Case("schedule min above max", schedule(minCapacity=9, maxCapacity=3), "cel", "spec.autoscaling.schedules[0]"),
+        Case(
+            "schedule names twice",
+            scaling(schedules=[{"name": "peak", "cron": "rate(2 hours)", **SCALING}] * 2),
+            "schema",
+            "spec.autoscaling.schedules",
+        ),
+        Case(
+            "51 schedules",
+            scaling(schedules=[{"name": f"s{i}", "cron": "rate(2 hours)", **SCALING} for i in range(51)]),
+            "schema",
+            "spec.autoscaling.schedules",
+        ),
+    ],
+    "Deployment strategy, percentages and misfit fields": [
+        Case(
+            "canary size zero",
+            deployment(strategy="Canary", canarySizePercent=0),
+            "schema",
+            "spec.deployment.canarySizePercent",
+        ),
+        Case(
+            "canary size above 50",
+            deployment(strategy="Canary", canarySizePercent=60),
+            "schema",
+            "spec.deployment.canarySizePercent",
+        ),
+        Case(
+            "linear step below 10",
+            deployment(strategy="Linear", linearStepPercent=5),
+            "schema",
+            "spec.deployment.linearStepPercent",
+        ),
+        Case(
+            "rolling batch above 50",
+            deployment(strategy="Rolling", rollingBatchPercent=80),
+            "schema",
+            "spec.deployment.rollingBatchPercent",
+        ),
+        Case("wait above an hour", deployment(waitSeconds=3601), "schema", "spec.deployment.waitSeconds"),
+        Case(
+            "11 rollback alarms",
+            deployment(rollbackAlarms=[f"alarm-{i}" for i in range(11)]),
+            "schema",
+            "spec.deployment.rollbackAlarms",
+        ),
+        Case(
+            "rollback alarm twice",
+            deployment(rollbackAlarms=["p99-high", "p99-high"]),
+            "schema",
+            "spec.deployment.rollbackAlarms",
+        ),
+        Case(
+            "rollback alarm with padding",
+            deployment(rollbackAlarms=[" p99-high"]),
+            "schema",
+            "spec.deployment.rollbackAlarms[0]",
+        ),
+        Case("canary without its size", deployment(strategy="Canary"), "cel", "spec.deployment.canarySizePercent"),
+        Case(
+            "linear with a canary size",
+            deployment(strategy="Linear", linearStepPercent=20, canarySizePercent=10),
+            "cel",
+            "spec.deployment.canarySizePercent",
+        ),
+        Case(
+            "all at once with a batch size",
+            deployment(rollingBatchPercent=10),
+            "cel",
+            "spec.deployment.rollingBatchPercent",
+        ),
+        Case(
+            "rolling with termination wait",
+            deployment(strategy="Rolling", rollingBatchPercent=10, terminationWaitSeconds=60),
+            "cel",
+            "spec.deployment.terminationWaitSeconds",
+        ),
+    ],
+    "VPC endpoint subnets and security groups": [
+        Case("VPC id in capitals", vpc_endpoint(vpcId="vpc-XYZ"), "schema", "spec.vpcEndpoint.vpcId"),
+        Case("subnet id not hex", vpc_endpoint(subnetIds=["subnet-zz"]), "schema", "spec.vpcEndpoint.subnetIds[0]"),
+        Case("no subnets", vpc_endpoint(subnetIds=[]), "schema", "spec.vpcEndpoint.subnetIds"),
+        Case(
+            "17 subnets",
+            vpc_endpoint(subnetIds=[f"subnet-{i:x}" for i in range(17)]),
+            "schema",
+            "spec.vpcEndpoint.subnetIds",
+        ),
+        Case(
+            "security group id empty",
+            vpc_endpoint(securityGroupIds=["sg-"]),
+            "schema",
+            "spec.vpcEndpoint.securityGroupIds[0]",
+        ),
+        Case(
+            "6 security groups",
+            vpc_endpoint(securityGroupIds=[f"sg-{i}" for i in range(6)]),
+            "schema",
+            "spec.vpcEndpoint.securityGroupIds",
+        ),
+    ],
+    "Benchmark bounds": [
+        Case("benchmark empty payload", benchmark(payload=""), "schema", "spec.benchmark.payload"),
+        Case("benchmark 5 requests", benchmark(requests=5), "schema", "spec.benchmark.requests"),
+        Case("benchmark no clients", benchmark(concurrency=0), "schema", "spec.benchmark.concurrency"),
+        Case("benchmark 300 clients", benchmark(concurrency=300), "schema", "spec.benchmark.concurrency"),
+        Case("benchmark zero p99 target", benchmark(targetP99Ms=0), "schema", "spec.benchmark.targetP99Ms"),
+        Case(
+            "benchmark more clients than requests",
+            benchmark(requests=20, concurrency=64),
+            "cel",
+            "spec.benchmark.concurrency",
+        ),
+    ],
+    "Tags: reserved keys, count, lengths, characters": [
+        Case("41 tags", spec(tags={f"k{i}": "v" for i in range(41)}), "schema", "spec.tags"),
+        Case("tag value too long", spec(tags={"team": "b" * 257}), "schema", "spec.tags.team"),
+        Case("tag value with !", spec(tags={"team": "bidding!"}), "schema", "spec.tags.team"),
+        Case("reserved aws: tag key", spec(tags={"aws:team": "x"}), "cel", "spec.tags"),
+        Case("reserved lowlatency.io/ tag key", spec(tags={"lowlatency.io/owner": "x"}), "cel", "spec.tags"),
+        Case("tag key with !", spec(tags={"team!": "x"}), "cel", "spec.tags"),
+        Case("tag key too long", spec(tags={"k" * 129: "x"}), "cel", "spec.tags"),
+    ],
+    "Required and unknown fields, enumerations": [
+        Case("instance type missing", without("instanceType"), "schema", "spec.instanceType"),
+        Case("model missing", without("model"), "schema", "spec.model"),
+        Case("role missing", model_without("executionRoleArn"), "schema", "spec.model.executionRoleArn"),
+        Case("unknown model field", model(modelUrl="s3://acme-models/m.tar.gz"), "schema", "spec.model.modelUrl"),
+        Case("max capacity missing", spec(autoscaling={"minCapacity": 2}), "schema", "spec.autoscaling.maxCapacity"),
+        Case("unknown autoscaling field", scaling(minReplicas=2), "schema", "spec.autoscaling.minReplicas"),
+        Case(
+            "target an unknown word",
+            scaling(targetInvocationsPerInstance="fast"),
+            "cel",
+            "spec.autoscaling.targetInvocationsPerInstance",
+        ),
+        Case("unknown strategy", deployment(strategy="BlueGreen"), "schema", "spec.deployment.strategy"),
+        Case(
+            "VPC id missing",
+            spec(vpcEndpoint={"subnetIds": ["subnet-0a1b"], "securityGroupIds": ["sg-0c2d"]}),
+            "schema",
+            "spec.vpcEndpoint.vpcId",
+        ),
+        Case("private DNS as a word", vpc_endpoint(privateDns="yes"), "schema", "spec.vpcEndpoint.privateDns"),
+        Case("benchmark without payload", spec(benchmark={"requests": 100}), "schema", "spec.benchmark.payload"),
+        Case("unknown deletion policy", spec(deletionPolicy="Keep"), "schema", "spec.deletionPolicy"),
+        Case("unknown spec field", spec(surprise=True), "schema", "spec.surprise"),
+        Case("misspelt spec field", spec(instanceCounts=2), "schema", "spec.instanceCounts"),
+    ],
+}
+CASES = [case for cases in CASE_CLASSES.values() for case in cases]
 
 
 def test_the_table_is_large_and_covers_every_layer() -> None:
@@ -525,3 +578,23 @@ def test_a_readable_name_shared_across_namespaces_is_refused_by_ownership_tags()
     assert result.actions == ()
     assert (result.phase, result.ready.reason) == ("Failed", "NameConflict")
     assert "team-a/bidder" in result.ready.message
+
+
+# --- the report: docs/reliability.md states what this table proves -----------------------------------------------
+
+
+def class_result(cases: list[Case]) -> str:
+    """How docs/reliability.md words the result of one class of cases."""
+    layers = [sum(case.layer == layer for case in cases) for layer in ("schema", "cel", "operator")]
+    return "{} cases ({} schema, {} CEL, {} operator)".format(len(cases), *layers)
+
+
+def test_the_reliability_report_states_these_results() -> None:
+    report = (REPO / "docs" / "reliability.md").read_text()
+    section = report.split("## Bad input", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(): line for line in section.splitlines() if line.startswith("| ")}
+    for name, cases in CASE_CLASSES.items():
+        assert class_result(cases) in rows[name], f"docs/reliability.md, row {name!r}: expected {class_result(cases)}"
+    assert f"{len(CASES)} invalid specs" in section
+    assert f"{len(BOUNDARY_SPECS)} specs" in rows["Values at the limits"]
+    assert f"{len(OPERATOR_CASES)} cases" in rows["Operator-only cases, end to end"]
