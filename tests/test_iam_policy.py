@@ -17,7 +17,8 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
+
+from aws_passes import moto_server
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY_FILE = REPO / "docs" / "iam-policy.json"
@@ -138,6 +139,7 @@ def test_wildcard_resources_only_where_aws_has_no_resource_level_permissions(pol
     without_resource_level = {
         "sagemaker:ListModels",
         "sagemaker:ListEndpointConfigs",
+        "sagemaker:ListEndpoints",
         "ec2:DescribeVpcEndpoints",
         "route53:AssociateVPCWithHostedZone",
     } | {action for action in granted(policy) if action.startswith("application-autoscaling:")}
@@ -152,11 +154,7 @@ def test_fits_a_managed_policy(policy: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def iam_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    yield from moto_server()
 
 
 def test_iam_accepts_the_document(iam_endpoint: str) -> None:

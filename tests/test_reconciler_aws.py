@@ -1,25 +1,22 @@
 """Reconciliation passes against moto in server mode: the AWS calls a pass makes, adoption, drift repair.
 
-The Kubernetes side is played by hand: each pass gets the object as kopf would hand it over, and what the pass
-returns for status is merged into the object for the next one. The AWS calls are counted by the operator's own
-metrics (its clients are instrumented), so these tests also show that every call is measured.
+The AWS calls are counted by the operator's own metrics (its clients are instrumented), so these tests also show that
+every call is measured.
 """
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from aws_passes import aws_client, converge, create_foreign_endpoint, moto_server, resource_body, run_pass
 from lowlatency import observability
 from lowlatency.aws import AwsClients, AwsSettings
 from lowlatency.desired import TAG_UID
-from lowlatency.reconciler import ADOPT_ANNOTATION, EndpointReconciler, EndpointResource, PassResult
+from lowlatency.reconciler import ADOPT_ANNOTATION, EndpointReconciler, EndpointResource
 from specs import bid_filter_spec
 
 READ_PREFIXES = ("Describe", "List")
@@ -28,11 +25,7 @@ SCALING = {"minCapacity": 2, "maxCapacity": 8, "targetInvocationsPerInstance": 6
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    yield from moto_server()
 
 
 @pytest.fixture
@@ -40,40 +33,6 @@ def reconciler(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> EndpointReconc
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     return EndpointReconciler(AwsClients(AwsSettings(endpoint_url=moto_url)))
-
-
-def sagemaker(moto_url: str) -> Any:
-    return boto3.client(
-        "sagemaker",
-        region_name="us-east-1",
-        endpoint_url=moto_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-def create_foreign_endpoint(client: Any, name: str, tags: list[dict[str, str]] | None = None) -> str:
-    """An endpoint made without the operator, with its own model and config; its ARN."""
-    client.create_model(
-        ModelName=f"model-of-{name}",
-        PrimaryContainer={"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/xgboost:1"},
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/Legacy",
-    )
-    variant = {"VariantName": "AllTraffic", "ModelName": f"model-of-{name}", "InstanceType": "ml.c5.xlarge"}
-    client.create_endpoint_config(
-        EndpointConfigName=f"config-of-{name}", ProductionVariants=[variant | {"InitialInstanceCount": 1}]
-    )
-    arn: str = client.create_endpoint(EndpointName=name, EndpointConfigName=f"config-of-{name}", Tags=tags or [])[
-        "EndpointArn"
-    ]
-    return arn
-
-
-def resource_body(name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"namespace": "adtech", "name": name, "uid": f"uid-{name}", "generation": 1}
-    if annotations:
-        metadata["annotations"] = annotations
-    return {"metadata": metadata, "spec": spec, "status": {}}
 
 
 def aws_calls() -> Counter[str]:
@@ -86,24 +45,10 @@ def aws_calls() -> Counter[str]:
     return counted
 
 
-def run_pass(reconciler: EndpointReconciler, body: dict[str, Any], *, audit: bool = False) -> PassResult:
-    result = reconciler.reconcile(EndpointResource.from_body(copy.deepcopy(body)), audit=audit)
-    body["status"].update(result.status)
-    return result
-
-
 def calls_of_one_pass(reconciler: EndpointReconciler, body: dict[str, Any], *, audit: bool = False) -> Counter[str]:
     before = aws_calls()
     run_pass(reconciler, body, audit=audit)
     return aws_calls() - before
-
-
-def converge(reconciler: EndpointReconciler, body: dict[str, Any]) -> None:
-    for _ in range(6):
-        result = run_pass(reconciler, body)
-        if body["status"].get("phase") == "InService" and not result.moving:
-            return
-    raise AssertionError(f"not InService: {body['status']}")
 
 
 def mutating(calls: Counter[str]) -> Counter[str]:
@@ -137,7 +82,7 @@ def test_tags_edited_outside_are_restored_by_the_audit_with_an_event(
 ) -> None:
     body = resource_body("tagged", bid_filter_spec())
     converge(reconciler, body)
-    client = sagemaker(moto_url)
+    client = aws_client("sagemaker", moto_url)
     arn = body["status"]["endpointArn"]
     client.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "intruders"}])
 
@@ -151,7 +96,7 @@ def test_tags_edited_outside_are_restored_by_the_audit_with_an_event(
 
 @pytest.mark.timeout(60)
 def test_an_annotated_endpoint_is_adopted_and_recorded(reconciler: EndpointReconciler, moto_url: str) -> None:
-    client = sagemaker(moto_url)
+    client = aws_client("sagemaker", moto_url)
     arn = create_foreign_endpoint(client, "legacy-bidder", tags=[{"Key": "owner", "Value": "legacy"}])
     body = resource_body("adopter", bid_filter_spec(), annotations={ADOPT_ANNOTATION: "legacy-bidder"})
 
@@ -182,7 +127,7 @@ def test_an_annotated_endpoint_is_adopted_and_recorded(reconciler: EndpointRecon
 def test_without_the_annotation_a_foreign_endpoint_is_a_name_conflict(
     reconciler: EndpointReconciler, moto_url: str
 ) -> None:
-    client = sagemaker(moto_url)
+    client = aws_client("sagemaker", moto_url)
     create_foreign_endpoint(client, "adtech-squatted")
     body = resource_body("squatted", bid_filter_spec())
 

@@ -1,12 +1,15 @@
-"""The `lowlatency-operator` command: run the operator, print the CRD, run the embedded demo, benchmark."""
+"""The `lowlatency-operator` command: run the operator, print the CRD, run the embedded demo, benchmark, find
+orphaned AWS resources."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
-from lowlatency import crd
+from lowlatency import GROUP, PLURAL, VERSION, crd
 
 
 def run_operator(arguments: argparse.Namespace) -> int:
@@ -38,6 +41,63 @@ def run_demo(arguments: argparse.Namespace) -> int:
     return demo.main(keep=arguments.keep, example=arguments.example)
 
 
+def cluster_uids() -> set[str]:
+    """The uids of every LowLatencyEndpoint in the cluster of the current kubeconfig (in-cluster config inside a pod).
+
+    Any failure to list them (no CRD, no permission, no cluster) raises: an empty answer would make every owned AWS
+    resource look orphaned."""
+    import kubernetes
+
+    try:
+        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+    api = kubernetes.client.CustomObjectsApi()
+    uids: set[str] = set()
+    token = None
+    while True:
+        listed = cast(
+            "dict[str, Any]", api.list_cluster_custom_object(GROUP, VERSION, PLURAL, limit=500, _continue=token)
+        )
+        uids |= {item["metadata"]["uid"] for item in listed.get("items", [])}
+        token = listed.get("metadata", {}).get("continue")
+        if not token:
+            return uids
+
+
+def confirmed(count: int, ask: Callable[[str], str] = input) -> bool:
+    try:
+        answer = ask(f"Delete these {count} AWS resources? [y/N] ")
+    except EOFError:  # not interactive: only --yes deletes
+        return False
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def find_orphans(arguments: argparse.Namespace) -> int:
+    from lowlatency import orphans
+    from lowlatency.aws import AwsClients, AwsSettings
+
+    clients = AwsClients(AwsSettings(default_region=arguments.region, endpoint_url=arguments.aws_endpoint_url))
+    region_clients = clients.for_region(arguments.region)
+    found = orphans.find_orphans(orphans.collect(region_clients, arguments.region), cluster_uids())
+    if not found:
+        print(f"No orphaned AWS resources of lowlatency-operator in {arguments.region}.")
+        return 0
+    print(f"{'KIND':<18} {'NAME':<64} {'OWNER (gone)':<48} UID")
+    for orphan in found:
+        print(f"{orphan.kind:<18} {orphan.name:<64} {orphan.owner_reference:<48} {orphan.owner.uid}")
+    if not arguments.delete:
+        print(f"{len(found)} orphaned; run again with --delete to delete them.")
+        return 0
+    if not arguments.yes and not confirmed(len(found)):
+        print("Nothing deleted.")
+        return 1
+    for orphan in found:
+        orphans.delete(region_clients, arguments.region, orphan)
+        print(f"deleted {orphan.kind} {orphan.name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lowlatency import config
     from lowlatency.benchmark import command as benchmark_command
@@ -65,6 +125,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=run_demo)
 
     benchmark_command.add_parser(subparsers)
+
+    orphaned = subparsers.add_parser(
+        "orphans",
+        help="List (and with --delete, delete) owner-tagged AWS resources whose LowLatencyEndpoint no longer exists "
+        "in the cluster of the current kubeconfig.",
+    )
+    orphaned.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        help="AWS region to look in (env AWS_REGION).",
+    )
+    orphaned.add_argument(
+        "--aws-endpoint-url",
+        default=os.environ.get("LOWLATENCY_AWS_ENDPOINT_URL") or None,
+        help="Send every AWS call to this URL (env LOWLATENCY_AWS_ENDPOINT_URL).",
+    )
+    orphaned.add_argument("--delete", action="store_true", help="Delete the orphans after confirmation.")
+    orphaned.add_argument("--yes", "-y", action="store_true", help="With --delete: do not ask for confirmation.")
+    orphaned.set_defaults(func=find_orphans)
     return parser
 
 

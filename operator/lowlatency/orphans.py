@@ -1,0 +1,163 @@
+"""AWS resources the operator made for Kubernetes objects that no longer exist: found by their owner tags.
+
+An orphan is left when a `LowLatencyEndpoint` disappears without its finalizer running (the finalizer was removed
+by hand, the namespace was force-deleted, the CRD was deleted) or when a crash came between a create and the
+status write that would have recorded it. Every resource the operator creates carries its owner's uid in tags, so an
+owner-tagged resource whose uid matches no object in the cluster is an orphan:
+
+- SageMaker endpoints, endpoint configs and models tagged ``lowlatency.io/managed-by``;
+- Application Auto Scaling targets of those endpoints' variants (targets carry no tags: they belong to their
+  endpoint);
+- users (``lowlatency.io/user/<uid>`` tags) of the shared runtime VPC endpoints; releasing the last user of a VPC
+  endpoint the operator created deletes it.
+
+Only the owner tags decide: a resource without them is never listed, so never deleted. The tags do not name the
+cluster: with several clusters' operators in one AWS account and region, resources of the others' objects are
+listed too (the owner column says whose they are), so read the list before confirming.
+
+:func:`find_orphans` and :func:`deletion_order` are pure; :func:`collect` reads AWS and :func:`delete` changes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from lowlatency import endpoints, vpc
+from lowlatency.aws import RegionClients, aws_call
+from lowlatency.desired import MANAGER, TAG_MANAGED_BY, TAG_NAME, TAG_NAMESPACE, TAG_UID, Owner
+from lowlatency.planner import DeleteEndpoint, DeleteEndpointConfig, DeleteModel, DeregisterScalableTarget
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import FilterTypeDef
+
+Kind = Literal["scalable-target", "endpoint", "endpoint-config", "model", "vpc-endpoint-user"]
+# Deletion order: a variant's scaling before its endpoint, an endpoint before its config, a config before its model.
+KINDS: tuple[Kind, ...] = ("scalable-target", "endpoint", "endpoint-config", "model", "vpc-endpoint-user")
+
+
+@dataclass(frozen=True)
+class OwnedResource:
+    """An AWS resource and the Kubernetes object its tags name as owner."""
+
+    kind: Kind
+    name: str  # endpoint, config or model name; scalable target resource id; VPC endpoint id
+    owner: Owner
+
+    @property
+    def owner_reference(self) -> str:
+        return f"{self.owner.namespace}/{self.owner.name}"
+
+
+def owner_of(tags: dict[str, str]) -> Owner | None:
+    """The owner named by a SageMaker resource's tags, if the operator manages it."""
+    if tags.get(TAG_MANAGED_BY) != MANAGER or not tags.get(TAG_UID):
+        return None
+    return Owner(namespace=tags.get(TAG_NAMESPACE, ""), name=tags.get(TAG_NAME, ""), uid=tags[TAG_UID])
+
+
+def scalable_targets_of(resource_ids: Iterable[str], owned: Iterable[OwnedResource]) -> list[OwnedResource]:
+    """The scalable targets (``endpoint/<name>/variant/<variant>``) of owned endpoints, owned by the same."""
+    endpoint_owners = {resource.name: resource.owner for resource in owned if resource.kind == "endpoint"}
+    targets = []
+    for resource_id in resource_ids:
+        parts = resource_id.split("/")
+        owner = endpoint_owners.get(parts[1]) if len(parts) == 4 and parts[0] == "endpoint" else None
+        if owner is not None:
+            targets.append(OwnedResource("scalable-target", resource_id, owner))
+    return targets
+
+
+def vpc_endpoint_users(endpoint_id: str, tags: dict[str, str]) -> list[OwnedResource]:
+    """Each user recorded on a shared VPC endpoint (the tag's value is the user's namespace/name)."""
+    users = []
+    for key, value in tags.items():
+        if key.startswith(vpc.USER_TAG_PREFIX):
+            namespace, _, name = value.partition("/")
+            uid = key.removeprefix(vpc.USER_TAG_PREFIX)
+            users.append(OwnedResource("vpc-endpoint-user", endpoint_id, Owner(namespace, name, uid)))
+    return users
+
+
+def find_orphans(owned: Iterable[OwnedResource], existing_uids: set[str]) -> list[OwnedResource]:
+    """The owned resources whose owner is not among the objects that exist, in :func:`deletion_order`."""
+    return deletion_order(resource for resource in owned if resource.owner.uid not in existing_uids)
+
+
+def deletion_order(resources: Iterable[OwnedResource]) -> list[OwnedResource]:
+    return sorted(resources, key=lambda resource: (KINDS.index(resource.kind), resource.name, resource.owner.uid))
+
+
+def collect(clients: RegionClients, region: str) -> list[OwnedResource]:
+    """Every owner-tagged resource of the operator in one region (one ListTags per SageMaker resource)."""
+    owned = _sagemaker_resources(clients)
+    owned += scalable_targets_of(_scalable_target_ids(clients), owned)
+    owned += _vpc_endpoint_users(clients.ec2, region)
+    return owned
+
+
+def _sagemaker_resources(clients: RegionClients) -> list[OwnedResource]:
+    sagemaker = clients.sagemaker
+    named_arns: list[tuple[Kind, str, str]] = []
+    with aws_call("sagemaker:ListEndpoints"):
+        for endpoints_page in sagemaker.get_paginator("list_endpoints").paginate():
+            named_arns += [("endpoint", e["EndpointName"], e["EndpointArn"]) for e in endpoints_page["Endpoints"]]
+    with aws_call("sagemaker:ListEndpointConfigs"):
+        for configs_page in sagemaker.get_paginator("list_endpoint_configs").paginate():
+            named_arns += [
+                ("endpoint-config", c["EndpointConfigName"], c["EndpointConfigArn"])
+                for c in configs_page["EndpointConfigs"]
+            ]
+    with aws_call("sagemaker:ListModels"):
+        for models_page in sagemaker.get_paginator("list_models").paginate():
+            named_arns += [("model", m["ModelName"], m["ModelArn"]) for m in models_page["Models"]]
+    owned = []
+    for kind, name, arn in named_arns:
+        owner = owner_of(endpoints.tags_of(sagemaker, arn))
+        if owner is not None:
+            owned.append(OwnedResource(kind, name, owner))
+    return owned
+
+
+def _scalable_target_ids(clients: RegionClients) -> list[str]:
+    paginator = clients.autoscaling.get_paginator("describe_scalable_targets")
+    with aws_call("application-autoscaling:DescribeScalableTargets"):
+        return [
+            target["ResourceId"]
+            for page in paginator.paginate(ServiceNamespace=endpoints.NAMESPACE)
+            for target in page["ScalableTargets"]
+        ]
+
+
+def _vpc_endpoint_users(ec2: EC2Client, region: str) -> list[OwnedResource]:
+    runtime: list[FilterTypeDef] = [{"Name": "service-name", "Values": [vpc.runtime_service(region)]}]
+    users = []
+    with aws_call("ec2:DescribeVpcEndpoints"):
+        for page in ec2.get_paginator("describe_vpc_endpoints").paginate(Filters=runtime):
+            for found in page["VpcEndpoints"]:
+                tags = {tag["Key"]: tag["Value"] for tag in found.get("Tags", [])}
+                users += vpc_endpoint_users(found["VpcEndpointId"], tags)
+    return users
+
+
+def delete(clients: RegionClients, region: str, orphan: OwnedResource) -> None:
+    """Delete one orphan (or, for a VPC endpoint user, release it); what is already gone counts as deleted."""
+    match orphan.kind:
+        case "scalable-target":
+            endpoints.apply(clients, DeregisterScalableTarget(orphan.name))
+        case "endpoint":
+            endpoints.apply(clients, DeleteEndpoint(orphan.name))
+        case "endpoint-config":
+            endpoints.apply(clients, DeleteEndpointConfig(orphan.name))
+        case "model":
+            endpoints.apply(clients, DeleteModel(orphan.name))
+        case "vpc-endpoint-user":
+            _release_vpc_endpoint(clients.ec2, region, orphan)
+
+
+def _release_vpc_endpoint(ec2: EC2Client, region: str, orphan: OwnedResource) -> None:
+    shared = vpc.find(ec2, region, endpoint_id=orphan.name)
+    for action in vpc.release(shared, orphan.owner):
+        vpc.apply(ec2, action)

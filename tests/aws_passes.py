@@ -1,0 +1,70 @@
+"""Reconciliation passes against a local AWS server, with the Kubernetes side played by hand: each pass gets the
+object as kopf would hand it over, and what the pass returns for status is merged into the object for the next."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from lowlatency.reconciler import EndpointReconciler, EndpointResource, PassResult
+
+
+def moto_server() -> Iterator[str]:
+    """A moto server on loopback for the duration of a fixture; its URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def aws_client(service: str, url: str) -> Any:
+    return boto3.client(
+        service,
+        region_name="us-east-1",
+        endpoint_url=url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def create_foreign_endpoint(client: Any, name: str, tags: list[dict[str, str]] | None = None) -> str:
+    """An endpoint made without the operator, with its own model and config; its ARN."""
+    client.create_model(
+        ModelName=f"model-of-{name}",
+        PrimaryContainer={"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/xgboost:1"},
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/Legacy",
+    )
+    variant = {"VariantName": "AllTraffic", "ModelName": f"model-of-{name}", "InstanceType": "ml.c5.xlarge"}
+    client.create_endpoint_config(
+        EndpointConfigName=f"config-of-{name}", ProductionVariants=[variant | {"InitialInstanceCount": 1}]
+    )
+    arn: str = client.create_endpoint(EndpointName=name, EndpointConfigName=f"config-of-{name}", Tags=tags or [])[
+        "EndpointArn"
+    ]
+    return arn
+
+
+def resource_body(name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"namespace": "adtech", "name": name, "uid": f"uid-{name}", "generation": 1}
+    if annotations:
+        metadata["annotations"] = annotations
+    return {"metadata": metadata, "spec": spec, "status": {}}
+
+
+def run_pass(reconciler: EndpointReconciler, body: dict[str, Any], *, audit: bool = False) -> PassResult:
+    result = reconciler.reconcile(EndpointResource.from_body(copy.deepcopy(body)), audit=audit)
+    body["status"].update(result.status)
+    return result
+
+
+def converge(reconciler: EndpointReconciler, body: dict[str, Any]) -> None:
+    for _ in range(6):
+        result = run_pass(reconciler, body)
+        if body["status"].get("phase") == "InService" and not result.moving:
+            return
+    raise AssertionError(f"not InService: {body['status']}")

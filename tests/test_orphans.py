@@ -1,0 +1,130 @@
+"""Orphans: owner-tagged AWS resources whose Kubernetes object is gone, found by tags and deleted in order.
+
+The pure part (which resources are orphans, in which order they go) is tested on plain values; collecting and
+deleting against moto in server mode, with resources made by real reconciliation passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from aws_passes import aws_client, converge, create_foreign_endpoint, moto_server, resource_body
+from lowlatency import cli, orphans
+from lowlatency.aws import AwsClients, AwsSettings, RegionClients
+from lowlatency.desired import Owner
+from lowlatency.orphans import OwnedResource
+from lowlatency.reconciler import EndpointReconciler
+from specs import bid_filter_spec
+
+GONE = Owner("adtech", "gone", "uid-gone")
+KEPT = Owner("adtech", "kept", "uid-kept")
+
+
+def test_only_resources_of_objects_that_no_longer_exist_are_orphans_in_deletion_order() -> None:
+    owned = [
+        OwnedResource("model", "adtech-gone-1", GONE),
+        OwnedResource("vpc-endpoint-user", "vpce-1", GONE),
+        OwnedResource("endpoint", "adtech-gone", GONE),
+        OwnedResource("endpoint-config", "adtech-gone-2", GONE),
+        OwnedResource("scalable-target", "endpoint/adtech-gone/variant/AllTraffic", GONE),
+        OwnedResource("endpoint", "adtech-kept", KEPT),
+        OwnedResource("vpc-endpoint-user", "vpce-1", KEPT),
+    ]
+    found = orphans.find_orphans(owned, existing_uids={KEPT.uid})
+    assert [(orphan.kind, orphan.name) for orphan in found] == [
+        ("scalable-target", "endpoint/adtech-gone/variant/AllTraffic"),
+        ("endpoint", "adtech-gone"),
+        ("endpoint-config", "adtech-gone-2"),
+        ("model", "adtech-gone-1"),
+        ("vpc-endpoint-user", "vpce-1"),
+    ]
+    assert all(orphan.owner == GONE for orphan in found)
+
+
+def test_nothing_is_an_orphan_while_its_object_exists() -> None:
+    owned = [OwnedResource("endpoint", "adtech-kept", KEPT)]
+    assert orphans.find_orphans(owned, existing_uids={KEPT.uid}) == []
+
+
+def test_only_the_operators_tags_name_an_owner() -> None:
+    assert orphans.owner_of(GONE.tags()) == GONE
+    assert orphans.owner_of({"team": "bidding"}) is None
+    assert orphans.owner_of({"lowlatency.io/managed-by": "someone-else", "lowlatency.io/uid": "x"}) is None
+
+
+def test_scalable_targets_belong_to_their_owned_endpoint_only() -> None:
+    owned = [OwnedResource("endpoint", "adtech-gone", GONE)]
+    ids = ["endpoint/adtech-gone/variant/AllTraffic", "endpoint/foreign/variant/AllTraffic", "table/orders"]
+    assert orphans.scalable_targets_of(ids, owned) == [
+        OwnedResource("scalable-target", "endpoint/adtech-gone/variant/AllTraffic", GONE)
+    ]
+
+
+def test_each_user_of_a_shared_vpc_endpoint_is_one_owned_resource() -> None:
+    tags = {"lowlatency.io/managed-by": "lowlatency-operator", "lowlatency.io/user/uid-gone": "adtech/gone"}
+    assert orphans.vpc_endpoint_users("vpce-1", tags) == [OwnedResource("vpc-endpoint-user", "vpce-1", GONE)]
+
+
+def test_deleting_needs_a_yes() -> None:
+    assert cli.confirmed(3, ask=lambda _: "y")
+    assert cli.confirmed(3, ask=lambda _: "YES ")
+    assert not cli.confirmed(3, ask=lambda _: "")
+    assert not cli.confirmed(3, ask=lambda _: "n")
+
+    def closed_stdin(_: str) -> str:
+        raise EOFError
+
+    assert not cli.confirmed(3, ask=closed_stdin)
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    yield from moto_server()
+
+
+@pytest.fixture
+def clients(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> AwsClients:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    return AwsClients(AwsSettings(endpoint_url=moto_url))
+
+
+def everything(region: RegionClients) -> set[tuple[str, str]]:
+    sagemaker = region.sagemaker
+    return (
+        {("endpoint", e["EndpointName"]) for e in sagemaker.list_endpoints()["Endpoints"]}
+        | {("endpoint-config", c["EndpointConfigName"]) for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]}
+        | {("model", m["ModelName"]) for m in sagemaker.list_models()["Models"]}
+    )
+
+
+@pytest.mark.timeout(60)
+def test_orphans_are_collected_by_tags_and_deleted_leaving_the_living_and_the_foreign(
+    clients: AwsClients, moto_url: str
+) -> None:
+    reconciler = EndpointReconciler(clients)
+    gone = resource_body("gone", bid_filter_spec(autoscaling={"minCapacity": 2, "maxCapacity": 4}))
+    kept = resource_body("kept", bid_filter_spec())
+    converge(reconciler, gone)
+    converge(reconciler, kept)
+    create_foreign_endpoint(aws_client("sagemaker", moto_url), "hand-made")
+    region = clients.for_region("us-east-1")
+
+    owned = orphans.collect(region, "us-east-1")
+    assert {resource.owner.uid for resource in owned} == {"uid-gone", "uid-kept"}
+    assert not any("hand-made" in resource.name for resource in owned)
+    found = orphans.find_orphans(owned, existing_uids={"uid-kept"})
+    assert [orphan.kind for orphan in found] == ["scalable-target", "endpoint", "endpoint-config", "model"]
+
+    before = everything(region)
+    for orphan in found:
+        orphans.delete(region, "us-east-1", orphan)
+
+    assert before - everything(region) == {(o.kind, o.name) for o in found if o.kind != "scalable-target"}
+    assert orphans.find_orphans(orphans.collect(region, "us-east-1"), existing_uids={"uid-kept"}) == []
+    targets = region.autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert targets == []
+    assert ("endpoint", "hand-made") in everything(region)
+    assert ("endpoint", "adtech-kept") in everything(region)
