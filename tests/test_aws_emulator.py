@@ -16,8 +16,12 @@ import botocore.exceptions
 import pytest
 
 from fixtures_aws import TEST_DELAYS, AwsClientFactory, ManualClock
-from lowlatency.aws import ErrorKind, classify, is_already_exists
+from lowlatency import endpoints, planner, vpc
+from lowlatency.api import VpcEndpointSpec
+from lowlatency.aws import ErrorKind, RegionClients, classify, is_already_exists
+from lowlatency.desired import Owner, ScheduledScaling, build_desired
 from lowlatency.emulators.aws import AwsEmulator, Delays
+from specs import bid_filter_spec, parsed
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -673,6 +677,9 @@ def test_vpc_endpoint_users_subnets_and_deletion(aws_client: AwsClientFactory, n
     assert ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id])["Unsuccessful"] == []
     after = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
     assert after["State"] == "deleted"
+    # EC2 answers a repeated client token with the original result, in its current state: here a deleted endpoint.
+    replayed = create_runtime_endpoint(ec2, network)
+    assert (replayed["VpcEndpointId"], replayed["State"]) == (endpoint_id, "deleted")
     unknown = client_error(lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=["vpce-0000000000000000f"]))
     assert classify("ec2:DescribeVpcEndpoints", unknown).kind is ErrorKind.NOT_FOUND
 
@@ -901,3 +908,113 @@ def test_reset_forgets_everything(aws_emulator: AwsEmulator, sagemaker: Any, in_
     while status(sagemaker, "later") == "Creating" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert status(sagemaker, "later") == "InService"  # the injected failure was forgotten, the real clock is back
+
+
+# The operator's own AWS layer (lowlatency.endpoints, lowlatency.vpc) against the emulator
+
+
+@pytest.fixture
+def region_clients(aws_client: AwsClientFactory) -> RegionClients:
+    return RegionClients(
+        aws_client("sagemaker", retries=False),
+        aws_client("application-autoscaling", retries=False),
+        aws_client("ec2", retries=False),
+    )
+
+
+def test_the_operators_endpoint_calls_through_a_rollout_under_autoscaling(
+    aws_emulator: AwsEmulator, region_clients: RegionClients, aws_clock: ManualClock
+) -> None:
+    owner = Owner("adtech", "bid-filter", "uid-1")
+    autoscaling_spec = {"minCapacity": 2, "maxCapacity": 8, "targetInvocationsPerInstance": 6000}
+    first = build_desired(parsed(autoscaling=autoscaling_spec), owner, "us-east-1")
+    for action in (
+        planner.CreateModel(first.model_request),
+        planner.CreateEndpointConfig(first.endpoint_config_request),
+        planner.CreateEndpoint(first.endpoint_name, first.endpoint_config_name, first.tags),
+    ):
+        endpoints.apply(region_clients, action)
+        endpoints.apply(region_clients, action)  # again, as after a crash: already existing counts as done
+    creating = endpoints.describe_endpoint(region_clients.sagemaker, first.endpoint_name, with_tags=True)
+    assert creating is not None
+    assert (creating.status, creating.current_instance_count) == ("Creating", None)
+    assert creating.tags is not None
+    assert owner.owns(creating.tags)
+    aws_clock.advance(TEST_DELAYS.create)
+    live = endpoints.observe(region_clients, first, owner, look_wider=True)
+    assert live.endpoint is not None
+    assert (live.endpoint.status, live.endpoint.current_instance_count) == ("InService", 2)
+    assert first.scaling is not None
+    resource_id = first.scaling.resource_id
+    endpoints.apply(region_clients, planner.RegisterScalableTarget(resource_id, 2, 8))
+    endpoints.apply(region_clients, planner.PutScalingPolicy(resource_id, "invocations", 6000.0, 300, 60))
+    schedule = ScheduledScaling("evening-peak", "cron(0 18 * * ? *)", 4, 8)
+    endpoints.apply(region_clients, planner.PutScheduledAction(resource_id, schedule))
+    scaling = endpoints.describe_scaling(region_clients.autoscaling, resource_id)
+    assert scaling is not None
+    assert (scaling.min_capacity, scaling.max_capacity, scaling.policy) == (2, 8, (6000.0, 300, 60))
+    assert scaling.schedules == (schedule,)
+    aws_emulator.sagemaker.scale(first.endpoint_name, 5)
+
+    model = {**bid_filter_spec()["model"], "image": NEW_IMAGE}
+    canary = {"strategy": "Canary", "canarySizePercent": 10, "waitSeconds": 60}
+    second = build_desired(parsed(model=model, autoscaling=autoscaling_spec, deployment=canary), owner, "us-east-1")
+    endpoints.apply(region_clients, planner.CreateModel(second.model_request))
+    endpoints.apply(region_clients, planner.CreateEndpointConfig(second.endpoint_config_request))
+    update = planner.UpdateEndpoint(second.endpoint_name, second.endpoint_config_name, True, second.deployment_config)
+    endpoints.apply(region_clients, update)
+    moving = endpoints.observe(region_clients, second, owner, look_wider=True)
+    assert moving.endpoint is not None
+    assert (moving.endpoint.status, moving.endpoint.pending_config_name) == ("Updating", second.endpoint_config_name)
+    assert moving.live_instance_type == "ml.c5.xlarge"
+    aws_clock.advance(TEST_DELAYS.update)
+    moved = endpoints.observe(region_clients, second, owner, look_wider=True)
+    assert moved.endpoint is not None
+    assert (moved.endpoint.status, moved.endpoint.config_name) == ("InService", second.endpoint_config_name)
+    assert moved.endpoint.current_instance_count == 5  # the autoscaler's count survived the update
+    assert moved.superseded_configs == (first.endpoint_config_name,)
+    assert moved.superseded_models == (first.model_name,)
+    for arn, tags in moved.tags.items():
+        assert owner.owns(tags), arn
+    for action in (
+        planner.DeleteEndpointConfig(first.endpoint_config_name),
+        planner.DeleteModel(first.model_name),
+        planner.DeregisterScalableTarget(resource_id),
+        planner.DeleteEndpoint(second.endpoint_name),
+    ):
+        endpoints.apply(region_clients, action)
+        endpoints.apply(region_clients, action)  # again, as after a crash: what is gone counts as done
+    aws_clock.advance(TEST_DELAYS.delete)
+    assert endpoints.describe_endpoint(region_clients.sagemaker, second.endpoint_name, with_tags=False) is None
+
+
+def test_the_operators_vpc_endpoint_calls_share_one_endpoint_between_users(
+    region_clients: RegionClients, network: dict[str, str]
+) -> None:
+    ec2 = region_clients.ec2
+    spec = VpcEndpointSpec.model_validate(
+        {"vpcId": network["vpc"], "subnetIds": [network["subnet_a"]], "securityGroupIds": [network["group"]]}
+    )
+    first, second = Owner("adtech", "bid-filter", "uid-1"), Owner("adtech", "pacing", "uid-2")
+
+    def converge(owner: Owner, wanted: VpcEndpointSpec | None) -> vpc.ObservedVpcEndpoint | None:
+        observed = vpc.find(ec2, "us-east-1", vpc_id=network["vpc"])
+        for action in vpc.plan_vpc_endpoint(wanted, observed, owner, "us-east-1"):
+            vpc.apply(ec2, action)
+        return vpc.find(ec2, "us-east-1", vpc_id=network["vpc"])
+
+    shared = converge(first, spec)
+    assert shared is not None
+    assert shared.managed
+    assert "runtime.sagemaker.us-east-1.amazonaws.com" in shared.dns_names
+    wider = spec.model_copy(update={"subnet_ids": [network["subnet_a"], network["subnet_b"]]})
+    also = converge(second, wider)
+    assert also is not None
+    assert also.id == shared.id
+    assert also.users == {vpc.user_tag(first), vpc.user_tag(second)}
+    assert also.subnet_ids == {network["subnet_a"], network["subnet_b"]}
+    kept = converge(first, None)
+    assert kept is not None
+    assert kept.users == {vpc.user_tag(second)}
+    assert converge(second, None) is None
+    assert ec2.describe_vpc_endpoints(VpcEndpointIds=[shared.id])["VpcEndpoints"][0]["State"] == "deleted"

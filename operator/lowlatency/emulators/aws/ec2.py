@@ -45,6 +45,7 @@ def install() -> None:
             if interface and request.get("private_dns_enabled"):
                 _refuse_conflicting_private_dns(backend, request)
             endpoint = create(backend, **request)
+            setattr(endpoint, _REQUEST_SIGNATURE, _signature(request))
             if interface:
                 endpoint.dns_entries = _dns_entries(backend, endpoint)
             return endpoint
@@ -53,25 +54,19 @@ def install() -> None:
         _installed = True
 
 
-def _signature(endpoint_or_request: Any) -> tuple[Any, ...]:
-    if isinstance(endpoint_or_request, dict):
-        request = endpoint_or_request
-        return (
-            request.get("vpc_id"),
-            request.get("service_name"),
-            str(request.get("endpoint_type") or "").lower(),
-            frozenset(request.get("subnet_ids") or []),
-            frozenset(request.get("security_group_ids") or []),
-            bool(request.get("private_dns_enabled")),
-        )
-    endpoint = endpoint_or_request
+# The parameters an idempotent repeat must match, kept on moto's endpoint object as they were first requested
+# (the endpoint itself may have changed since, by ModifyVpcEndpoint).
+_REQUEST_SIGNATURE = "lowlatency_request_signature"
+
+
+def _signature(request: dict[str, Any]) -> tuple[Any, ...]:
     return (
-        endpoint.vpc_id,
-        endpoint.service_name,
-        str(endpoint.vpc_endpoint_type or "").lower(),
-        frozenset(endpoint.subnet_ids or []),
-        frozenset(endpoint.security_group_ids or []),
-        bool(endpoint.private_dns_enabled),
+        request.get("vpc_id"),
+        request.get("service_name"),
+        str(request.get("endpoint_type") or "").lower(),
+        frozenset(request.get("subnet_ids") or []),
+        frozenset(request.get("security_group_ids") or []),
+        bool(request.get("private_dns_enabled")),
     )
 
 
@@ -81,7 +76,7 @@ def _by_client_token(backend: Any, request: dict[str, Any]) -> Any:
         return None
     for endpoint in backend.vpc_end_points.values():
         if endpoint.client_token == token:
-            if _signature(endpoint) != _signature(request):
+            if getattr(endpoint, _REQUEST_SIGNATURE, None) != _signature(request):
                 raise EC2ClientError(
                     "IdempotentParameterMismatch",
                     "The client token you have provided is associated with a resource that has different parameters.",
