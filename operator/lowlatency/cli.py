@@ -7,9 +7,8 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, cast
 
-from lowlatency import GROUP, PLURAL, VERSION, crd
+from lowlatency import crd
 
 
 def run_operator(arguments: argparse.Namespace) -> int:
@@ -41,30 +40,6 @@ def run_demo(arguments: argparse.Namespace) -> int:
     return demo.main(keep=arguments.keep, example=arguments.example)
 
 
-def cluster_uids() -> set[str]:
-    """The uids of every LowLatencyEndpoint in the cluster of the current kubeconfig (in-cluster config inside a pod).
-
-    Any failure to list them (no CRD, no permission, no cluster) raises: an empty answer would make every owned AWS
-    resource look orphaned."""
-    import kubernetes
-
-    try:
-        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
-    except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
-    api = kubernetes.client.CustomObjectsApi()
-    uids: set[str] = set()
-    token = None
-    while True:
-        listed = cast(
-            "dict[str, Any]", api.list_cluster_custom_object(GROUP, VERSION, PLURAL, limit=500, _continue=token)
-        )
-        uids |= {item["metadata"]["uid"] for item in listed.get("items", [])}
-        token = listed.get("metadata", {}).get("continue")
-        if not token:
-            return uids
-
-
 def confirmed(count: int, ask: Callable[[str], str] = input) -> bool:
     try:
         answer = ask(f"Delete these {count} AWS resources? [y/N] ")
@@ -74,12 +49,12 @@ def confirmed(count: int, ask: Callable[[str], str] = input) -> bool:
 
 
 def find_orphans(arguments: argparse.Namespace) -> int:
-    from lowlatency import orphans
+    from lowlatency import cluster, orphans
     from lowlatency.aws import AwsClients, AwsSettings
 
     clients = AwsClients(AwsSettings(default_region=arguments.region, endpoint_url=arguments.aws_endpoint_url))
     region_clients = clients.for_region(arguments.region)
-    found = orphans.find_orphans(orphans.collect(region_clients, arguments.region), cluster_uids())
+    found = orphans.find_orphans(orphans.collect(region_clients, arguments.region), cluster.lowlatency_uids())
     if not found:
         print(f"No orphaned AWS resources of lowlatency-operator in {arguments.region}.")
         return 0

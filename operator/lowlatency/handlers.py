@@ -23,7 +23,7 @@ from typing import Any
 
 import kopf
 
-from lowlatency import GROUP, PLURAL, VERSION, observability
+from lowlatency import GROUP, PLURAL, VERSION, cluster, observability
 from lowlatency.aws import AwsClients
 from lowlatency.config import OperatorConfig, Timing
 from lowlatency.reconciler import EndpointReconciler, EndpointResource, PassResult
@@ -172,6 +172,8 @@ def register(config: OperatorConfig, registry: kopf.OperatorRegistry) -> Supervi
         # kopf turns its own log lines into Kubernetes Events; the operator posts the ones users care about itself.
         settings.posting.level = logging.WARNING
         configure_peering(settings, config)
+        if config.peering.name is not None:
+            await asyncio.to_thread(cluster.ensure_peering, config.peering.name, config.namespaces)
         supervisor.start()
 
     @kopf.on.cleanup(registry=registry)
