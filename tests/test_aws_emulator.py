@@ -182,6 +182,16 @@ def test_creating_what_exists_is_refused_as_sagemaker_does(sagemaker: Any, in_se
         assert is_already_exists(classify(action, error)), action
 
 
+def test_configs_take_the_instance_types_sagemaker_offers(sagemaker: Any) -> None:
+    make_config(sagemaker, "current", instance_type="ml.c6i.xlarge")
+    assert sagemaker.describe_endpoint_config(EndpointConfigName="current")["ProductionVariants"][0][
+        "InstanceType"
+    ] == ("ml.c6i.xlarge")
+    error = client_error(lambda: make_config(sagemaker, "made-up", instance_type="ml.z9.mega"))
+    assert code_of(error) == "ValidationException"
+    assert "ml.z9.mega" in error.response["Error"]["Message"]
+
+
 def test_create_with_a_missing_config_is_refused(sagemaker: Any) -> None:
     error = client_error(lambda: sagemaker.create_endpoint(EndpointName="orphan", EndpointConfigName="nothing"))
     assert "Could not find endpoint configuration" in error.response["Error"]["Message"]

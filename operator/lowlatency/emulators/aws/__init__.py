@@ -34,7 +34,7 @@ from moto.backends import get_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from lowlatency.emulators.aws import ec2
+from lowlatency.emulators.aws import ec2, sagemaker
 from lowlatency.emulators.aws.autoscaling import ApplicationAutoScaling
 from lowlatency.emulators.aws.gateway import ApiCall, Faults, Gateway
 from lowlatency.emulators.aws.sagemaker import Clock, Delays, SageMakerEndpoints
@@ -44,6 +44,20 @@ __all__ = ["ApiCall", "AwsEmulator", "Delays", "Faults", "SageMakerEndpoints"]
 TEST_ACCESS_KEY = "testing"
 # Operations that change something: at steady state an operator should make none of them.
 MUTATING_PREFIXES = ("Create", "Update", "Delete", "Put", "Register", "Deregister", "Add", "Modify", "Tag", "Untag")
+
+
+_moto_extended = False
+_extend_lock = threading.Lock()
+
+
+def _extend_moto_once() -> None:
+    """Install the extensions that must live in moto's own classes (process-wide, as moto's backends are)."""
+    global _moto_extended  # noqa: PLW0603 - one installation per process, like the classes it changes
+    with _extend_lock:
+        if not _moto_extended:
+            ec2.extend_moto()
+            sagemaker.extend_moto()
+            _moto_extended = True
 
 
 class _QuietRequestHandler(MotoRequestHandler):
@@ -95,7 +109,7 @@ class AwsEmulator:
         }
 
     def start(self) -> Self:
-        ec2.install()
+        _extend_moto_once()
         self._server = make_server(
             self._host, self._port, self._gateway, threaded=True, request_handler=_QuietRequestHandler
         )

@@ -13,45 +13,36 @@ What real EC2 does for ``CreateVpcEndpoint`` of type Interface, and what moto la
 
 The VPC, subnets and security groups must exist, as in EC2 (moto checks). DescribeVpcEndpoints with filters,
 ModifyVpcEndpoint, DeleteVpcEndpoints (the endpoint stays visible as ``deleted``), CreateTags/DeleteTags are moto's
-and already answer in EC2's shapes. The extension is installed on moto's EC2 backend class, once per process.
+and already answer in EC2's shapes.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.utils import random_resource_id
 
-_installed = False
-_install_lock = threading.Lock()
 
+def extend_moto() -> None:
+    """Wrap moto's CreateVpcEndpoint with EC2's idempotency, private DNS rule and DNS names (once per process)."""
+    create = VPCBackend.create_vpc_endpoint
 
-def install() -> None:
-    """Wrap moto's CreateVpcEndpoint with EC2's idempotency, private DNS rule and DNS names (idempotent)."""
-    global _installed  # noqa: PLW0603 - moto's backend classes are process-wide, so is this extension
-    with _install_lock:
-        if _installed:
-            return
-        create = VPCBackend.create_vpc_endpoint
+    def create_vpc_endpoint(backend: Any, **request: Any) -> Any:
+        existing = _by_client_token(backend, request)
+        if existing is not None:
+            return existing
+        interface = str(request.get("endpoint_type") or "").lower() == "interface"
+        if interface and request.get("private_dns_enabled"):
+            _refuse_conflicting_private_dns(backend, request)
+        endpoint = create(backend, **request)
+        setattr(endpoint, _REQUEST_SIGNATURE, _signature(request))
+        if interface:
+            endpoint.dns_entries = _dns_entries(backend, endpoint)
+        return endpoint
 
-        def create_vpc_endpoint(backend: Any, **request: Any) -> Any:
-            existing = _by_client_token(backend, request)
-            if existing is not None:
-                return existing
-            interface = str(request.get("endpoint_type") or "").lower() == "interface"
-            if interface and request.get("private_dns_enabled"):
-                _refuse_conflicting_private_dns(backend, request)
-            endpoint = create(backend, **request)
-            setattr(endpoint, _REQUEST_SIGNATURE, _signature(request))
-            if interface:
-                endpoint.dns_entries = _dns_entries(backend, endpoint)
-            return endpoint
-
-        VPCBackend.create_vpc_endpoint = create_vpc_endpoint  # type: ignore[method-assign,assignment]
-        _installed = True
+    VPCBackend.create_vpc_endpoint = create_vpc_endpoint  # type: ignore[method-assign,assignment]
 
 
 # The parameters an idempotent repeat must match, kept on moto's endpoint object as they were first requested

@@ -33,6 +33,8 @@ What real SageMaker does, and what is imitated here:
   scalable targets when it sees the endpoint deleted. Deleting a missing endpoint, config or model answers the same
   kind of ``Could not find ...`` validation error. Deleting a config or model still in use is allowed (SageMaker warns
   in its documentation but does not refuse).
+- **CreateEndpointConfig** accepts the instance types SageMaker's API lists (botocore's model of it; moto alone knows
+  an older subset) and refuses others with a ``ValidationException``.
 - **Tags** (AddTags/DeleteTags/ListTags) on endpoints, configs and models: AddTags overwrites the value of a key that
   exists, at most 50 tags per resource; ARNs carry the name in lower case and are matched without regard to case.
 - **InvokeEndpoint** (SageMaker Runtime) is served while the endpoint serves traffic (InService, Updating,
@@ -57,9 +59,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
+import botocore.session
 from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.sagemaker.models import sagemaker_backends
+from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.models import FakeEndpointConfig, sagemaker_backends
 
 from lowlatency.emulators.aws.gateway import (
     RUNTIME,
@@ -178,6 +182,21 @@ def scalable_target(region: str, endpoint_name: str, variant: str) -> Any:
     """The variant's Application Auto Scaling target, or None if it is not registered."""
     targets = applicationautoscaling_backends[DEFAULT_ACCOUNT_ID][region].targets
     return targets.get(SCALABLE_DIMENSION, {}).get(f"endpoint/{endpoint_name}/variant/{variant}")
+
+
+def extend_moto() -> None:
+    """Accept every instance type SageMaker's API accepts (moto knows an old subset of them)."""
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    instance_types = frozenset(model.shape_for("ProductionVariantInstanceType").metadata["enum"])
+
+    def validate_instance_type(_config: Any, instance_type: str) -> None:
+        if instance_type not in instance_types:
+            raise ValidationError(
+                message=f"1 validation error detected: Value '{instance_type}' at 'instanceType' failed to satisfy "
+                f"constraint: Member must satisfy enum value set: [{', '.join(sorted(instance_types))}]"
+            )
+
+    FakeEndpointConfig.validate_instance_type = validate_instance_type  # type: ignore[method-assign,assignment]
 
 
 class SageMakerEndpoints:
