@@ -38,58 +38,77 @@ def classify(status: int, error_type: bytes) -> Outcome:
     return Outcome.CLIENT_ERROR if status < 500 else Outcome.SERVER_ERROR
 
 
-class Connection(asyncio.Protocol):
-    """One keep-alive connection to the target, reconnected on the next request after it closes."""
+class Connection:
+    """One keep-alive connection to the target, opened again on the next request after it closed."""
 
     def __init__(self, target: Target, timeout_seconds: float) -> None:
         self._target = target
         self._timeout = timeout_seconds
         self._loop = asyncio.get_running_loop()
-        self._transport: asyncio.Transport | None = None
-        self._parser = httptools.HttpResponseParser(self)
-        self._waiter: asyncio.Future[Outcome] | None = None
-        self._error_type = b""
+        self._wire: _Wire | None = None
 
     async def send(self, raw_request: bytes) -> Outcome:
         """Send one complete request and wait for its response; never raises for what the request met."""
-        if self._transport is None:
+        wire = self._wire
+        if wire is None or wire.closed:
             try:
-                await asyncio.wait_for(self._connect(), self._timeout)
+                wire = self._wire = await asyncio.wait_for(self._connect(), self._timeout)
             except TimeoutError:
                 return Outcome.TIMEOUT
             except OSError:
                 return Outcome.CONNECTION
-        assert self._transport is not None
         waiter: asyncio.Future[Outcome] = self._loop.create_future()
-        self._waiter = waiter
-        self._error_type = b""
-        self._transport.write(raw_request)
-        timer = self._loop.call_later(self._timeout, self._time_out, waiter)
+        wire.send(raw_request, waiter)
+        timer = self._loop.call_later(self._timeout, wire.time_out)
         try:
             return await waiter
         finally:
             timer.cancel()
 
-    async def _connect(self) -> None:
+    async def _connect(self) -> _Wire:
         target = self._target
-        await self._loop.create_connection(
-            lambda: self,
+        _, wire = await self._loop.create_connection(
+            _Wire,
             target.host,
             target.port,
             ssl=target.ssl_context,
             server_hostname=target.host if target.ssl_context else None,
         )
+        return wire
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        if self._wire is not None:
+            self._wire.close()
 
-    def _time_out(self, waiter: asyncio.Future[Outcome]) -> None:
-        if not waiter.done():
-            waiter.set_result(Outcome.TIMEOUT)
-        # The late response would be taken for the next request's: this connection cannot be used again.
+
+class _Wire(asyncio.Protocol):
+    """One TCP (or TLS) connection: writes a request, parses its response. A new one for every reconnection, so
+    that nothing a dead connection reports can reach the request of its successor."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[Outcome] | None = None
+        self._error_type = b""
+
+    def send(self, raw_request: bytes, waiter: asyncio.Future[Outcome]) -> None:
+        assert self._transport is not None
+        self._waiter = waiter
+        self._error_type = b""
+        self._transport.write(raw_request)
+
+    def time_out(self) -> None:
+        self._finish(Outcome.TIMEOUT)
+        # A late response would be taken for the next request's: this connection cannot be used again.
+        self.closed = True
         if self._transport is not None:
             self._transport.abort()
+
+    def close(self) -> None:
+        self.closed = True
+        if self._transport is not None:
+            self._transport.close()
 
     def _finish(self, outcome: Outcome) -> None:
         waiter, self._waiter = self._waiter, None
@@ -101,7 +120,6 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
-        self._parser = httptools.HttpResponseParser(self)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -111,7 +129,7 @@ class Connection(asyncio.Protocol):
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._transport = None
+        self.closed = True
         self._finish(Outcome.CONNECTION)
 
     # httptools callbacks

@@ -33,6 +33,7 @@ import re
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from statistics import NormalDist
 from types import TracebackType
@@ -143,10 +144,12 @@ class ModelServer:
         self.credentials = credentials
         self.region = region
         self.invocations = 0
+        self.bodies: Counter[bytes] = Counter()
         self.signatures_verified = 0
         self._rng = random.Random(seed)
         self._stalled_until = 0.0
         self._socket = socket.create_server(("127.0.0.1", 0))
+        self._port: int = self._socket.getsockname()[1]
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="model-server", daemon=True)
         self._started = threading.Event()
@@ -154,8 +157,7 @@ class ModelServer:
 
     @property
     def port(self) -> int:
-        port: int = self._socket.getsockname()[1]
-        return port
+        return self._port
 
     @property
     def url(self) -> str:
@@ -192,10 +194,15 @@ class ModelServer:
         capacity = asyncio.Semaphore(self.slots) if self.slots else None
         app = web.Application()
         app.router.add_get("/ping", self._ping)
-        app.router.add_post("/invocations", lambda request: self._invoke(request, capacity, runtime=False))
-        app.router.add_post(
-            "/endpoints/{name}/invocations", lambda request: self._invoke(request, capacity, runtime=True)
-        )
+
+        async def container(request: web.Request) -> web.Response:
+            return await self._invoke(request, capacity, runtime=False)
+
+        async def runtime(request: web.Request) -> web.Response:
+            return await self._invoke(request, capacity, runtime=True)
+
+        app.router.add_post("/invocations", container)
+        app.router.add_post("/endpoints/{name}/invocations", runtime)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.SockSite(runner, self._socket).start()
@@ -213,6 +220,7 @@ class ModelServer:
             if refusal is not None:
                 return refusal
         self.invocations += 1
+        self.bodies[body] += 1
         status = self._draw_status()
         delay = self.latency.sample(self._rng)
         if capacity is None:

@@ -1,0 +1,68 @@
+"""What SageMaker real-time inference instances cost: a bundled, dated table of on-demand hourly prices.
+
+The bundled table (``lowlatency/data/prices.json``) names its source and the date it was compiled; prices change,
+so a table of the same format can be given instead (``load(path)``). A price the table does not have is None:
+cost is then unknown, never guessed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+SECONDS_PER_HOUR = 3600
+
+
+class PriceTableError(ValueError):
+    """A price table that does not have the expected format."""
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    source: str
+    compiled: datetime.date
+    hourly_usd: dict[str, dict[str, float]]
+    """Region, then instance type, to USD per instance-hour."""
+
+    def price(self, instance_type: str, region: str) -> float | None:
+        """On-demand USD per instance-hour, or None when the table does not know it."""
+        return self.hourly_usd.get(region, {}).get(instance_type)
+
+    def hourly_cost(self, instance_type: str, instance_count: int, region: str) -> float | None:
+        price = self.price(instance_type, region)
+        return None if price is None else price * instance_count
+
+
+def cost_per_million_invocations(hourly_usd: float, throughput_rps: float) -> float | None:
+    """What a million invocations cost when the instances serve ``throughput_rps`` all hour; None at no throughput."""
+    if throughput_rps <= 0:
+        return None
+    return hourly_usd / (throughput_rps * SECONDS_PER_HOUR) * 1_000_000
+
+
+def load(path: Path | None = None) -> PriceTable:
+    """The table at ``path``, or the bundled one."""
+    text = (
+        path.read_text(encoding="utf-8")
+        if path is not None
+        else resources.files("lowlatency").joinpath("data/prices.json").read_text(encoding="utf-8")
+    )
+    return parse(json.loads(text), str(path or "the bundled price table"))
+
+
+def parse(document: Any, origin: str) -> PriceTable:
+    try:
+        regions = document["regions"]
+        hourly = {
+            str(region): {str(instance): float(price) for instance, price in prices.items()}
+            for region, prices in regions.items()
+        }
+        return PriceTable(str(document["source"]), datetime.date.fromisoformat(document["compiled"]), hourly)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise PriceTableError(
+            f"{origin}: expected source, compiled (YYYY-MM-DD) and regions.<region>.<instance type>: price ({error})"
+        ) from None
