@@ -67,3 +67,10 @@ def test_without_the_crd_listing_fails_rather_than_finding_nothing() -> None:
     with pytest.raises(kubernetes.client.ApiException) as raised:
         cluster.lowlatency_uids()
     assert raised.value.status == 404
+
+
+def test_the_chart_ships_the_same_peering_crds_as_the_manifests() -> None:
+    chart_copy = PEERING_CRDS.parents[2] / "charts" / "lowlatency-operator" / "files" / PEERING_CRDS.name
+    assert chart_copy.read_bytes() == PEERING_CRDS.read_bytes()
+    kinds = {document["spec"]["names"]["kind"] for document in yaml.safe_load_all(PEERING_CRDS.read_text())}
+    assert kinds == {"ClusterKopfPeering", "KopfPeering"}
