@@ -368,6 +368,12 @@ CASE_CLASSES: dict[str, list[Case]] = {
     ],
     "Benchmark bounds": [
         Case("benchmark empty payload", benchmark(payload=""), "schema", "spec.benchmark.payload"),
+        Case(
+            "benchmark content type not ASCII",
+            benchmark(contentType="text/csv; charset=ü"),
+            "schema",
+            "spec.benchmark.contentType",
+        ),
         Case("benchmark 5 requests", benchmark(requests=5), "schema", "spec.benchmark.requests"),
         Case("benchmark no clients", benchmark(concurrency=0), "schema", "spec.benchmark.concurrency"),
         Case("benchmark 300 clients", benchmark(concurrency=300), "schema", "spec.benchmark.concurrency"),

@@ -4,6 +4,11 @@ These models are the single source of the CRD's OpenAPI schema (see :mod:`lowlat
 description is what ``kubectl explain`` shows, every default is applied by the API server (so that GitOps tools
 see no drift), and every constraint is checked first by the API server and again here when the operator reads a
 resource (an object written before a CRD upgrade may not satisfy today's schema).
+
+A rule that the schema (pattern, bounds, list types) or a CEL rule can express belongs in the CRD, so that
+``kubectl apply`` refuses the object and names the field; only what neither can say sensibly is checked here alone
+(the calendar ranges of cron fields and real dates in ``at()``), and the reconciler reports it as ``InvalidSpec``.
+``tests/test_bad_input.py`` holds the table of invalid specs and the layer that must refuse each first.
 """
 
 from __future__ import annotations
@@ -365,8 +370,8 @@ class BenchmarkSpec(SpecSchema):
     payload: str = Field(min_length=1, max_length=65536)
     """Request body sent with every invocation, in contentType (for example one CSV row of features)."""
 
-    content_type: str = Field(default="text/csv", min_length=1, max_length=1024)
-    """Content type of the payload."""
+    content_type: str = Field(default="text/csv", pattern=r"^[ -~]+$", min_length=1, max_length=1024)
+    """Content type of the payload (printable ASCII, as InvokeEndpoint requires)."""
 
     requests: int = Field(default=1000, ge=10, le=1_000_000)
     """Number of measured requests (after warm-up)."""
