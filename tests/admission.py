@@ -28,8 +28,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import celpy
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pydantic
+from celpy.adapter import json_to_cel
+from celpy.celtypes import BoolType
+from celpy.evaluation import CELEvalError
 
 from lowlatency import crd
 from lowlatency.api import CEL, Spec
@@ -65,7 +68,7 @@ def schema() -> JsonSchema:
     return copy.deepcopy(_schema())
 
 
-def _path(parts: Iterator[str | int] | list[str | int]) -> str:
+def _path(parts: list[str | int]) -> str:
     return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts).lstrip(".")
 
 
@@ -145,16 +148,16 @@ def is_transition_rule(rule: dict[str, Any]) -> bool:
 
 def evaluate(rule: dict[str, Any], value: Any, old_value: Any = None) -> bool | str:
     """True when the rule holds; otherwise what the API server says (its message, or the evaluation error)."""
-    activation = {"self": celpy.json_to_cel(value)}
+    activation = {"self": json_to_cel(value)}
     if old_value is not None:
-        activation["oldSelf"] = celpy.json_to_cel(old_value)
+        activation["oldSelf"] = json_to_cel(old_value)
     try:
         result = _program(rule["rule"]).evaluate(activation)
-    except celpy.CELEvalError as error:
+    except CELEvalError as error:
         return f"evaluation error: {error}"
-    if isinstance(result, celpy.CELEvalError):
+    if isinstance(result, CELEvalError):
         return f"evaluation error: {result}"
-    if result is True or result == celpy.celtypes.BoolType(True):
+    if isinstance(result, BoolType) and result:
         return True
     if "messageExpression" in rule:
         return str(_program(rule["messageExpression"]).evaluate(activation))

@@ -11,7 +11,7 @@ against the AWS emulator: a Failed ``InvalidSpec`` condition naming the field, a
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ class Case:
     layer: Layer
     field: str
     old_spec: dict[str, Any] | None = None  # an update from this spec; a create when None
-    operator_rechecks: bool = field(default=True)
+    operator_rechecks: bool = True
 
 
 def spec(**overrides: Any) -> dict[str, Any]:
