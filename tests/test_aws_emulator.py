@@ -7,8 +7,11 @@ test and the concurrency tests use the real clock.
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -1028,3 +1031,23 @@ def test_the_operators_vpc_endpoint_calls_share_one_endpoint_between_users(
     assert kept.users == {vpc.user_tag(second)}
     assert converge(second, None) is None
     assert ec2.describe_vpc_endpoints(VpcEndpointIds=[shared.id])["VpcEndpoints"][0]["State"] == "deleted"
+
+
+def test_a_request_without_a_required_parameter_is_a_validation_error(aws_emulator: AwsEmulator) -> None:
+    # botocore never sends one; a hand-made request does, signed only as far as the emulator reads it.
+    request = urllib.request.Request(
+        aws_emulator.url,
+        data=b"{}",
+        method="POST",
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "SageMaker.DescribeEndpoint",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261125/us-east-1/sagemaker/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=10)
+    assert raised.value.code == 400
+    assert json.loads(raised.value.read())["__type"] == "ValidationException"
+    assert aws_emulator.calls()[-1].error_code == "ValidationException"

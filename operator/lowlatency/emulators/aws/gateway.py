@@ -298,6 +298,15 @@ class Gateway:
                 return route.handler(request, pass_through) if route is not None else pass_through()
         except ServiceError as error:
             return error_reply(request.service, error)
+        except KeyError as missing:  # a required parameter (botocore checks them, other clients may not)
+            message = f"1 validation error detected: Value null at '{missing.args[0]}' failed to satisfy constraint: "
+            return error_reply(
+                request.service, ServiceError("ValidationException", message + "Member must not be null")
+            )
+        except Exception as error:  # a server answers 500 for its own faults, as AWS does
+            return error_reply(
+                request.service, ServiceError("InternalFailure", f"{type(error).__name__}: {error}", 500)
+            )
 
     def _prepare(self, request: ApiRequest) -> None:
         for hook in self.before_each:
@@ -340,14 +349,21 @@ def parse_request(environ: Environ) -> ApiRequest:
         return ApiRequest(RUNTIME, _RUNTIME_PATH_SUFFIXES[parts[2]], region, {"EndpointName": name}, body, headers)
     target = headers.get("x-amz-target")
     if target:
-        params = json.loads(body) if body else {}
-        return ApiRequest(service, target.rpartition(".")[2], region, params, body, headers)
+        return ApiRequest(service, target.rpartition(".")[2], region, _json_object(body), body, headers)
     if headers["content-type"].startswith("application/x-www-form-urlencoded"):
         form = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
         return ApiRequest(service, form.get("Action", "Unknown"), region, form, body, headers)
     query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", "")))
     operation = query.get("Action") or f"{environ.get('REQUEST_METHOD', 'GET')} {path}"
     return ApiRequest(service, operation, region, query, body, headers)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _credential_scope(authorization: str) -> tuple[str, str]:
