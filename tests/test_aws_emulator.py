@@ -195,9 +195,14 @@ def test_configs_take_the_instance_types_sagemaker_offers(sagemaker: Any) -> Non
     assert "ml.z9.mega" in error.response["Error"]["Message"]
 
 
-def test_create_with_a_missing_config_is_refused(sagemaker: Any) -> None:
+def test_create_with_a_missing_config_or_model_is_refused(sagemaker: Any) -> None:
     error = client_error(lambda: sagemaker.create_endpoint(EndpointName="orphan", EndpointConfigName="nothing"))
     assert "Could not find endpoint configuration" in error.response["Error"]["Message"]
+    make_config(sagemaker, "modelless")
+    sagemaker.delete_model(ModelName="modelless")
+    error = client_error(lambda: sagemaker.create_endpoint(EndpointName="orphan", EndpointConfigName="modelless"))
+    message = error.response["Error"]["Message"]
+    assert message == 'Could not find model "arn:aws:sagemaker:us-east-1:123456789012:model/modelless".'
     assert client_error(lambda: sagemaker.describe_endpoint(EndpointName="orphan"))
 
 

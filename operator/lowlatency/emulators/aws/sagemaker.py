@@ -13,7 +13,8 @@ What real SageMaker does, and what is imitated here:
   becomes ``InService``, or ``Failed`` with a ``FailureReason`` (bad image, model artifact not readable, ping never
   healthy, capacity). A failed endpoint serves nothing and cannot be updated; it can only be deleted. While
   ``Creating``, DescribeEndpoint has no ``ProductionVariants``; a failed create has none either. Creating a name that
-  exists answers ``ValidationException: Cannot create already existing endpoint "<arn>".``
+  exists answers ``ValidationException: Cannot create already existing endpoint "<arn>".``; a config or model that
+  does not exist (any more) answers ``Could not find endpoint configuration/model "<arn>".``
 - **UpdateEndpoint** needs an ``InService`` endpoint (otherwise ``Cannot update in-progress endpoint "<arn>".``). It is
   ``Updating`` while a new fleet is built on the new config and traffic moves to it according to the
   ``DeploymentConfig`` (blue/green: all at once, canary or linear traffic shifting with wait intervals, then a baking
@@ -408,14 +409,17 @@ class SageMakerEndpoints:
             )
         variants = []
         for production_variant in config.production_variants:
-            model = backend._models.get(production_variant.get("ModelName"))
-            container = model.primary_container if model is not None else {}
+            model_name = production_variant["ModelName"]
+            model = backend._models.get(model_name)
+            if model is None:
+                raise validation_error(f'Could not find model "{arn("model", model_name, region)}".')
+            container = model.primary_container
             count = int(production_variant.get("InitialInstanceCount", 1))
             weight = float(production_variant.get("InitialVariantWeight", 1.0))
             variants.append(
                 _Variant(
                     name=production_variant["VariantName"],
-                    model_name=production_variant.get("ModelName", ""),
+                    model_name=model_name,
                     instance_type=production_variant.get("InstanceType"),
                     image=(container or {}).get("Image"),
                     current_count=count,
