@@ -72,15 +72,13 @@ def test_bid_filter_goes_in_service_and_deletes_cleanly(
 
         kubectl("delete", "-f", str(EXAMPLE), "--timeout=90s", timeout=120)
         assert _endpoint(kubectl) is None
-        sagemaker = boto3.client("sagemaker", endpoint_url=moto_endpoint, **_credentials(aws_environment))
+        sagemaker = boto3.client(
+            "sagemaker",
+            endpoint_url=moto_endpoint,
+            region_name=aws_environment["AWS_REGION"],
+            aws_access_key_id=aws_environment["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=aws_environment["AWS_SECRET_ACCESS_KEY"],
+        )
         assert sagemaker.list_endpoints()["Endpoints"] == []
     finally:
         operator.stop()
-
-
-def _credentials(environment: dict[str, str]) -> dict[str, str]:
-    return {
-        "region_name": environment["AWS_REGION"],
-        "aws_access_key_id": environment["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": environment["AWS_SECRET_ACCESS_KEY"],
-    }

@@ -433,6 +433,7 @@ class ApiServer(kmock.KubernetesScaffold):
     """kube-apiserver's behaviour on kmock's scaffold: storage, writes, watches, CRDs, discovery, tables."""
 
     bookmark_seconds: float = 5.0
+    history_limit: int = HISTORY_LIMIT
     _objects: kmock.ObjectsArray = attrs.field(factory=kmock.ObjectsArray, init=False)
     _custom: dict[kmock.resource, CustomResource] = attrs.field(factory=dict, init=False)
     _revision: int = attrs.field(default=0, init=False)
@@ -700,7 +701,7 @@ class ApiServer(kmock.KubernetesScaffold):
                     async with asyncio.timeout(min(remaining, self.bookmark_seconds)):
                         next_event = await queue.get()
                 except TimeoutError:
-                    if bookmarks:
+                    if bookmarks and remaining > self.bookmark_seconds:  # not when the watch's own time is up
                         yield self._bookmark(path.resource, {})
                     continue
                 if next_event is None:
@@ -739,7 +740,7 @@ class ApiServer(kmock.KubernetesScaffold):
             self._objects[key].create(copy.deepcopy(obj))
         event = (self._revision, resource, event_type, copy.deepcopy(obj))
         self._history.append(event)
-        del self._history[:-HISTORY_LIMIT]
+        del self._history[: -self.history_limit]
         for queue in self._watchers:
             queue.put_nowait(event)
         return obj
@@ -1044,8 +1045,15 @@ class KubernetesEmulator:
     """The API server on 127.0.0.1 and a free port. ``with`` runs it in a background thread with its own event loop
     (for synchronous tests and the demo); ``async with`` runs it in the current event loop."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, bookmark_seconds: float = 5.0) -> None:
-        self.api = ApiServer(bookmark_seconds=bookmark_seconds)
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bookmark_seconds: float = 5.0,
+        history_limit: int = HISTORY_LIMIT,
+    ) -> None:
+        self.api = ApiServer(bookmark_seconds=bookmark_seconds, history_limit=history_limit)
         self._host, self._port = host, port
         self._runner: aiohttp.web.ServerRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
