@@ -1,11 +1,11 @@
 """The three layers a `LowLatencyEndpoint` passes before the operator acts on it, for tests without an API server.
 
 1. **Schema** — what the API server does with the CRD's structural ``openAPIV3Schema`` on create and update:
-   strict decoding refuses unknown fields (kubectl's default ``--validate=strict``; with ``Ignore`` the API server
-   would prune them instead), defaults are applied (before validation, as the API server does on decode), the
-   OpenAPI value validations run (``pattern``, ``minimum``, ``maxItems``, ...; checked here with ``jsonschema``),
-   ``x-kubernetes-int-or-string`` admits only integers and strings, and ``x-kubernetes-list-type`` ``set`` and
-   ``map`` lists refuse duplicates.
+   strict decoding refuses unknown fields (kubectl's default ``--validate=strict``; otherwise the API server
+   prunes them), defaults are applied (before validation, as the API server does on decode), the OpenAPI value
+   validations run (``pattern``, ``minimum``, ``maxItems``, int-or-string, ...). These are the Kubernetes API
+   emulator's own pruning, defaulting and validation (:mod:`lowlatency.emulators.kubernetes`, the same code the
+   end-to-end tests meet); added here: ``x-kubernetes-list-type`` ``set`` and ``map`` lists refuse duplicates.
 2. **CEL** — the ``x-kubernetes-validations`` rules, each evaluated with ``cel-python`` at the node where it is
    declared, once for every instance of that node (each list item, each map value), with ``self`` bound to the
    node's value. A rule that mentions ``oldSelf`` is a transition rule: like the API server, it runs only on update
@@ -34,8 +34,9 @@ from celpy.adapter import json_to_cel
 from celpy.celtypes import BoolType
 from celpy.evaluation import CELEvalError
 
-from lowlatency import crd
+from lowlatency import KIND, crd
 from lowlatency.api import CEL, Spec
+from lowlatency.emulators.kubernetes import CustomResource, apply_defaults, field_error, prune
 from lowlatency.reconciler import describe_validation_error
 
 Layer = Literal["schema", "cel", "operator"]
@@ -75,38 +76,31 @@ def _path(parts: list[str | int]) -> str:
 # --- layer 1: the structural schema --------------------------------------------------------------------------
 
 
+@functools.cache
+def _validator() -> jsonschema.Draft4Validator:
+    return CustomResource(f"{KIND}List", schema(), []).validator
+
+
 def with_defaults(node: JsonSchema, value: Any) -> Any:
-    """The object as the API server stores it: every absent property with a default gets it, recursively (a
-    defaulted object gets its own properties' defaults too)."""
-    if isinstance(value, dict) and "properties" in node:
-        defaulted = dict(value)
-        for name, child in node["properties"].items():
-            if name not in defaulted and "default" in child:
-                defaulted[name] = copy.deepcopy(child["default"])
-            if name in defaulted:
-                defaulted[name] = with_defaults(child, defaulted[name])
-        return defaulted
-    if isinstance(value, dict) and isinstance(node.get("additionalProperties"), dict):
-        return {key: with_defaults(node["additionalProperties"], item) for key, item in value.items()}
-    if isinstance(value, list) and "items" in node:
-        return [with_defaults(node["items"], item) for item in value]
-    return value
+    """``value`` as the API server stores it: absent properties with a default get it, recursively."""
+    return apply_defaults(copy.deepcopy(value), node)
 
 
-def _structural_problems(node: JsonSchema, value: Any, path: list[str | int]) -> Iterator[Rejection]:
-    """What the OpenAPI keywords do not say but the API server checks: unknown fields, int-or-string, list types."""
-    if node.get("x-kubernetes-int-or-string") and (isinstance(value, bool) or not isinstance(value, int | str)):
-        yield Rejection("schema", f"{_path(path)}: Invalid value: {value!r}: must be an integer or a string")
+def stored(obj: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The object as the API server decodes it (pruned and defaulted) and the unknown fields it found."""
+    root, unknown = schema(), []
+    decoded = apply_defaults(prune(copy.deepcopy(obj), root, "", unknown), root)
+    return decoded, unknown
+
+
+def _duplicates(node: JsonSchema, value: Any, path: list[str | int]) -> Iterator[Rejection]:
+    """``x-kubernetes-list-type`` set and map: no two items (or map keys) alike."""
     if isinstance(value, dict):
-        known = node.get("properties")
-        if known is not None and not node.get("x-kubernetes-preserve-unknown-fields"):
-            for name in value.keys() - known.keys():
-                yield Rejection("schema", f'{_path([*path, name])}: unknown field "{_path([*path, name])}"')
         for name, item in value.items():
-            child = known.get(name) if known is not None else node.get("additionalProperties")
+            child = node.get("properties", {}).get(name, node.get("additionalProperties"))
             if isinstance(child, dict):
-                yield from _structural_problems(child, item, [*path, name])
-    if isinstance(value, list) and "items" in node:
+                yield from _duplicates(child, item, [*path, name])
+    elif isinstance(value, list) and "items" in node:
         keys = node.get("x-kubernetes-list-map-keys")
         seen: list[Any] = []
         for index, item in enumerate(value):
@@ -114,22 +108,18 @@ def _structural_problems(node: JsonSchema, value: Any, path: list[str | int]) ->
             if node.get("x-kubernetes-list-type") in {"set", "map"} and identity in seen:
                 yield Rejection("schema", f"{_path([*path, index])}: Duplicate value: {identity!r}")
             seen.append(identity)
-            yield from _structural_problems(node["items"], item, [*path, index])
+            yield from _duplicates(node["items"], item, [*path, index])
 
 
 def schema_rejections(obj: dict[str, Any]) -> list[Rejection]:
-    root = schema()
-    structural = list(_structural_problems(root, obj, []))
-    validator = jsonschema.Draft4Validator(root)
-    found = []
-    for error in validator.iter_errors(with_defaults(root, obj)):
-        parts = list(error.absolute_path)
-        if error.validator == "required":
-            parts.append(error.message.split("'")[1])
-            found.append(Rejection("schema", f"{_path(parts)}: Required value"))
-        else:
-            found.append(Rejection("schema", f"{_path(parts)}: Invalid value: {error.message}"))
-    return structural + found
+    """Strict decoding, then OpenAPI validation worded as kube-apiserver words it (the Kubernetes API emulator's
+    own code), then the list types, which the emulator does not check."""
+    decoded, unknown = stored(obj)
+    found = [Rejection("schema", f'{field}: unknown field "{field}"') for field in unknown]
+    for error in _validator().iter_errors(decoded):
+        cause = field_error(error)
+        found.append(Rejection("schema", f"{cause['field']}: {cause['message']}"))
+    return found + list(_duplicates(schema(), decoded, []))
 
 
 # --- layer 2: CEL rules ----------------------------------------------------------------------------------------
@@ -191,8 +181,7 @@ def _cel_problems(node: JsonSchema, value: Any, old: Any, path: list[str | int])
 
 
 def cel_rejections(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[Rejection]:
-    root = schema()
-    return list(_cel_problems(root, with_defaults(root, obj), with_defaults(root, old) if old else None, []))
+    return list(_cel_problems(schema(), stored(obj)[0], stored(old)[0] if old else None, []))
 
 
 def cel_rejections_at(node: JsonSchema, value: Any) -> list[Rejection]:
@@ -205,9 +194,8 @@ def cel_rejections_at(node: JsonSchema, value: Any) -> list[Rejection]:
 
 def operator_rejections(obj: dict[str, Any]) -> list[Rejection]:
     """What the operator says about the spec as the API server stored it (defaults applied)."""
-    stored = with_defaults(schema(), obj)
     try:
-        Spec.model_validate(stored.get("spec") or {})
+        Spec.model_validate(stored(obj)[0].get("spec") or {})
     except pydantic.ValidationError as error:
         return [Rejection("operator", describe_validation_error(error, prefix="spec"))]
     return []

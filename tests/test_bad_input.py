@@ -4,7 +4,8 @@ Each case says which layer must reject it first — the CRD's structural schema,
 own validation (see ``admission``) — and the field the message must name. A case that no layer rejects, or that a
 later layer than expected catches first, fails. The operator re-checks every rule of the earlier layers (for
 objects stored before a rule existed), so each case must also be refused by the operator, except the transition
-rules, which need the old object only the API server has. Operator-only cases are run through the reconciler
+rules, which need the old object only the API server has, and unknown fields, which the API server prunes when
+it does not refuse them (so the operator never sees one). Operator-only cases are run through the reconciler
 against the AWS emulator: a Failed ``InvalidSpec`` condition naming the field, and not one call to AWS.
 """
 
@@ -73,6 +74,11 @@ def benchmark(**overrides: Any) -> dict[str, Any]:
 
 def without(key: str) -> dict[str, Any]:
     return {name: value for name, value in spec().items() if name != key}
+
+
+def unknown_field(name: str, spec: dict[str, Any], field: str) -> Case:
+    """Refused by strict field validation (kubectl's default); otherwise pruned, never reaching the operator."""
+    return Case(name, spec, "schema", field, operator_rechecks=False)
 
 
 def model_without(key: str) -> dict[str, Any]:
@@ -398,9 +404,9 @@ CASE_CLASSES: dict[str, list[Case]] = {
         Case("instance type missing", without("instanceType"), "schema", "spec.instanceType"),
         Case("model missing", without("model"), "schema", "spec.model"),
         Case("role missing", model_without("executionRoleArn"), "schema", "spec.model.executionRoleArn"),
-        Case("unknown model field", model(modelUrl="s3://acme-models/m.tar.gz"), "schema", "spec.model.modelUrl"),
+        unknown_field("unknown model field", model(modelUrl="s3://acme-models/m.tar.gz"), "spec.model.modelUrl"),
         Case("max capacity missing", spec(autoscaling={"minCapacity": 2}), "schema", "spec.autoscaling.maxCapacity"),
-        Case("unknown autoscaling field", scaling(minReplicas=2), "schema", "spec.autoscaling.minReplicas"),
+        unknown_field("unknown autoscaling field", scaling(minReplicas=2), "spec.autoscaling.minReplicas"),
         Case(
             "target an unknown word",
             scaling(targetInvocationsPerInstance="fast"),
@@ -417,8 +423,8 @@ CASE_CLASSES: dict[str, list[Case]] = {
         Case("private DNS as a word", vpc_endpoint(privateDns="yes"), "schema", "spec.vpcEndpoint.privateDns"),
         Case("benchmark without payload", spec(benchmark={"requests": 100}), "schema", "spec.benchmark.payload"),
         Case("unknown deletion policy", spec(deletionPolicy="Keep"), "schema", "spec.deletionPolicy"),
-        Case("unknown spec field", spec(surprise=True), "schema", "spec.surprise"),
-        Case("misspelt spec field", spec(instanceCounts=2), "schema", "spec.instanceCounts"),
+        unknown_field("unknown spec field", spec(surprise=True), "spec.surprise"),
+        unknown_field("misspelt spec field", spec(instanceCounts=2), "spec.instanceCounts"),
     ],
 }
 CASES = [case for cases in CASE_CLASSES.values() for case in cases]
