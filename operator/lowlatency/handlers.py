@@ -176,6 +176,12 @@ def register(config: OperatorConfig, registry: kopf.OperatorRegistry) -> Supervi
             await asyncio.to_thread(cluster.ensure_peering, config.peering.name, config.namespaces)
         supervisor.start()
 
+    @kopf.on.login(registry=registry)
+    def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | None:
+        # A registry of its own has none of kopf's default login handlers: in a pod from the service account,
+        # elsewhere from the kubeconfig, as kubectl.
+        return kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(settings=settings)
+
     @kopf.on.cleanup(registry=registry)
     async def stop_workers(**_: Any) -> None:
         supervisor.shutdown()
