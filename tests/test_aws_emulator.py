@@ -649,6 +649,10 @@ def test_vpc_endpoint_creation_is_idempotent_by_client_token(
     assert len(ec2.describe_vpc_endpoints()["VpcEndpoints"]) == 1
     mismatch = client_error(lambda: create_runtime_endpoint(ec2, network, SubnetIds=[network["subnet_b"]]))
     assert code_of(mismatch) == "IdempotentParameterMismatch"
+    unknown_group = client_error(
+        lambda: create_runtime_endpoint(ec2, network, ClientToken="token-3", SecurityGroupIds=["sg-0c2d"])
+    )
+    assert code_of(unknown_group) == "InvalidGroup.NotFound"
     conflict = client_error(lambda: create_runtime_endpoint(ec2, network, ClientToken="token-2"))
     assert code_of(conflict) == "InvalidParameter"
     assert "conflicting DNS domain" in conflict.response["Error"]["Message"]
@@ -686,6 +690,10 @@ def test_vpc_endpoint_users_subnets_and_deletion(aws_client: AwsClientFactory, n
     endpoint_id = create_runtime_endpoint(ec2, network)["VpcEndpointId"]
     ec2.create_tags(Resources=[endpoint_id], Tags=[{"Key": "lowlatency.io/user/uid-1", "Value": "adtech/bid"}])
     ec2.modify_vpc_endpoint(VpcEndpointId=endpoint_id, AddSubnetIds=[network["subnet_b"]])
+    unknown_group = client_error(
+        lambda: ec2.modify_vpc_endpoint(VpcEndpointId=endpoint_id, AddSecurityGroupIds=["sg-0c2d"])
+    )
+    assert code_of(unknown_group) == "InvalidGroup.NotFound"
     described = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
     assert set(described["SubnetIds"]) == {network["subnet_a"], network["subnet_b"]}
     assert {"Key": "lowlatency.io/user/uid-1", "Value": "adtech/bid"} in described["Tags"]

@@ -11,7 +11,8 @@ What real EC2 does for ``CreateVpcEndpoint`` of type Interface, and what moto la
 - **DnsEntries**: a regional name ``vpce-<id>-<suffix>.runtime.sagemaker.<region>.vpce.amazonaws.com``, one zonal
   name per subnet's availability zone, and the private host name when private DNS is on.
 
-The VPC, subnets and security groups must exist, as in EC2 (moto checks). DescribeVpcEndpoints with filters,
+The VPC, subnets and security groups must exist, as in EC2 (moto checks the first two; the groups are checked here,
+also when ModifyVpcEndpoint adds some). DescribeVpcEndpoints with filters,
 ModifyVpcEndpoint, DeleteVpcEndpoints (the endpoint stays visible as ``deleted``), CreateTags/DeleteTags are moto's
 and already answer in EC2's shapes.
 """
@@ -20,19 +21,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.exceptions import EC2ClientError, InvalidSecurityGroupNotFoundError
 from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.utils import random_resource_id
 
 
 def extend_moto() -> None:
-    """Wrap moto's CreateVpcEndpoint with EC2's idempotency, private DNS rule and DNS names (once per process)."""
+    """Wrap moto's CreateVpcEndpoint with EC2's idempotency, private DNS rule and DNS names, and both it and
+    ModifyVpcEndpoint with EC2's check that the security groups exist (once per process)."""
     create = VPCBackend.create_vpc_endpoint
+    modify = VPCBackend.modify_vpc_endpoint
 
     def create_vpc_endpoint(backend: Any, **request: Any) -> Any:
         existing = _by_client_token(backend, request)
         if existing is not None:
             return existing
+        _require_security_groups(backend, request.get("security_group_ids"))
         interface = str(request.get("endpoint_type") or "").lower() == "interface"
         if interface and request.get("private_dns_enabled"):
             _refuse_conflicting_private_dns(backend, request)
@@ -42,7 +46,18 @@ def extend_moto() -> None:
             endpoint.dns_entries = _dns_entries(backend, endpoint)
         return endpoint
 
+    def modify_vpc_endpoint(backend: Any, **request: Any) -> Any:
+        _require_security_groups(backend, request.get("add_security_groups"))
+        return modify(backend, **request)
+
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint  # type: ignore[method-assign,assignment]
+    VPCBackend.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign,assignment]
+
+
+def _require_security_groups(backend: Any, group_ids: list[str] | None) -> None:
+    for group_id in group_ids or []:
+        if backend.get_security_group_from_id(group_id) is None:
+            raise InvalidSecurityGroupNotFoundError(group_id)
 
 
 # The parameters an idempotent repeat must match, kept on moto's endpoint object as they were first requested
