@@ -24,6 +24,7 @@ from lowlatency.api import VpcEndpointSpec
 from lowlatency.aws import ErrorKind, RegionClients, classify, is_already_exists
 from lowlatency.desired import Owner, ScheduledScaling, build_desired
 from lowlatency.emulators.aws import AwsEmulator, Delays
+from lowlatency.emulators.model_server import Fixed, ModelServer
 from specs import bid_filter_spec, parsed
 
 pytestmark = pytest.mark.timeout(60)
@@ -713,7 +714,7 @@ def test_vpc_endpoint_users_subnets_and_deletion(aws_client: AwsClientFactory, n
 # SageMaker Runtime
 
 
-class ModelServer(http.server.ThreadingHTTPServer):
+class TinyModelServer(http.server.ThreadingHTTPServer):
     """A model container as SageMaker runs it: ``GET /ping`` and ``POST /invocations``."""
 
     def __init__(self, latency_seconds: float, barrier: threading.Barrier | None = None) -> None:
@@ -728,7 +729,7 @@ class ModelServer(http.server.ThreadingHTTPServer):
 
 
 class _ModelHandler(http.server.BaseHTTPRequestHandler):
-    server: ModelServer
+    server: TinyModelServer
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -756,8 +757,8 @@ class _ModelHandler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def model_server() -> Iterator[ModelServer]:
-    server = ModelServer(latency_seconds=0.05)
+def model_server() -> Iterator[TinyModelServer]:
+    server = TinyModelServer(latency_seconds=0.05)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -766,7 +767,7 @@ def model_server() -> Iterator[ModelServer]:
 
 
 def test_invocations_reach_the_model_server_with_its_latency(
-    aws_emulator: AwsEmulator, aws_client: AwsClientFactory, in_service: str, model_server: ModelServer
+    aws_emulator: AwsEmulator, aws_client: AwsClientFactory, in_service: str, model_server: TinyModelServer
 ) -> None:
     runtime = aws_client("sagemaker-runtime", retries=False)
     aws_emulator.sagemaker.route_invocations(in_service, model_server.url)
@@ -782,7 +783,7 @@ def test_invocations_reach_the_model_server_with_its_latency(
 
 
 def test_a_model_error_is_a_model_error(
-    aws_emulator: AwsEmulator, aws_client: AwsClientFactory, in_service: str, model_server: ModelServer
+    aws_emulator: AwsEmulator, aws_client: AwsClientFactory, in_service: str, model_server: TinyModelServer
 ) -> None:
     runtime = aws_client("sagemaker-runtime", retries=False)
     aws_emulator.sagemaker.route_invocations(None, model_server.url)  # the default route
@@ -791,6 +792,22 @@ def test_a_model_error_is_a_model_error(
     assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 424
     assert error.response["OriginalStatusCode"] == 500
     assert "model exploded" in error.response["Error"]["Message"]
+
+
+def test_invocations_through_the_projects_model_server(
+    aws_emulator: AwsEmulator, aws_client: AwsClientFactory, in_service: str
+) -> None:
+    runtime = aws_client("sagemaker-runtime", retries=False)
+    with ModelServer(latency=Fixed(0.02)) as server:
+        aws_emulator.sagemaker.route_invocations(in_service, server.url)
+        answer = runtime.invoke_endpoint(EndpointName=in_service, Body=b"0.2,1,0,3", ContentType="text/csv")
+        assert (answer["Body"].read(), answer["ContentType"]) == (b"0.2,1,0,3", "text/csv")
+        assert server.invocations == 1
+        server.errors = {503: 1.0}
+        error = client_error(
+            lambda: runtime.invoke_endpoint(EndpointName=in_service, Body=b"1", ContentType="text/csv")
+        )
+        assert (code_of(error), error.response["OriginalStatusCode"]) == ("ModelError", 503)
 
 
 def test_invoking_an_endpoint_that_does_not_serve_is_a_validation_error(
@@ -814,7 +831,7 @@ def test_invocations_are_served_concurrently(
 ) -> None:
     parallel = 4
     # Each invocation waits at the barrier for the others: if the emulator served them one at a time, it would break.
-    server = ModelServer(latency_seconds=0.0, barrier=threading.Barrier(parallel, timeout=10))
+    server = TinyModelServer(latency_seconds=0.0, barrier=threading.Barrier(parallel, timeout=10))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         aws_emulator.sagemaker.route_invocations(in_service, server.url)
