@@ -8,8 +8,9 @@ import time
 import pytest
 
 from benchmark_support import target_of
+from lowlatency import api, benchmark
 from lowlatency.benchmark.connection import Outcome, classify
-from lowlatency.benchmark.engine import Load, run, run_blocking
+from lowlatency.benchmark.engine import Load, run
 from lowlatency.benchmark.payloads import inline
 from lowlatency.emulators.model_server import Fixed, Latency, LogNormal, ModelServer, Normal
 
@@ -130,11 +131,17 @@ async def test_max_seconds_bounds_a_run_that_asks_for_more(monkeypatch: pytest.M
     assert 0 < result.measurement.requests < 100_000
 
 
-async def test_a_run_can_be_made_from_a_worker_thread_of_an_async_program(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_spec_benchmark_runs_from_a_worker_thread_of_an_async_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = api.BenchmarkSpec(payload="0.2,1", content_type="text/csv", requests=200, concurrency=4, target_p99_ms=50)
+    payloads, load = benchmark.from_spec(spec, max_seconds=10)
+    assert load.warmup_requests == 20
     with ModelServer(latency=Fixed(1)) as server:
         target = target_of(server, monkeypatch)
-        result = await asyncio.to_thread(run_blocking, target, PAYLOAD, Load(concurrency=2, requests=50))
-    assert result.measurement.requests == 50
+        result = await asyncio.to_thread(benchmark.run_blocking, target, payloads, load)
+    status = result.summary().to_status(spec.target_p99_ms, generation=4)
+    assert (status.requests, status.errors, status.slo_met, status.generation) == (200, 0, True, 4)
+    assert server.invocations == 220
+    assert server.bodies == {b"0.2,1": 220}
 
 
 async def test_warns_when_the_endpoint_cannot_take_the_asked_rate(monkeypatch: pytest.MonkeyPatch) -> None:
