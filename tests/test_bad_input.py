@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from admission import Layer, document, first_rejecting_layer, names_the_field, rejections
+from fixtures_kubernetes import Kubectl
 from lowlatency import naming
 from lowlatency.aws import AwsClients, AwsSettings
 from lowlatency.desired import Owner, build_desired
@@ -481,6 +482,39 @@ def test_documented_examples_pass_every_layer(source: str, example: dict[str, An
     assert rejections(example, old=copy.deepcopy(example)) == found, "an unchanged update must pass too"
 
 
+# --- the schema layer end to end: the real kubectl against the Kubernetes API emulator ---------------------------
+
+
+def _checked_by_the_emulator(case: Case) -> bool:
+    """The emulator validates the schema as kube-apiserver does but not list types (their duplicates)."""
+    return not all("Duplicate value" in rejection.text for rejection in rejections(document(case.spec))["schema"])
+
+
+KUBECTL_CASES = [
+    case for case in CASES if case.layer == "schema" and case.old_spec is None and _checked_by_the_emulator(case)
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.usefixtures("lowlatency_crd")
+def test_kubectl_apply_refuses_every_schema_case_naming_the_field(kubectl: Kubectl) -> None:
+    cases = {f"case-{index}": case for index, case in enumerate(KUBECTL_CASES)}
+    documents = [
+        document(case.spec) | {"metadata": {"name": name, "namespace": "adtech"}} for name, case in cases.items()
+    ]
+    kubectl("create", "namespace", "adtech")
+    applied = kubectl("apply", "-f", "-", input=yaml.safe_dump_all(documents), check=False)
+    assert applied.returncode != 0
+    assert "created" not in applied.stdout
+    for name, case in cases.items():
+        if not case.operator_rechecks:  # an unknown field: refused while decoding, before the object has a name
+            assert f'strict decoding error: unknown field "{case.field}"' in applied.stderr, case.name
+            continue
+        (refusal,) = [line for line in applied.stderr.splitlines() if f'"{name}" is invalid: ' in line]
+        assert names_the_field(refusal.split(" is invalid: ", 1)[1], case.field), refusal
+    assert kubectl("get", "lle", "-n", "adtech", "-o", "name").stdout == ""
+
+
 # --- the operator layer end to end: Failed InvalidSpec, nothing created -----------------------------------------
 
 
@@ -610,3 +644,4 @@ def test_the_reliability_report_states_these_results() -> None:
     assert f"{len(CASES)} invalid specs" in section
     assert f"{len(BOUNDARY_SPECS)} specs" in rows["Values at the limits"]
     assert f"{len(OPERATOR_CASES)} cases" in rows["Operator-only cases, end to end"]
+    assert f"{len(KUBECTL_CASES)} schema-layer cases" in rows["The schema layer through the real kubectl"]
