@@ -602,10 +602,15 @@ def test_registering_brings_the_count_into_range_and_deleting_deregisters(
 ) -> None:
     with pytest.raises(RuntimeError, match="not registered"):
         aws_emulator.sagemaker.scale(in_service, 3)
-    register(autoscaling, in_service, low=4, high=10)
+    resource_id = register(autoscaling, in_service, low=4, high=10)
     assert counts(sagemaker, in_service) == (4, 4)
+    scope = {"ServiceNamespace": "sagemaker", "ResourceId": resource_id, "ScalableDimension": DIMENSION}
+    autoscaling.put_scheduled_action(
+        ScheduledActionName="peak", Schedule="cron(0 18 * * ? *)", ScalableTargetAction={"MinCapacity": 6}, **scope
+    )
     sagemaker.delete_endpoint(EndpointName=in_service)
     assert autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    assert autoscaling.describe_scheduled_actions(**scope)["ScheduledActions"] == []
 
 
 # EC2 interface VPC endpoints

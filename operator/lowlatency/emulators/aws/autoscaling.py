@@ -20,19 +20,44 @@ What real Application Auto Scaling does, and what moto lacks that is added here:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from moto.applicationautoscaling.models import FakeApplicationAutoscalingPolicy, applicationautoscaling_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from lowlatency.emulators.aws.gateway import ApiRequest, Gateway, PassThrough, Reply, ServiceError
-from lowlatency.emulators.aws.sagemaker import SCALABLE_DIMENSION, SageMakerEndpoints
+from lowlatency.emulators.aws.gateway import ApiRequest, Gateway, PassThrough, Reply, ServiceError, json_reply
 
-SERVICE = "application-autoscaling"
+if TYPE_CHECKING:
+    from lowlatency.emulators.aws.sagemaker import SageMakerEndpoints
+
+SERVICE: Final = "application-autoscaling"
+NAMESPACE: Final = "sagemaker"
+SCALABLE_DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
 
 
 def _backend(region: str) -> Any:
     return applicationautoscaling_backends[DEFAULT_ACCOUNT_ID][region]
+
+
+def scalable_target(region: str, resource_id: str) -> Any:
+    """A SageMaker variant's scalable target, or None if it is not registered."""
+    return _backend(region).targets.get(SCALABLE_DIMENSION, {}).get(resource_id)
+
+
+def forget_scalable_target(region: str, resource_id: str, dimension: str = SCALABLE_DIMENSION) -> None:
+    """Deregister a target as the service does: its scaling policies and scheduled actions go with it."""
+    backend = _backend(region)
+    backend.targets.get(dimension, {}).pop(resource_id, None)
+    backend.policies = {
+        key: policy
+        for key, policy in backend.policies.items()
+        if (policy.resource_id, policy.scalable_dimension) != (resource_id, dimension)
+    }
+    backend.scheduled_actions = [
+        action
+        for action in backend.scheduled_actions
+        if (action.resource_id, action.scalable_dimension) != (resource_id, dimension)
+    ]
 
 
 def _describe_target(params: Mapping[str, Any]) -> str:
@@ -78,7 +103,7 @@ class ApplicationAutoScaling:
         reply = pass_through()
         resource = str(request.params.get("ResourceId", "")).split("/")
         sagemaker_variant = (
-            request.params.get("ServiceNamespace") == "sagemaker"
+            request.params.get("ServiceNamespace") == NAMESPACE
             and request.params.get("ScalableDimension") == SCALABLE_DIMENSION
             and len(resource) == 4
         )
@@ -86,24 +111,10 @@ class ApplicationAutoScaling:
             self._endpoints.clamp_to_target(request.region, resource[1], resource[3], int(low), int(high))
         return reply
 
-    def _deregister(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+    def _deregister(self, request: ApiRequest, _: PassThrough) -> Reply:
         _require_target(request)
-        reply = pass_through()
-        if reply.status == 200:
-            backend = _backend(request.region)
-            keys = ("ServiceNamespace", "ResourceId", "ScalableDimension")
-            wanted = tuple(request.params.get(key) for key in keys)
-            backend.policies = {
-                key: policy
-                for key, policy in backend.policies.items()
-                if (policy.service_namespace, policy.resource_id, policy.scalable_dimension) != wanted
-            }
-            backend.scheduled_actions = [
-                action
-                for action in backend.scheduled_actions
-                if (action.service_namespace, action.resource_id, action.scalable_dimension) != wanted
-            ]
-        return reply
+        forget_scalable_target(request.region, request.params["ResourceId"], request.params["ScalableDimension"])
+        return json_reply({})
 
     def _put_with_target(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
         _require_target(request)

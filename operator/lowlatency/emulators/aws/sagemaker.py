@@ -61,11 +61,11 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import botocore.session
-from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpointConfig, sagemaker_backends
 
+from lowlatency.emulators.aws.autoscaling import forget_scalable_target, scalable_target
 from lowlatency.emulators.aws.gateway import (
     RUNTIME,
     ApiRequest,
@@ -76,7 +76,6 @@ from lowlatency.emulators.aws.gateway import (
     json_reply,
 )
 
-SCALABLE_DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
 SERVING_STATUSES: Final = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
 MAX_TAGS: Final = 50
 INVOCATION_TIMEOUT_SECONDS: Final = 60.0
@@ -171,18 +170,17 @@ def arn(kind: str, name: str, region: str) -> str:
     return f"arn:aws:sagemaker:{region}:{DEFAULT_ACCOUNT_ID}:{kind}/{name.lower()}"
 
 
+def variant_resource_id(endpoint_name: str, variant: str) -> str:
+    """How Application Auto Scaling names a SageMaker variant."""
+    return f"endpoint/{endpoint_name}/variant/{variant}"
+
+
 def validation_error(message: str) -> ServiceError:
     return ServiceError("ValidationException", message)
 
 
 def _backend(region: str) -> Any:
     return sagemaker_backends[DEFAULT_ACCOUNT_ID][region]
-
-
-def scalable_target(region: str, endpoint_name: str, variant: str) -> Any:
-    """The variant's Application Auto Scaling target, or None if it is not registered."""
-    targets = applicationautoscaling_backends[DEFAULT_ACCOUNT_ID][region].targets
-    return targets.get(SCALABLE_DIMENSION, {}).get(f"endpoint/{endpoint_name}/variant/{variant}")
 
 
 def extend_moto() -> None:
@@ -265,7 +263,7 @@ class SageMakerEndpoints:
             chosen = endpoint.variant(variant) if variant is not None else endpoint.variants[0]
             if chosen is None:
                 raise ValueError(f"{endpoint_name} has no variant {variant}")
-            target = scalable_target(endpoint.region, endpoint.name, chosen.name)
+            target = scalable_target(endpoint.region, variant_resource_id(endpoint.name, chosen.name))
             if target is None:
                 raise RuntimeError(f"variant {chosen.name} of {endpoint_name} is not registered as a scalable target")
             if not target.min_capacity <= count <= target.max_capacity:
@@ -517,7 +515,7 @@ class SageMakerEndpoints:
             for variant in variants
             if (live := endpoint.variant(variant.name)) is not None
             and live.instance_type != variant.instance_type
-            and scalable_target(endpoint.region, endpoint.name, variant.name) is not None
+            and scalable_target(endpoint.region, variant_resource_id(endpoint.name, variant.name)) is not None
         ]
         if changed:
             raise validation_error(
@@ -553,9 +551,8 @@ class SageMakerEndpoints:
         if endpoint.status != "Deleting":
             now = self.clock()
             self._start(endpoint, _Transition("delete", now, now + self.delays.delete))
-            targets = applicationautoscaling_backends[DEFAULT_ACCOUNT_ID][request.region].targets
             for variant in endpoint.variants:
-                targets.get(SCALABLE_DIMENSION, {}).pop(f"endpoint/{endpoint.name}/variant/{variant.name}", None)
+                forget_scalable_target(request.region, variant_resource_id(endpoint.name, variant.name))
         return json_reply({})
 
     def _delete_endpoint_config(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
