@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import boto3
 import botocore.exceptions
 import pytest
 
-from benchmark_support import ACCESS_KEY, CREDENTIALS, SECRET_KEY, isolate_aws_environment, target_of
+from benchmark_support import ACCESS_KEY, CREDENTIALS, SECRET_KEY, isolate_aws_environment, loopback_tls, target_of
 from lowlatency.benchmark.engine import Load, run
 from lowlatency.benchmark.payloads import Payload, inline
 from lowlatency.benchmark.signing import InvocationSigner, resolve_target
@@ -94,6 +95,19 @@ def test_the_runtime_emulation_checks_signatures_as_aws_does_for_boto3(monkeypat
         with pytest.raises(botocore.exceptions.ClientError) as refused:
             runtime.invoke_endpoint(EndpointName="bid-filter", Body=b"0.2,1", ContentType="text/csv")
     assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
+
+
+async def test_https_with_the_ca_bundle_boto3_would_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server_context, certificate = loopback_tls(tmp_path)
+    with ModelServer(credentials=CREDENTIALS, ssl_context=server_context) as server:
+        untrusted = await run(target_of(server, monkeypatch), inline("1", "text/csv"), Load(concurrency=2, requests=4))
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(certificate))
+        target = resolve_target("bid-filter")
+        trusted = await run(target, inline("1", "text/csv"), Load(concurrency=2, requests=50))
+    assert target.url.startswith("https://127.0.0.1:")
+    assert untrusted.summary().errors_by_class["connection"] == 4  # the self-signed certificate is not trusted
+    assert trusted.summary().errors == 0
+    assert server.signatures_verified == 50
 
 
 def _wait_for_the_start_of_a_second() -> None:

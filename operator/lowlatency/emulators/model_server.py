@@ -20,6 +20,8 @@ What SageMaker does, and what this imitates:
   queue, so latency rises once the offered rate passes slots / service time, as on a saturated instance.
 - :meth:`ModelServer.stall` holds every answer until a moment (a garbage-collection pause, a noisy neighbour).
 
+With an ``ssl_context`` it serves HTTPS, as the real runtime does (only HTTPS).
+
 Timers run on asyncio, whose epoll wait has millisecond resolution: a delay is honoured to within about 1 ms.
 """
 
@@ -31,6 +33,7 @@ import math
 import random
 import re
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -137,6 +140,7 @@ class ModelServer:
         credentials: RuntimeCredentials | None = None,
         region: str = "us-east-1",
         seed: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.latency: Latency = latency or Fixed(0.0)
         self.errors: dict[int, float] = dict(errors or {})
@@ -146,6 +150,7 @@ class ModelServer:
         self.invocations = 0
         self.bodies: Counter[bytes] = Counter()
         self.signatures_verified = 0
+        self.ssl_context = ssl_context
         self._rng = random.Random(seed)
         self._stalled_until = 0.0
         self._socket = socket.create_server(("127.0.0.1", 0))
@@ -161,7 +166,7 @@ class ModelServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
 
     def stall(self, seconds: float) -> None:
         """Hold every answer, in flight or arriving, until ``seconds`` from now."""
@@ -205,7 +210,7 @@ class ModelServer:
         app.router.add_post("/endpoints/{name}/invocations", runtime)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.SockSite(runner, self._socket).start()
+        await web.SockSite(runner, self._socket, ssl_context=self.ssl_context).start()
         self._started.set()
         await self._stopping.wait()
         await runner.cleanup()
