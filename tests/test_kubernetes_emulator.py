@@ -541,6 +541,24 @@ def test_kubectl_delete_waits_for_finalizers(kubectl: Kubectl) -> None:
     assert "NotFound" in kubectl("get", *BID_FILTER, check=False).stderr
 
 
+@pytest.mark.usefixtures("lowlatency_crd")
+def test_kubectl_wait_watch_and_explain(kubectl: Kubectl) -> None:
+    kubectl("create", "namespace", "adtech")
+    kubectl("apply", "-f", str(ROOT / "examples" / "bid-filter.yaml"))
+    status = '{"status": {"phase": "InService"}}'
+    later = threading.Timer(
+        1, kubectl, ["patch", *BID_FILTER, "--type", "merge", "--subresource", "status", "-p", status]
+    )
+    later.start()
+    kubectl("wait", "--for=jsonpath={.status.phase}=InService", "lle/bid-filter", "-n", "adtech", "--timeout=10s")
+    later.join()
+    watched = kubectl("get", "lle", "-n", "adtech", "--watch", "--request-timeout=2s").stdout
+    assert "InService" in watched
+    assert "Established" in kubectl("get", "crd", "lowlatencyendpoints.lowlatency.io", "-o", "yaml").stdout
+    explained = kubectl("explain", "lle.spec.instanceCount").stdout
+    assert "FIELD: instanceCount <integer>" in explained
+
+
 # --- pure helpers ---
 
 

@@ -504,7 +504,9 @@ class ApiServer(kmock.KubernetesScaffold):
         table = "as=Table" in request.headers.get("Accept", "")
         dry_run, validation = params.get("dryRun") == "All", params.get("fieldValidation")
         if request.action == kmock.action.WATCH:
-            return Response(status=200, payload=self._watch(path, params, table))
+            return Response(
+                status=200, headers={"Content-Type": "application/json"}, payload=self._watch(path, params, table)
+            )
         if method == "GET":
             return Response(
                 status=200, payload=self._list(path, params, table) if path.name is None else self._get(path)
@@ -558,7 +560,8 @@ class ApiServer(kmock.KubernetesScaffold):
         return {"major": "1", "minor": "37", "gitVersion": "v1.37.0-lowlatency-emulator", "platform": "linux/amd64"}
 
     def _openapi_documents(self) -> dict[str, JSON]:
-        """Per group-version, each resource's PATCH operation with its kind and ``fieldValidation`` parameter."""
+        """Per group-version, each resource's PATCH operation with its kind and ``fieldValidation`` parameter, and
+        the schemas of custom resources (for ``kubectl explain``)."""
         documents: dict[str, JSON] = {}
         names = ("dryRun", "fieldManager", "fieldValidation")
         parameters = [{"name": name, "in": "query", "schema": {"type": "string"}} for name in names]
@@ -567,19 +570,22 @@ class ApiServer(kmock.KubernetesScaffold):
             info = self.resources[resource]
             prefix = f"apis/{resource.group}/{resource.version}" if resource.group else f"api/{resource.version}"
             scope = "namespaces/{namespace}/" if info.namespaced else ""
+            gvk = {"group": resource.group, "version": resource.version, "kind": info.kind}
             operation = {
-                "x-kubernetes-group-version-kind": {
-                    "group": resource.group,
-                    "version": resource.version,
-                    "kind": info.kind,
-                },
+                "x-kubernetes-group-version-kind": gvk,
                 "parameters": parameters,
                 "requestBody": {"content": content},
                 "responses": {"200": {"description": "OK"}},
             }
             info_block = {"title": "Kubernetes", "version": "v1.37.0"}
-            document = documents.setdefault(prefix, {"openapi": "3.0.0", "info": info_block, "paths": {}})
+            empty: JSON = {"openapi": "3.0.0", "info": info_block, "paths": {}, "components": {"schemas": {}}}
+            document = documents.setdefault(prefix, empty)
             document["paths"][f"/{prefix}/{scope}{resource.plural}/{{name}}"] = {"patch": operation}
+            custom = self._custom.get(resource)
+            if custom is not None and custom.schema is not None:
+                name = ".".join([*reversed(str(resource.group).split(".")), str(resource.version), str(info.kind)])
+                schema = custom.schema | {"x-kubernetes-group-version-kind": [gvk]}
+                document["components"]["schemas"][name] = schema
         return documents
 
     async def _serve_openapi_index(self, request: kmock.Request) -> Any:
