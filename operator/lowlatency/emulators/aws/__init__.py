@@ -39,7 +39,7 @@ from lowlatency.emulators.aws.autoscaling import ApplicationAutoScaling
 from lowlatency.emulators.aws.gateway import ApiCall, Faults, Gateway
 from lowlatency.emulators.aws.sagemaker import Clock, Delays, SageMakerEndpoints
 
-__all__ = ["ApiCall", "AwsEmulator", "Delays", "Faults", "SageMakerEndpoints"]
+__all__ = ["ApiCall", "AwsEmulator", "Delays", "Faults", "SageMakerEndpoints", "boto3_settings"]
 
 TEST_ACCESS_KEY = "testing"
 # Operations that change something: at steady state an operator should make none of them.
