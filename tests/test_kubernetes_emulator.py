@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kmock
 import kubernetes
 import pytest
 import yaml
@@ -439,6 +440,25 @@ def test_a_watch_sees_writes_from_other_threads_in_order(adtech: Http) -> None:
     versions = [int(event["object"]["metadata"]["resourceVersion"]) for event in seen]
     assert versions == sorted(versions)
     assert [event["object"]["metadata"]["name"] for event in seen] == [f"e{index}" for index in range(5)]
+
+
+def test_malformed_list_and_watch_parameters_answer_400(adtech: Http) -> None:
+    assert adtech.request("GET", ENDPOINTS, fieldSelector="nonsense")[0] == 400
+    assert adtech.request("GET", ENDPOINTS, watch="true", fieldSelector="nonsense")[0] == 400
+    assert adtech.request("GET", ENDPOINTS, watch="true", timeoutSeconds="soon")[0] == 400
+    assert adtech.request("GET", ENDPOINTS, limit="1", **{"continue": "not-a-token"})[0] == 400
+
+
+def test_faults_injected_with_kmock_reactions_change_nothing(
+    adtech: Http, kubernetes_emulator: KubernetesEmulator
+) -> None:
+    adtech.ok("POST", ENDPOINTS, endpoint())
+    failure = {"kind": "Status", "apiVersion": "v1", "code": 503, "reason": "ServiceUnavailable"}
+    lowlatency = kmock.resource("lowlatency.io", "v1alpha1", "lowlatencyendpoints")
+    kubernetes_emulator.api["patch", lowlatency] << 503 << failure
+    code, status = adtech.request("PATCH", f"{ENDPOINTS}/bid-filter", {"spec": {"instanceCount": 3}}, MERGE)
+    assert (code, status["reason"]) == (503, "ServiceUnavailable")
+    assert adtech.ok("GET", f"{ENDPOINTS}/bid-filter")["spec"]["instanceCount"] == 2
 
 
 # --- other resources ---

@@ -503,10 +503,11 @@ class ApiServer(kmock.KubernetesScaffold):
         method, params = request.method, request.params
         table = "as=Table" in request.headers.get("Accept", "")
         dry_run, validation = params.get("dryRun") == "All", params.get("fieldValidation")
-        if request.action == kmock.action.WATCH:
-            return Response(
-                status=200, headers={"Content-Type": "application/json"}, payload=self._watch(path, params, table)
-            )
+        field_selector_matches(params.get("fieldSelector", ""), {})  # malformed selectors answer 400 up front
+        if request.action == kmock.action.WATCH:  # so do the watch's parameters, before the stream starts
+            since, timeout = _number(params, "resourceVersion", 0), _number(params, "timeoutSeconds", math.inf)
+            stream = self._watch(path, params, table, int(since), timeout)
+            return Response(status=200, headers={"Content-Type": "application/json"}, payload=stream)
         if method == "GET":
             return Response(
                 status=200, payload=self._list(path, params, table) if path.name is None else self._get(path)
@@ -640,8 +641,11 @@ class ApiServer(kmock.KubernetesScaffold):
             if resource == path.resource and not obj.deleted and self._matching(path, params, obj.raw)
         ]
         items.sort(key=lambda item: (item["metadata"].get("namespace") or "", item["metadata"]["name"]))
-        offset = json.loads(base64.b64decode(params["continue"]))["offset"] if params.get("continue") else 0
-        limit = int(params.get("limit") or 0) or len(items)
+        try:
+            offset = json.loads(base64.b64decode(params["continue"]))["offset"] if params.get("continue") else 0
+        except (ValueError, KeyError) as error:
+            raise bad_request("continue key is not valid") from error
+        limit = int(_number(params, "limit", 0)) or len(items)
         page, rest = items[offset : offset + limit], items[offset + limit :]
         metadata: JSON = {"resourceVersion": str(self._revision)}
         if rest:
@@ -676,11 +680,12 @@ class ApiServer(kmock.KubernetesScaffold):
             "rows": rows,
         }
 
-    async def _watch(self, path: ApiPath, params: Mapping[str, str], table: bool) -> AsyncIterator[bytes | JSON]:
-        since = params.get("resourceVersion") or "0"
-        initial = params.get("sendInitialEvents") == "true" or since == "0"
+    async def _watch(
+        self, path: ApiPath, params: Mapping[str, str], table: bool, since: int, seconds: float
+    ) -> AsyncIterator[bytes | JSON]:
+        initial = params.get("sendInitialEvents") == "true" or since == 0
         bookmarks = params.get("allowWatchBookmarks") == "true"
-        deadline = asyncio.get_running_loop().time() + float(params.get("timeoutSeconds") or math.inf)
+        deadline = asyncio.get_running_loop().time() + seconds
 
         # The starting point is taken and the watcher subscribed with no await between: no event falls in between.
         if initial:
@@ -688,11 +693,11 @@ class ApiServer(kmock.KubernetesScaffold):
             backlog = [(self._revision, path.resource, "ADDED", obj) for obj in items]
         else:
             oldest = self._history[0][0] if self._history else self._revision + 1
-            if int(since) < oldest - 1:
+            if since < oldest - 1:
                 gone = ApiError(410, "Expired", f"too old resource version: {since} ({oldest - 1})")
                 yield {"type": "ERROR", "object": gone.status()}
                 return
-            backlog = [event for event in self._history if event[0] > int(since)]
+            backlog = [event for event in self._history if event[0] > since]
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._watchers.add(queue)
         try:
@@ -1036,6 +1041,13 @@ def _action(method: str, path: ApiPath | None, watch: bool) -> kmock.action | No
     if method == "GET":
         return kmock.action.WATCH if watch else kmock.action.LIST if path.name is None else kmock.action.FETCH
     return {"POST": kmock.action.CREATE, "PATCH": kmock.action.UPDATE, "DELETE": kmock.action.DELETE}.get(method)
+
+
+def _number(params: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        return float(params[name]) if params.get(name) else default
+    except ValueError as error:
+        raise bad_request(f"invalid {name}: {params[name]!r}") from error
 
 
 def _body(data: Any, expected: type) -> Any:
