@@ -30,6 +30,7 @@ def isolate_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
         "AWS_CA_BUNDLE",
+        "AWS_REGION",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")

@@ -128,3 +128,13 @@ def test_find_max_rps_stops_at_the_knee_of_a_capacity_limited_server(
     assert advice["hourlyUsdPerInstance"] == 0.204
     assert advice["maxHourlyUsd"] == pytest.approx(0.204 * advice["maxInstances"])
     assert plot.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_without_a_region_the_command_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with ModelServer() as server:
+        target_of(server, monkeypatch)
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert cli.main(["benchmark", "--endpoint", "bid-filter", "--payload", "1"]) == 2
+    assert "region" in capsys.readouterr().err

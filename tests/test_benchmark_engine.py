@@ -23,13 +23,13 @@ pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.mark.parametrize(
-    "latency", [LogNormal(p50_ms=20, p99_ms=60), Normal(mean_ms=15, stdev_ms=3), Fixed(10)], ids=repr
+    "latency", [LogNormal(p50_ms=20, p99_ms=60), Normal(mean_ms=30, stdev_ms=6), Fixed(25)], ids=repr
 )
 async def test_measured_percentiles_match_the_injected_distribution(
     latency: Latency, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with ModelServer(latency=latency, seed=7) as server:
-        result = await run(target_of(server, monkeypatch), PAYLOAD, Load(concurrency=8, requests=1000))
+        result = await run(target_of(server, monkeypatch), PAYLOAD, Load(concurrency=12, requests=1000))
     summary = result.summary()
     assert summary.requests == 1000
     assert summary.errors == 0

@@ -129,7 +129,12 @@ class RuntimeCredentials:
 
 
 class ModelServer:
-    """The server on a loopback port, in a thread of its own; attributes may be changed while it runs."""
+    """The server on a loopback port, in a thread of its own.
+
+    ``latency``, ``errors`` and ``credentials`` may be changed while it runs, and :meth:`stall` called; ``slots``
+    (concurrent requests processed) is fixed at construction. ``invocations``, ``bodies`` and
+    ``signatures_verified`` count what it received.
+    """
 
     def __init__(
         self,
@@ -144,7 +149,7 @@ class ModelServer:
     ) -> None:
         self.latency: Latency = latency or Fixed(0.0)
         self.errors: dict[int, float] = dict(errors or {})
-        self.slots = slots
+        self._slots = slots
         self.credentials = credentials
         self.region = region
         self.invocations = 0
@@ -196,7 +201,7 @@ class ModelServer:
 
     async def _run(self) -> None:
         self._stopping = asyncio.Event()
-        capacity = asyncio.Semaphore(self.slots) if self.slots else None
+        capacity = asyncio.Semaphore(self._slots) if self._slots else None
         app = web.Application()
         app.router.add_get("/ping", self._ping)
 
