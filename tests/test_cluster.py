@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import kmock
 import kubernetes
 import pytest
 import yaml
 
 from fixtures_kubernetes import Kubectl
 from lowlatency import cluster
+from lowlatency.emulators.kubernetes import KubernetesEmulator
 from specs import bid_filter_spec
 
 PEERING_CRDS = Path(__file__).resolve().parent.parent / "manifests" / "ha" / "kopf-peering-crds.yaml"
@@ -41,6 +43,19 @@ def test_the_peering_object_is_created_once_cluster_wide_or_in_each_namespace(ku
         ("adtech", "lowlatency-operator"),
         ("search", "lowlatency-operator"),
     ]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.usefixtures("kube_environment")
+def test_a_replica_that_may_not_create_the_peering_object_starts_anyway(
+    kubectl: Kubectl, kubernetes_emulator: KubernetesEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    kubectl("apply", "-f", str(PEERING_CRDS))
+    forbidden = {"kind": "Status", "apiVersion": "v1", "code": 403, "reason": "Forbidden"}
+    kubernetes_emulator.api["post", kmock.resource("kopf.dev", "v1", "clusterkopfpeerings")] << 403 << forbidden
+    cluster.ensure_peering("lowlatency-operator", ())
+    assert "May not create ClusterKopfPeering lowlatency-operator" in caplog.text
+    assert json.loads(kubectl("get", "clusterkopfpeerings", "-o", "json").stdout)["items"] == []
 
 
 @pytest.mark.timeout(60)

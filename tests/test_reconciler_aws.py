@@ -160,3 +160,25 @@ def test_a_resource_that_manages_an_endpoint_keeps_it_whatever_the_annotation_sa
     resource = EndpointResource.from_body(body)
     assert not resource.adopting
     assert resource.endpoint_name == "adtech-keeper"
+
+
+@pytest.mark.timeout(60)
+def test_an_endpoint_deleted_outside_is_created_again_and_status_says_nothing_serves_meanwhile(
+    reconciler: EndpointReconciler, moto_url: str
+) -> None:
+    body = resource_body("vanishing", bid_filter_spec())
+    converge(reconciler, body)
+    assert body["status"]["currentInstanceCount"] == 2
+    aws_client("sagemaker", moto_url).delete_endpoint(EndpointName="adtech-vanishing")
+
+    result = run_pass(reconciler, body)
+
+    assert [(event.type, event.reason) for event in result.events] == [
+        ("Warning", "DriftRepaired"),
+        ("Normal", "Creating"),
+    ]
+    assert body["status"]["phase"] == "Creating"
+    assert body["status"]["currentInstanceCount"] is None
+    assert body["status"]["endpointArn"]
+    converge(reconciler, body)
+    assert body["status"]["currentInstanceCount"] == 2

@@ -12,6 +12,7 @@ kubeconfig.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any, cast
@@ -22,7 +23,10 @@ from lowlatency import GROUP, PLURAL, VERSION
 
 PEERING_GROUP = "kopf.dev"
 PEERING_VERSION = "v1"
+FORBIDDEN = 403
 CONFLICT = 409
+
+logger = logging.getLogger(__name__)
 
 
 def custom_objects() -> Any:
@@ -64,5 +68,7 @@ def ensure_peering(name: str, namespaces: Sequence[str]) -> None:
             else:
                 api.create_cluster_custom_object(PEERING_GROUP, PEERING_VERSION, "clusterkopfpeerings", body)
         except kubernetes.client.ApiException as error:
-            if error.status != CONFLICT:  # another replica created it first
+            if error.status == FORBIDDEN:  # the object may exist all the same: kopf waits for it if not
+                logger.warning(f"May not create {kind} {name} (create it with kubectl): {error.reason}")
+            elif error.status != CONFLICT:  # CONFLICT: another replica created it first
                 raise

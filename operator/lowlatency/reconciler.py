@@ -273,6 +273,10 @@ class EndpointReconciler:
             status["endpointConfigName"] = endpoint.config_name
             status["currentInstanceCount"] = endpoint.current_instance_count
             status["desiredInstanceCount"] = endpoint.desired_instance_count
+        elif endpoint is None:
+            # Nothing serves (not yet, or deleted outside the operator): no config or instances to report. The ARN
+            # stays: it records that the endpoint was this resource's.
+            status |= {"endpointConfigName": None, "currentInstanceCount": None, "desiredInstanceCount": None}
         if decision.live:
             status["observedGeneration"] = resource.generation
             status["modelName"] = desired.model_name
@@ -281,13 +285,7 @@ class EndpointReconciler:
             status["rollout"] = Rollout(endpoint_config_name=config_name, generation=generation).model_dump(
                 by_alias=True
             )
-        events = [Event.of(notice) for notice in decision.notices]
-        if decision.phase != resource.status.phase:
-            events.append(_phase_event(decision))
-        previously_degraded = _condition(resource.status, "Degraded")
-        if decision.degraded.status and (previously_degraded is None or previously_degraded.status != "True"):
-            events.append(Event("Warning", decision.degraded.reason, decision.degraded.message))
-        return PassResult(status, events=tuple(events), moving=decision.poll)
+        return PassResult(status, events=transition_events(resource.status, decision), moving=decision.poll)
 
     def _aws_failure(self, resource: EndpointResource, error: AwsError, *, serving: bool = False) -> PassResult:
         if error.kind is ErrorKind.PERMANENT:
@@ -371,8 +369,16 @@ def _with_condition(
     )
 
 
-def _phase_event(decision: Plan) -> Event:
-    message = decision.ready.message or f"SageMaker endpoint is {decision.phase}"
-    if decision.phase == "Failed":
-        return Event("Warning", decision.ready.reason, message)
-    return Event("Normal", decision.phase, message)
+def transition_events(previous: Status, decision: Plan) -> tuple[Event, ...]:
+    """The Events of one pass: what the plan did worth telling, a new phase, a rollout that just failed."""
+    events = [Event.of(notice) for notice in decision.notices]
+    if decision.phase != previous.phase:
+        message = decision.ready.message or f"SageMaker endpoint is {decision.phase}"
+        if decision.phase == "Failed":
+            events.append(Event("Warning", decision.ready.reason, message))
+        else:
+            events.append(Event("Normal", decision.phase, message))
+    degraded = _condition(previous, "Degraded")
+    if decision.degraded.status and (degraded is None or degraded.status != "True"):
+        events.append(Event("Warning", decision.degraded.reason, decision.degraded.message))
+    return tuple(events)
