@@ -22,6 +22,7 @@ from lowlatency.benchmark.engine import Load, Progress, RunResult, run_blocking
 from lowlatency.benchmark.payloads import Payload, PayloadError
 from lowlatency.benchmark.results import Summary, write_csv
 from lowlatency.benchmark.signing import Target, resolve_target
+from lowlatency.benchmark.workers import EndpointAddress, WorkerError, run_processes
 
 DEFAULT_TARGET_P99_MS = 20.0
 DEFAULT_REQUESTS = 1000
@@ -60,6 +61,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     amount.add_argument("--duration", type=float, help="Seconds to measure.")
     amount.add_argument("--requests", type=int, help=f"Requests to measure (default {DEFAULT_REQUESTS}).")
     how.add_argument("--warmup", type=int, default=100, help="Requests sent first and discarded (default 100).")
+    how.add_argument(
+        "--processes", type=int, default=1, help="Generator processes sharing the load, one per core (default 1)."
+    )
     how.add_argument("--timeout", type=float, default=60.0, help="Seconds to wait for one answer (default 60).")
     how.add_argument(
         "--target-p99-ms",
@@ -126,10 +130,18 @@ def _benchmark(arguments: argparse.Namespace, target: Target, payloads: list[Pay
         timeout_seconds=arguments.timeout,
         record_requests=arguments.csv is not None or arguments.plot is not None,
     )
-    progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
-    result = run_blocking(target, payloads, load, progress.update if progress else None)
-    if progress is not None:
-        progress.close()
+    if arguments.processes > 1:
+        address = EndpointAddress(arguments.endpoint, arguments.region, arguments.endpoint_url)
+        try:
+            result = run_processes(address, payloads, load, arguments.processes)
+        except (ValueError, WorkerError) as error:
+            sys.stderr.write(f"benchmark: {error}\n")
+            return 2
+    else:
+        progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+        result = run_blocking(target, payloads, load, progress.update if progress else None)
+        if progress is not None:
+            progress.close()
     target_p99_ms = arguments.target_p99_ms or DEFAULT_TARGET_P99_MS
     summary = result.summary()
     for warning in result.warnings:

@@ -96,6 +96,8 @@ class RunResult:
     send_rate_rps: float | None = None
     signatures_made: int = 0
     warnings: list[str] = field(default_factory=list)
+    started_at: float = 0.0
+    """Wall-clock time the records' intended send offsets count from."""
 
     def summary(self) -> Summary:
         return summarize(self.measurement)
@@ -223,6 +225,7 @@ class _Run:
         measurement.started = measure_start + self.wall_offset
         measurement.finished = self.last_completion + self.wall_offset
         result.signatures_made = self.signer.signatures_made
+        result.started_at = self.started + self.wall_offset
         lag_p99_ms = result.loop_lag.get_value_at_percentile(99.0) / 1000
         if lag_p99_ms > LOOP_LAG_WARNING_MS:
             result.warnings.append(
