@@ -172,13 +172,13 @@ class _Run:
         while (index := self._claim(time.monotonic())) is not None:
             intended = self.started + index * self.interval
             now = time.monotonic()
+            if index >= warmup:
+                connection_wait.record_value(microseconds(max(0.0, now - intended)))
             if intended > now:
                 await asyncio.sleep(intended - now)
                 clock_start = time.monotonic()
             else:
                 clock_start = intended
-                if index >= warmup:
-                    connection_wait.record_value(microseconds(now - intended))
             raw = self.signer.request(payloads[index % count])
             if index >= warmup:
                 self.last_measured_send = time.monotonic()
