@@ -148,6 +148,8 @@ def main(*, keep: bool = False, example: str | None = None, out: Any = sys.stdou
     namespace, name = document["metadata"]["namespace"], document["metadata"]["name"]
     workdir = Path(tempfile.mkdtemp(prefix="lowlatency-demo-"))
     logging.basicConfig(filename=workdir / "operator.log", level=logging.INFO)
+    # The emulated API server's access log would bury the operator's own lines.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     with (
         ModelServer(latency=MODEL_LATENCY) as model_server,
         AwsEmulator(delays=DEMO_DELAYS) as aws,
