@@ -9,13 +9,15 @@ a process of its own pinned to CPU 0 (``os.sched_setaffinity``), one after the o
 - a blocking socket client sending one prebuilt request at a time: the floor of loopback request latency;
 - the engine, closed loop, one connection: its median minus the floor is the latency it adds (target <= 0.2 ms);
 - the engine, closed loop, ``--clients`` connections: requests/s per core, every request SigV4-signed;
+- the engine, open loop at 2000 requests/s over ``--clients`` connections: its median minus the floor again;
 - aiohttp's ClientSession sending the engine's signed requests with ``--clients`` tasks (the HTTP client the engine
   does not use, for comparison);
 - Locust FastHttpUser, ``--clients`` users, unsigned; Locust wrapping boto3 (AWS's SageMaker load-testing sample's
   way), ``--clients`` users, signed by botocore.
 
-Requests/s are also given per CPU-second the generator used (its user + system time), which is less sensitive to
-other work on the machine than wall-clock rates. Figures are printed, never asserted: they depend on the machine.
+Requests/s are also given per CPU-second the generator process used (user + system time, start-up included), which
+is less sensitive to other work on the machine than wall-clock rates; a generator whose rate is capped by the
+responder shows it as more requests per CPU-second than per second. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ ENDPOINT = "bench"
 BODY = b"0.2,1,0,3,0.7"
 GENERATOR_CPU = 0
 ADDED_LATENCY_TARGET_MS = 0.2
+OPEN_LOOP_RATE = 2000.0
 ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "AKIDBENCHMARK",
     "AWS_SECRET_ACCESS_KEY": "benchmark-secret",
@@ -76,11 +79,11 @@ def _floor(url: str, seconds: float, clients: int) -> dict[str, Any]:
     return {"requests": len(latencies), "seconds": seconds, "p50Ms": statistics.median(latencies) * 1000}
 
 
-def _engine(url: str, seconds: float, clients: int) -> dict[str, Any]:
+def _engine(url: str, seconds: float, clients: int, rate: float | None = None) -> dict[str, Any]:
     from lowlatency.benchmark import engine, payloads, signing  # noqa: PLC0415  (in the child, after pinning)
 
     target = signing.resolve_target(ENDPOINT, endpoint_url=url)
-    load = engine.Load(concurrency=clients, duration_seconds=seconds, warmup_requests=200)
+    load = engine.Load(rate=rate, concurrency=clients, duration_seconds=seconds, warmup_requests=200)
     result = engine.run_blocking(target, payloads.inline(BODY.decode(), "text/csv"), load)
     summary = result.summary()
     return {
@@ -142,9 +145,14 @@ def _signing_cost() -> dict[str, Any]:
     return {"microsecondsPerSignature": (time.process_time() - started) / count * 1e6}
 
 
+def _engine_open_loop(url: str, seconds: float, clients: int) -> dict[str, Any]:
+    return _engine(url, seconds, clients, OPEN_LOOP_RATE)
+
+
 ROLES: dict[str, Callable[[str, float, int], dict[str, Any]]] = {
     "floor": _floor,
     "engine": _engine,
+    "engine-open-loop": _engine_open_loop,
     "aiohttp": _aiohttp,
 }
 
@@ -248,6 +256,7 @@ def main() -> None:
         results["floor: blocking socket, 1 connection"] = bench.role("floor", 1)
         results["engine, 1 connection"] = bench.role("engine", 1)
         results[f"engine, {clients} connections"] = bench.role("engine", clients)
+        results[f"engine, open loop {OPEN_LOOP_RATE:g}/s"] = bench.role("engine-open-loop", clients)
         results[f"aiohttp ClientSession, {clients} tasks"] = bench.role("aiohttp", clients)
         if _locust_available():
             for user, label in (("FastInvoker", "Locust FastHttpUser (unsigned)"), ("Boto3Invoker", "Locust + boto3")):
@@ -263,11 +272,11 @@ def main() -> None:
         print(f"{name:<44} {rates[name]:>9.0f} {per_cpu:>10.0f} {figures['p50Ms']:>8.3f} {figures.get('errors', 0):>7}")
 
     floor_ms = results["floor: blocking socket, 1 connection"]["p50Ms"]
-    added_ms = results["engine, 1 connection"]["p50Ms"] - floor_ms
-    verdict = "within" if added_ms <= ADDED_LATENCY_TARGET_MS else "OVER"
-    print(
-        f"\nadded median latency, engine vs floor: {added_ms:.3f} ms ({verdict} the {ADDED_LATENCY_TARGET_MS} ms goal)"
-    )
+    print()
+    for name in ("engine, 1 connection", f"engine, open loop {OPEN_LOOP_RATE:g}/s"):
+        added_ms = results[name]["p50Ms"] - floor_ms
+        verdict = "within" if added_ms <= ADDED_LATENCY_TARGET_MS else "OVER"
+        print(f"added median latency, {name}: {added_ms:.3f} ms ({verdict} the {ADDED_LATENCY_TARGET_MS} ms goal)")
     engine_rate = rates[f"engine, {clients} connections"]
     engine_results = results[f"engine, {clients} connections"]
     print(f"engine signatures made: {engine_results['signatures']} for {engine_results['requests']} signed requests")
