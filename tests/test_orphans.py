@@ -15,7 +15,7 @@ from lowlatency import cli, orphans
 from lowlatency.aws import AwsClients, AwsSettings, RegionClients
 from lowlatency.desired import Owner
 from lowlatency.orphans import OwnedResource
-from lowlatency.reconciler import EndpointReconciler
+from lowlatency.reconciler import EndpointReconciler, EndpointResource
 from specs import bid_filter_spec
 
 GONE = Owner("adtech", "gone", "uid-gone")
@@ -41,6 +41,22 @@ def test_only_resources_of_objects_that_no_longer_exist_are_orphans_in_deletion_
         ("vpc-endpoint-user", "vpce-1"),
     ]
     assert all(orphan.owner == GONE for orphan in found)
+
+
+def test_what_was_retained_on_purpose_is_an_orphan_only_when_asked_for() -> None:
+    retained = [
+        OwnedResource("endpoint", "adtech-gone", GONE, retained=True),
+        OwnedResource("model", "adtech-gone-1", GONE, retained=True),
+        OwnedResource("model", "adtech-gone-0", GONE),
+    ]
+    assert [orphan.name for orphan in orphans.find_orphans(retained, set())] == ["adtech-gone-0"]
+    assert len(orphans.find_orphans(retained, set(), include_retained=True)) == 3
+
+
+def test_a_scalable_target_is_retained_with_its_endpoint() -> None:
+    owned = [OwnedResource("endpoint", "adtech-gone", GONE, retained=True)]
+    (target,) = orphans.scalable_targets_of(["endpoint/adtech-gone/variant/AllTraffic"], owned)
+    assert target.retained
 
 
 def test_nothing_is_an_orphan_while_its_object_exists() -> None:
@@ -128,3 +144,24 @@ def test_orphans_are_collected_by_tags_and_deleted_leaving_the_living_and_the_fo
     assert targets == []
     assert ("endpoint", "hand-made") in everything(region)
     assert ("endpoint", "adtech-kept") in everything(region)
+
+
+@pytest.mark.timeout(60)
+def test_a_retained_endpoint_is_marked_and_not_offered_for_deletion(clients: AwsClients) -> None:
+    reconciler = EndpointReconciler(clients)
+    body = resource_body("retained", bid_filter_spec(deletionPolicy="Retain"))
+    converge(reconciler, body)
+
+    result = reconciler.delete(EndpointResource.from_body(body))
+
+    assert result.done
+    assert [event.reason for event in result.events] == ["Retained"]
+    region = clients.for_region("us-east-1")
+    owned = [resource for resource in orphans.collect(region, "us-east-1") if resource.owner.uid == "uid-retained"]
+    assert {(resource.kind, resource.retained) for resource in owned} == {
+        ("endpoint", True),
+        ("endpoint-config", True),
+        ("model", True),
+    }
+    assert orphans.find_orphans(owned, existing_uids=set()) == []
+    assert len(orphans.find_orphans(owned, existing_uids=set(), include_retained=True)) == 3

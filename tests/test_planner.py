@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from lowlatency.desired import Owner, ScheduledScaling, build_desired
+from lowlatency.desired import TAG_RETAINED, Owner, ScheduledScaling, build_desired
 from lowlatency.planner import (
     CreateEndpoint,
     CreateEndpointConfig,
@@ -27,6 +27,7 @@ from lowlatency.planner import (
     UpdateInstanceCount,
     plan,
     plan_deletion,
+    plan_retention,
 )
 from specs import parsed
 
@@ -445,3 +446,28 @@ def test_deletion_says_what_it_did() -> None:
     foreign = plan_deletion(endpoint(tags={}), OWNER, ([], []))
     assert foreign.actions == ()
     assert [notice.reason for notice in foreign.notices] == ["LeftInPlace"]
+
+
+def test_retention_marks_the_endpoint_its_config_and_its_model() -> None:
+    owned = endpoint(tags=OWNER.tags())
+    actions = plan_retention(owned, OWNER, DESIRED.model_name)
+    assert [action.arn.rpartition(":")[2] for action in actions if isinstance(action, TagResource)] == [
+        f"endpoint/{DESIRED.endpoint_name}",
+        f"endpoint-config/{DESIRED.endpoint_config_name}",
+        f"model/{DESIRED.model_name}",
+    ]
+    assert all(action == TagResource(action.arn, {TAG_RETAINED: "true"}, ()) for action in actions)
+
+
+def test_retention_touches_nothing_that_is_not_ours() -> None:
+    assert plan_retention(endpoint(tags={}), OWNER, DESIRED.model_name) == ()
+    assert plan_retention(None, OWNER, DESIRED.model_name) == ()
+
+
+def test_adopting_a_retained_endpoint_takes_the_retained_mark_off() -> None:
+    earlier = Owner(OWNER.namespace, OWNER.name, "uid-of-the-deleted-object")
+    retained = endpoint(tags={**earlier.tags(), TAG_RETAINED: "true"})
+    result = plan(
+        DESIRED, Observed(endpoint=retained, model_exists=True, config_exists=True), OWNER, Memory(1, adopting=True)
+    )
+    assert result.actions == (TagResource(retained.arn, DESIRED.tags, (TAG_RETAINED,)),)

@@ -54,13 +54,18 @@ def find_orphans(arguments: argparse.Namespace) -> int:
 
     clients = AwsClients(AwsSettings(default_region=arguments.region, endpoint_url=arguments.aws_endpoint_url))
     region_clients = clients.for_region(arguments.region)
-    found = orphans.find_orphans(orphans.collect(region_clients, arguments.region), cluster.lowlatency_uids())
+    found = orphans.find_orphans(
+        orphans.collect(region_clients, arguments.region),
+        cluster.lowlatency_uids(),
+        include_retained=arguments.include_retained,
+    )
     if not found:
         print(f"No orphaned AWS resources of lowlatency-operator in {arguments.region}.")
         return 0
     print(f"{'KIND':<18} {'NAME':<64} {'OWNER (gone)':<48} UID")
     for orphan in found:
-        print(f"{orphan.kind:<18} {orphan.name:<64} {orphan.owner_reference:<48} {orphan.owner.uid}")
+        owner = orphan.owner_reference + (" (retained)" if orphan.retained else "")
+        print(f"{orphan.kind:<18} {orphan.name:<64} {owner:<48} {orphan.owner.uid}")
     if not arguments.delete:
         print(f"{len(found)} orphaned; run again with --delete to delete them.")
         return 0
@@ -115,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--aws-endpoint-url",
         default=os.environ.get("LOWLATENCY_AWS_ENDPOINT_URL") or None,
         help="Send every AWS call to this URL (env LOWLATENCY_AWS_ENDPOINT_URL).",
+    )
+    orphaned.add_argument(
+        "--include-retained",
+        action="store_true",
+        help="Also list what deletionPolicy Retain left in AWS on purpose.",
     )
     orphaned.add_argument("--delete", action="store_true", help="Delete the orphans after confirmation.")
     orphaned.add_argument("--yes", "-y", action="store_true", help="With --delete: do not ask for confirmation.")

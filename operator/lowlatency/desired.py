@@ -22,6 +22,7 @@ TAG_MANAGED_BY = f"{TAG_PREFIX}managed-by"
 TAG_NAMESPACE = f"{TAG_PREFIX}namespace"
 TAG_NAME = f"{TAG_PREFIX}name"
 TAG_UID = f"{TAG_PREFIX}uid"
+TAG_RETAINED = f"{TAG_PREFIX}retained"  # left in AWS on purpose when its resource was deleted (deletionPolicy Retain)
 MANAGER = "lowlatency-operator"
 
 

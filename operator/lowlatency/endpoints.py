@@ -181,11 +181,6 @@ def scaling_resource_id(endpoint_name: str, variant: str) -> str:
     return f"endpoint/{endpoint_name}/variant/{variant}"
 
 
-def _sibling_arn(endpoint_arn: str, kind: str, name: str) -> str:
-    """ARNs of SageMaker resources differ only in kind and (lower-cased) name."""
-    return endpoint_arn.rsplit(":", 1)[0] + f":{kind}/{name.lower()}"
-
-
 def observe(clients: RegionClients, desired: DesiredEndpoint, owner: Owner, *, look_wider: bool) -> Observed:
     """What exists now, looking only as far as the planner's decision needs.
 
@@ -212,8 +207,8 @@ def observe(clients: RegionClients, desired: DesiredEndpoint, owner: Owner, *, l
         )
         arns = [
             endpoint.arn,
-            _sibling_arn(endpoint.arn, "endpoint-config", desired.endpoint_config_name),
-            _sibling_arn(endpoint.arn, "model", desired.model_name),
+            naming.sibling_arn(endpoint.arn, "endpoint-config", desired.endpoint_config_name),
+            naming.sibling_arn(endpoint.arn, "model", desired.model_name),
         ]
         tags = {arn: tags_of(sagemaker, arn) for arn in arns}
     # Moving the endpoint to another config must know whether a scalable target is registered.

@@ -56,6 +56,12 @@ def content_name(base: str, content: Any) -> str:
     return f"{prefix}-{suffix}"
 
 
+def sibling_arn(endpoint_arn: str, kind: str, name: str) -> str:
+    """The ARN of another SageMaker resource of the endpoint's account and region: ARNs differ only in kind and
+    (lower-cased) name."""
+    return endpoint_arn.rsplit(":", 1)[0] + f":{kind}/{name.lower()}"
+
+
 def content_prefix(base: str) -> str:
     """What every content name of ``base`` starts with (for finding superseded ones by listing)."""
     return base[: MAX_NAME_LENGTH - HASH_LENGTH - 1].rstrip("-") + "-"

@@ -11,9 +11,11 @@ owner-tagged resource whose uid matches no object in the cluster is an orphan:
 - users (``lowlatency.io/user/<uid>`` tags) of the shared runtime VPC endpoints; releasing the last user of a VPC
   endpoint the operator created deletes it.
 
-Only the owner tags decide: a resource without them is never listed, so never deleted. The tags do not name the
-cluster: with several clusters' operators in one AWS account and region, resources of the others' objects are
-listed too (the owner column says whose they are), so read the list before confirming.
+Resources left on purpose (``deletionPolicy: Retain`` tags them ``lowlatency.io/retained``) are not orphans unless
+asked for. Only the owner tags decide: a resource without them is never listed, so never deleted. The tags do not
+name the
+cluster: with several clusters' operators in one AWS account and region, resources of the others' objects are listed
+too (the owner column says whose they are), so read the list before confirming.
 
 :func:`find_orphans` and :func:`deletion_order` are pure; :func:`collect` reads AWS and :func:`delete` changes it.
 """
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 
 from lowlatency import endpoints, vpc
 from lowlatency.aws import RegionClients, aws_call
-from lowlatency.desired import MANAGER, TAG_MANAGED_BY, TAG_NAME, TAG_NAMESPACE, TAG_UID, Owner
+from lowlatency.desired import MANAGER, TAG_MANAGED_BY, TAG_NAME, TAG_NAMESPACE, TAG_RETAINED, TAG_UID, Owner
 from lowlatency.planner import DeleteEndpoint, DeleteEndpointConfig, DeleteModel, DeregisterScalableTarget
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ class OwnedResource:
     kind: Kind
     name: str  # endpoint, config or model name; scalable target resource id; VPC endpoint id
     owner: Owner
+    retained: bool = False  # left on purpose by deletionPolicy Retain
 
     @property
     def owner_reference(self) -> str:
@@ -60,13 +63,13 @@ def owner_of(tags: dict[str, str]) -> Owner | None:
 
 def scalable_targets_of(resource_ids: Iterable[str], owned: Iterable[OwnedResource]) -> list[OwnedResource]:
     """The scalable targets (``endpoint/<name>/variant/<variant>``) of owned endpoints, owned by the same."""
-    endpoint_owners = {resource.name: resource.owner for resource in owned if resource.kind == "endpoint"}
+    endpoints_by_name = {resource.name: resource for resource in owned if resource.kind == "endpoint"}
     targets = []
     for resource_id in resource_ids:
         parts = resource_id.split("/")
-        owner = endpoint_owners.get(parts[1]) if len(parts) == 4 and parts[0] == "endpoint" else None
-        if owner is not None:
-            targets.append(OwnedResource("scalable-target", resource_id, owner))
+        endpoint = endpoints_by_name.get(parts[1]) if len(parts) == 4 and parts[0] == "endpoint" else None
+        if endpoint is not None:
+            targets.append(OwnedResource("scalable-target", resource_id, endpoint.owner, endpoint.retained))
     return targets
 
 
@@ -81,9 +84,15 @@ def vpc_endpoint_users(endpoint_id: str, tags: dict[str, str]) -> list[OwnedReso
     return users
 
 
-def find_orphans(owned: Iterable[OwnedResource], existing_uids: set[str]) -> list[OwnedResource]:
+def find_orphans(
+    owned: Iterable[OwnedResource], existing_uids: set[str], *, include_retained: bool = False
+) -> list[OwnedResource]:
     """The owned resources whose owner is not among the objects that exist, in :func:`deletion_order`."""
-    return deletion_order(resource for resource in owned if resource.owner.uid not in existing_uids)
+    return deletion_order(
+        resource
+        for resource in owned
+        if resource.owner.uid not in existing_uids and (include_retained or not resource.retained)
+    )
 
 
 def deletion_order(resources: Iterable[OwnedResource]) -> list[OwnedResource]:
@@ -115,9 +124,10 @@ def _sagemaker_resources(clients: RegionClients) -> list[OwnedResource]:
             named_arns += [("model", m["ModelName"], m["ModelArn"]) for m in models_page["Models"]]
     owned = []
     for kind, name, arn in named_arns:
-        owner = owner_of(endpoints.tags_of(sagemaker, arn))
+        tags = endpoints.tags_of(sagemaker, arn)
+        owner = owner_of(tags)
         if owner is not None:
-            owned.append(OwnedResource(kind, name, owner))
+            owned.append(OwnedResource(kind, name, owner, retained=TAG_RETAINED in tags))
     return owned
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lowlatency.api import RESERVED_TAG_PREFIXES, Phase
-from lowlatency.desired import DesiredEndpoint, DesiredScaling, Owner, ScheduledScaling
+from lowlatency.desired import TAG_RETAINED, DesiredEndpoint, DesiredScaling, Owner, ScheduledScaling
+from lowlatency.naming import sibling_arn
 
 # SageMaker EndpointStatus values (DescribeEndpoint) that end by themselves: wait and look again.
 TRANSITIONAL_STATUSES = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
@@ -363,8 +364,9 @@ def _plan_adoption(desired: DesiredEndpoint, endpoint: ObservedEndpoint) -> Plan
     """Make a found endpoint the operator's by tagging it; from the next pass on it is managed like any other."""
     message = f"Adopting SageMaker endpoint {endpoint.name}: tagging it as managed by this resource"
     serving = endpoint.status in SERVING_STATUSES
+    retained = (TAG_RETAINED,) if endpoint.tags is not None and TAG_RETAINED in endpoint.tags else ()
     return Plan(
-        (TagResource(endpoint.arn, desired.tags, ()),),
+        (TagResource(endpoint.arn, desired.tags, retained),),
         "Updating",
         Verdict(serving, "Adopting", message),
         poll=True,
@@ -447,3 +449,14 @@ def plan_deletion(
     cleanup += [DeleteModel(name) for name in models]
     deleted = Notice("Deleted", "SageMaker endpoint, configs and models deleted")
     return Plan(tuple(cleanup), "Deleting", Verdict(False, "Deleting", "Endpoint deleted"), notices=(deleted,))
+
+
+def plan_retention(endpoint: ObservedEndpoint | None, owner: Owner, model_name: str | None) -> tuple[Action, ...]:
+    """deletionPolicy Retain: mark the endpoint, its config and its model as left on purpose, so that the orphans
+    command does not offer them for deletion."""
+    if endpoint is None or endpoint.tags is None or not owner.owns(endpoint.tags):
+        return ()
+    arns = [endpoint.arn, sibling_arn(endpoint.arn, "endpoint-config", endpoint.config_name)]
+    if model_name:
+        arns.append(sibling_arn(endpoint.arn, "model", model_name))
+    return tuple(TagResource(arn, {TAG_RETAINED: "true"}, ()) for arn in arns)

@@ -21,11 +21,21 @@ import pydantic
 
 from lowlatency import endpoints, vpc
 from lowlatency.api import Condition, ConditionType, Phase, Rollout, Spec, Status
-from lowlatency.aws import AwsClients, AwsError, ErrorKind
+from lowlatency.aws import AwsClients, AwsError, ErrorKind, RegionClients
 from lowlatency.desired import VARIANT_NAME, DesiredEndpoint, Owner, build_desired
 from lowlatency.naming import endpoint_name, is_sagemaker_name
 from lowlatency.observability import PassOutcome
-from lowlatency.planner import SERVING_STATUSES, Memory, Notice, Observed, Plan, Verdict, plan, plan_deletion
+from lowlatency.planner import (
+    SERVING_STATUSES,
+    Memory,
+    Notice,
+    Observed,
+    Plan,
+    Verdict,
+    plan,
+    plan_deletion,
+    plan_retention,
+)
 from lowlatency.tenancy import PolicyFile, TenantPolicy, violations
 
 if TYPE_CHECKING:
@@ -222,11 +232,10 @@ class EndpointReconciler:
 
     def delete(self, resource: EndpointResource) -> PassResult:
         """One step of removing the AWS resources; ``done`` once nothing of them is left."""
-        if resource.spec is not None and resource.spec.deletion_policy == "Retain":
-            message = "deletionPolicy is Retain: the SageMaker endpoint, configs and models are left in AWS"
-            return PassResult({}, events=(Event("Normal", "Retained", message),), done=True)
         clients_region = self.clients.region(resource.spec.region if resource.spec else None)
         clients = self.clients.for_region(clients_region)
+        if resource.spec is not None and resource.spec.deletion_policy == "Retain":
+            return self._retain(resource, clients)
         name = resource.endpoint_name
         try:
             endpoint = endpoints.describe_endpoint(clients.sagemaker, name, with_tags=True)
@@ -251,6 +260,16 @@ class EndpointReconciler:
         if decision.poll:
             return PassResult(status, moving=True)
         return PassResult(status, events=tuple(Event.of(notice) for notice in decision.notices), done=True)
+
+    def _retain(self, resource: EndpointResource, clients: RegionClients) -> PassResult:
+        try:
+            endpoint = endpoints.describe_endpoint(clients.sagemaker, resource.endpoint_name, with_tags=True)
+            for action in plan_retention(endpoint, resource.owner, resource.status.model_name):
+                endpoints.apply(clients, action)
+        except AwsError as error:
+            return self._aws_failure(resource, error)
+        message = "deletionPolicy is Retain: the SageMaker endpoint, configs and models are left in AWS"
+        return PassResult({}, events=(Event("Normal", "Retained", message),), done=True)
 
     def _report(
         self, resource: EndpointResource, desired: DesiredEndpoint, observed: Observed, decision: Plan
