@@ -1,10 +1,10 @@
 """kopf handlers: glue only. Each reads the object, hands it to :class:`EndpointReconciler`, writes what comes back.
 
-Scheduling: a pass runs at once on create, resume and every spec change; after that each resource's timer wakes
-every ``tick_seconds`` and runs a pass when one is due: soon while SageMaker is moving, rarely at steady state,
-with backoff after transient errors, and a wider drift audit every ``audit_seconds``. Waiting is never a sleep
-inside a handler and never a kopf TemporaryError (which kopf reports as an error), except while deleting, when only
-the finalizer can wait.
+Scheduling: a pass runs at once on create, resume, every spec change and a change of the adoption annotation;
+after that each resource's timer wakes every ``tick_seconds`` and runs a pass when one is due: soon while SageMaker
+is moving, rarely at steady state, with backoff after transient errors, and a wider drift audit every
+``audit_seconds``. Waiting is never a sleep inside a handler and never a kopf TemporaryError (which kopf reports as
+an error), except while deleting, when only the finalizer can wait.
 
 Every pass runs in a bounded thread pool (boto3 blocks), never on kopf's event loop, one pass per resource at a
 time. Each pass is counted in the metrics by outcome, with the endpoint's phase and last benchmark p99.
@@ -26,7 +26,7 @@ import kopf
 from lowlatency import GROUP, PLURAL, VERSION, cluster, observability
 from lowlatency.aws import AwsClients
 from lowlatency.config import OperatorConfig, Timing
-from lowlatency.reconciler import EndpointReconciler, EndpointResource, PassResult
+from lowlatency.reconciler import ADOPT_ANNOTATION, EndpointReconciler, EndpointResource, PassResult
 from lowlatency.tenancy import PolicyFile
 
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -189,6 +189,7 @@ def register(config: OperatorConfig, registry: kopf.OperatorRegistry) -> Supervi
     @kopf.on.resume(*RESOURCE, registry=registry)
     @kopf.on.create(*RESOURCE, registry=registry)
     @kopf.on.update(*RESOURCE, field="spec", registry=registry)
+    @kopf.on.update(*RESOURCE, field=("metadata", "annotations", ADOPT_ANNOTATION), registry=registry)
     async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
         await supervisor.reconcile(body, patch, memo)
 
