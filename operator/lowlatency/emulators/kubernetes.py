@@ -1086,7 +1086,7 @@ class KubernetesEmulator:
 
     async def start(self) -> None:
         await self.api.__aenter__()
-        server = aiohttp.web.Server(self.api, handler_cancellation=True)
+        server = aiohttp.web.Server(self.api, handler_cancellation=True, access_log=None)
         self._runner = aiohttp.web.ServerRunner(server, handle_signals=False, shutdown_timeout=1)
         await self._runner.setup()
         await aiohttp.web.TCPSite(self._runner, self._host, self._port).start()
