@@ -1,0 +1,36 @@
+"""The ``e2e`` fixture: the CRD installed, the namespace created, one operator process for the test.
+
+A plugin module of its own (``pytest_plugins = ["e2e_fixtures"]`` in a test module), apart from the helpers that
+test modules import from :mod:`e2e_support`, so that pytest can register it before anything imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e_support import NAMESPACE, EndToEnd
+from fixtures_kubernetes import Kubectl
+from lowlatency.emulators.aws import AwsEmulator
+from operator_process import OperatorProcess
+
+
+@pytest.fixture
+def e2e(
+    lowlatency_crd: dict[str, Any],
+    kubectl: Kubectl,
+    kubeconfig: Path,
+    aws_emulator: AwsEmulator,
+    tmp_path: Path,
+) -> Iterator[EndToEnd]:
+    """The CRD installed, the namespace created, and one operator process running for the test."""
+    kubectl("create", "namespace", NAMESPACE)
+    operator = OperatorProcess(kubeconfig, aws_emulator.environment(), tmp_path / "operator.log")
+    operator.start()
+    try:
+        yield EndToEnd(kubectl, operator, aws_emulator)
+    finally:
+        operator.stop()
