@@ -4,6 +4,7 @@ object as kopf would hand it over, and what the pass returns for status is merge
 from __future__ import annotations
 
 import copy
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,11 +15,15 @@ from lowlatency.reconciler import EndpointReconciler, EndpointResource, PassResu
 
 
 def moto_server() -> Iterator[str]:
-    """A moto server on loopback for the duration of a fixture; its URL."""
+    """A moto server on loopback for the duration of a fixture; its URL. moto's state is process-wide (the AWS
+    emulator of other tests uses it too), so it starts empty."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    url = f"http://{host}:{port}"
+    with urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10):
+        pass
+    yield url
     server.stop()
 
 
