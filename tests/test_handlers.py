@@ -47,6 +47,12 @@ def test_the_first_audit_is_spread_over_one_period_and_then_comes_once_per_perio
     assert schedule.audit_is_due(TIMING, now=2100.0)
 
 
+def test_no_audits_when_they_are_turned_off() -> None:
+    never = Timing(audit_seconds=0)
+    schedule = Schedule()
+    assert not any(schedule.audit_is_due(never, now=float(now)) for now in range(0, 100_000, 1000))
+
+
 def test_an_audit_interrupted_by_an_error_is_done_again_at_the_next_pass() -> None:
     schedule = Schedule()
     schedule.audit_is_due(TIMING, now=0.0)

@@ -93,8 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--audit-seconds",
         type=float,
         default=float(_env("AUDIT_SECONDS", str(defaults.timing.audit_seconds))),
-        help="Seconds between drift audits of a steady endpoint: tags, autoscaling, leftovers, VPC endpoint "
-        "(env LOWLATENCY_AUDIT_SECONDS).",
+        help="Seconds between drift audits of a steady endpoint: tags, autoscaling, leftovers, VPC endpoint; "
+        "0: never (env LOWLATENCY_AUDIT_SECONDS).",
     )
     parser.add_argument(
         "--tick-seconds",

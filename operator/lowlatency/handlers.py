@@ -45,6 +45,8 @@ class Schedule:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def audit_is_due(self, timing: Timing, now: float) -> bool:
+        if timing.audit_seconds <= 0:
+            return False
         if self.audit_due is None:
             # The first audit falls anywhere in the first period, so that a restart does not audit all at once.
             self.audit_due = now + timing.audit_seconds * random.random()
