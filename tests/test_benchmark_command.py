@@ -103,22 +103,25 @@ def test_a_missed_objective_fails_the_command(
 def test_find_max_rps_stops_at_the_knee_of_a_capacity_limited_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Two slots of 10 ms: at most ~200 requests/s; past that the queue, and so latency, grows without bound.
+    # Two slots of 10 ms: at most ~190 requests/s; past that the queue, and so latency, grows without bound (at 250/s
+    # by some 300 ms within the step's second). Steps of a second keep p99 from resting on one or two samples.
     plot = tmp_path / "ramp.png"
     with ModelServer(latency=Fixed(10), slots=2) as server:
         status = benchmark(
             server, monkeypatch, "--payload", "1", "--find-max-rps", "--start-rps", "50", "--step-rps", "50",
-            "--max-rps", "400", "--step-seconds", "0.6", "--warmup", "10", "--target-p99-ms", "40",
+            "--max-rps", "400", "--step-seconds", "1", "--warmup", "10", "--target-p99-ms", "100",
             "--instances", "2", "--peak-rps", "1000", "--instance-type", "ml.c5.xlarge", "--json", "--plot", str(plot),
         )  # fmt: skip
     report = json.loads(capsys.readouterr().out)
     assert status == 0
     steps = report["steps"]
-    assert [step["rateRps"] for step in steps] == [50 * (index + 1) for index in range(len(steps))]
-    assert all(step["verdict"] == "held" for step in steps[:-1])
-    assert steps[-1]["verdict"].startswith("p99")
-    assert steps[-1]["p99Ms"] > 40
-    assert 150 <= report["maxRps"] <= 200
+    ramp = [(step["rateRps"], step["p99Ms"], step["verdict"]) for step in steps]
+    assert [step["rateRps"] for step in steps] == [50 * (index + 1) for index in range(len(steps))], ramp
+    assert all(step["verdict"] == "held" for step in steps[:-1]), ramp
+    assert steps[-1]["verdict"].startswith("p99"), ramp
+    assert steps[-1]["p99Ms"] > 100
+    # Never above the capacity; below it only if this machine is so busy that scheduling alone adds 100 ms.
+    assert 100 <= report["maxRps"] <= 200, ramp
     assert report["maxRpsPerInstance"] == report["maxRps"] / 2
     advice = report["recommendation"]
     per_instance = report["maxRpsPerInstance"]

@@ -33,13 +33,14 @@ async def test_measured_percentiles_match_the_injected_distribution(
     summary = result.summary()
     assert summary.requests == 1000
     assert summary.errors == 0
-    for measured, percentile, tolerance, slack_ms in (
-        (summary.p50_ms, 50, 0.1, 1.5),
-        (summary.p90_ms, 90, 0.15, 2.5),
-        (summary.p99_ms, 99, 0.25, 5.0),
+    # (measured, percentile, how far under the distribution it may be, how far over: ratio and milliseconds)
+    for measured, percentile, under, over, over_ms in (
+        (summary.p50_ms, 50, 0.1, 0.1, 1.5),
+        (summary.p90_ms, 90, 0.15, 0.15, 2.5),
+        (summary.p99_ms, 99, 0.25, 0.5, 10.0),  # the tail is where a busy machine's scheduling shows
     ):
         expected = latency.percentile_ms(percentile)
-        assert expected * (1 - tolerance) <= measured <= expected * (1 + tolerance) + slack_ms, percentile
+        assert expected * (1 - under) <= measured <= expected * (1 + over) + over_ms, (percentile, expected, measured)
 
 
 async def test_open_loop_reveals_a_stall_that_the_closed_loop_hides(monkeypatch: pytest.MonkeyPatch) -> None:
