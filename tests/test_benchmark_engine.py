@@ -57,7 +57,7 @@ async def test_open_loop_reveals_a_stall_that_the_closed_loop_hides(monkeypatch:
         open_p90, open_p99, _ = await stalled_run(Load(rate=200, concurrency=16, duration_seconds=1.5))
 
     assert closed_max >= 300  # the closed loop's one client did sit through the stall...
-    assert closed_p99 < 20  # ...but sent nothing meanwhile, so the stall is one sample among hundreds
+    assert closed_p99 < 100  # ...but sent nothing meanwhile, so the 400 ms stall is one sample among hundreds
     assert open_p99 >= 300  # every request due during the stall is late by what remained of it
     assert open_p90 >= 50
 
