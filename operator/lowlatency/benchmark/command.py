@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -50,7 +51,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     bodies.add_argument(
         "--payloads", type=Path, help='JSON-lines file of {"Body": ..., "ContentType": ...} samples, sent in turn.'
     )
-    what.add_argument("--content-type", default="text/csv", help="Content type of --payload (default text/csv).")
+    what.add_argument(
+        "--content-type",
+        default="text/csv",
+        help="Content type of --payload, and of samples without one (default text/csv).",
+    )
 
     how = parser.add_argument_group("load")
     mode = how.add_mutually_exclusive_group()
@@ -102,6 +107,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(arguments: argparse.Namespace) -> int:
+    if arguments.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        sys.stderr.write("benchmark: --plot needs matplotlib: pip install 'lowlatency-operator[plot]'\n")
+        return 2
     try:
         payloads = _payloads(arguments)
         target = resolve_target(arguments.endpoint, arguments.region, arguments.endpoint_url)
