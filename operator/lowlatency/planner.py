@@ -396,8 +396,11 @@ def _plan_update(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
     if memory.rollout_generation == memory.generation and memory.rollout_config_name == desired.endpoint_config_name:
         reason = endpoint.failure_reason or "the update did not complete"
         message = f"Rollout to {desired.endpoint_config_name} failed; {endpoint.config_name} still serves: {reason}"
+        # An instance type change deregistered autoscaling before the move; the config that still serves needs it
+        # back now, not at the next spec change.
+        restore = sync_scaling(desired.scaling, observed.scaling) if observed.scaling_known else []
         return Plan(
-            (),
+            tuple(restore),
             "InService",
             Verdict(True, "InService", f"Serving the previous configuration {endpoint.config_name}"),
             degraded=Verdict(True, "RolloutFailed", message),
