@@ -6,7 +6,9 @@ Everything goes over real HTTP: raw requests (to see status codes and Status obj
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import threading
 import urllib.error
 import urllib.parse
@@ -485,6 +487,30 @@ def test_events_leases_and_namespaces(api: Http) -> None:
     }
     names = [item["metadata"]["name"] for item in api.ok("GET", "/api/v1/namespaces")["items"]]
     assert names == ["default", "kube-node-lease", "kube-public", "kube-system"]
+
+
+def test_names_must_be_rfc_1123(api: Http, kubectl: Kubectl) -> None:
+    refused = kubectl("create", "namespace", "Bad_Name", check=False)
+    assert 'metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 label' in refused.stderr
+    code, status = api.request("POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "a..b"}})
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert "RFC 1123 subdomain" in status["message"]
+    api.ok("POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "lowlatency.operator-1"}})
+
+
+def test_kubectl_tables_of_namespaces_and_events(api: Http, kubectl: Kubectl) -> None:
+    involved = {"kind": "LowLatencyEndpoint", "namespace": "default", "name": "bid-filter"}
+    event = {"involvedObject": involved, "reason": "InService", "message": "endpoint is InService", "type": "Normal"}
+    event["lastTimestamp"] = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    api.ok("POST", "/api/v1/namespaces/default/events", event | {"metadata": {"generateName": "bid-filter."}})
+    header, row = kubectl("get", "events", "-n", "default").stdout.splitlines()
+    assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    last_seen, *rest = row.split()
+    assert re.fullmatch(r"\d+s", last_seen)
+    assert rest == ["Normal", "InService", "bid-filter", "endpoint", "is", "InService"]
+    namespaces = kubectl("get", "namespaces").stdout.splitlines()
+    assert namespaces[0].split() == ["NAME", "STATUS", "AGE"]
+    assert namespaces[1].split()[:2] == ["default", "Active"]
 
 
 # --- clients: the kubernetes library and kubectl ---

@@ -13,7 +13,9 @@ what kube-apiserver does at each point:
   stale one answers 409 Conflict; a write that changes nothing is a no-op (same resourceVersion, no watch event).
   Creation sets ``uid`` and ``creationTimestamp``, honours ``generateName`` and takes the namespace from the URL
   (400 if the body names another one, 404 if the namespace does not exist, 403 if it is terminating); an existing
-  name answers 409 AlreadyExists. Failures are ``Status`` objects with kube-apiserver's reasons and messages.
+  name answers 409 AlreadyExists, a name that is not an RFC 1123 subdomain (a label, for namespaces) 422.
+  Failures are ``Status`` objects with kube-apiserver's reasons and messages; malformed selectors, ``limit``,
+  ``continue`` or watch parameters answer 400 before any stream starts.
 * With the status subresource, creation drops ``status``, writes to the object keep the stored status, and writes
   to ``/status`` change nothing but status (not even metadata). ``metadata.generation`` starts at 1 and grows only
   when something outside metadata (and outside status, with the subresource) changes.
@@ -38,8 +40,10 @@ what kube-apiserver does at each point:
   names, short names, categories, scope, subresources, schema and printer columns; a CRD is NamesAccepted and
   Established at once. Deleting a CRD deletes its custom resources.
 * ``kubectl get`` asks for ``as=Table``: rows are built from the CRD's additionalPrinterColumns (Name first, dates
-  shown as ages, ``priority`` kept for ``-o wide``), or Name and Age for other resources. ``/openapi/v3`` publishes
-  the PATCH operations and their ``fieldValidation`` parameter (what kubectl checks before validating server-side).
+  shown as ages, ``priority`` kept for ``-o wide``), from kube-apiserver's columns for Namespaces and Events, or
+  Name and Age for other resources; watches stream tables too (``kubectl get -w``). ``/openapi/v3`` publishes the
+  PATCH operations with their ``fieldValidation`` parameter (what kubectl checks before it leaves validation to
+  the server) and the CRDs' schemas (``kubectl explain``).
 * Deleting a namespace marks it Terminating, deletes what is in it, and removes it once it is empty (so finalizers
   of the objects inside hold it, as in a cluster).
 
@@ -47,7 +51,8 @@ Deviations from a real API server (deliberate; what the project's tests and demo
 
 * No authentication, authorization, admission webhooks, CEL rules (``x-kubernetes-validations``), ``format``
   checks, validation ratcheting, CRD version conversion (each served version is its own store), ``managedFields``
-  or server-side apply (415). ``/openapi/v2`` answers 404 and ``/openapi/v3`` carries no schemas.
+  or server-side apply (415). ``/openapi/v2`` answers 404; ``/openapi/v3`` has no schemas of built-in kinds.
+* Defaults are applied when an object is written, not again when it is read after its CRD's schema changed.
 * Built-in resources are stored as given, without their own defaulting or validation; generation is tracked for
   custom resources and CRDs only; ``v1`` and ``events.k8s.io/v1`` Events are separate stores. Protobuf bodies
   (kubectl's typed clients, e.g. ``kubectl create namespace``) are decoded for their type and metadata only.
@@ -69,6 +74,7 @@ import random
 import re
 import threading
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -95,6 +101,19 @@ JSON_PATCH = "application/json-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 PROTOBUF_MAGIC = b"k8s\x00"
 SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what kube-apiserver draws generateName suffixes from
+NAME_COLUMN = {"name": "Name", "type": "string", "format": "name", "jsonPath": ".metadata.name"}
+AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+BUILTIN_COLUMNS = {  # a few of kube-apiserver's own tables; any other built-in resource shows Name and Age
+    NAMESPACES: [NAME_COLUMN, {"name": "Status", "type": "string", "jsonPath": ".status.phase"}, AGE_COLUMN],
+    kmock.resource("", "v1", "events"): [
+        {"name": "Last Seen", "type": "date", "jsonPath": ".lastTimestamp"},
+        {"name": "Type", "type": "string", "jsonPath": ".type"},
+        {"name": "Reason", "type": "string", "jsonPath": ".reason"},
+        {"name": "Object", "type": "string", "jsonPath": ".involvedObject.name"},
+        {"name": "Message", "type": "string", "jsonPath": ".message"},
+    ],
+}
+DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 IMMUTABLE_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 
 
@@ -442,7 +461,9 @@ class ApiServer(kmock.KubernetesScaffold):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
-        self.resources.load_bundled()
+        with warnings.catch_warnings():  # kmock reads its bundled file with a deprecated importlib call
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.resources.load_bundled()
         (self.fallback**1)[
             lambda request: bool(request.resource is not None and request.resource.plural)
         ] << self._serve
@@ -658,9 +679,11 @@ class ApiServer(kmock.KubernetesScaffold):
 
     def _table(self, resource: kmock.resource, objs: list[JSON], metadata: JSON, include: str) -> JSON:
         custom = self._custom.get(resource)
-        age = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
-        columns = (custom.printer_columns if custom else []) or [age]
-        definitions = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
+        if custom is not None:  # the CRD's columns, after the Name that kube-apiserver always puts first
+            columns = [NAME_COLUMN, *(custom.printer_columns or [AGE_COLUMN])]
+        else:
+            columns = BUILTIN_COLUMNS.get(resource, [NAME_COLUMN, AGE_COLUMN])
+        definitions = []
         for column in columns:
             described = {"format": column.get("format", ""), "description": column.get("description", "")}
             definitions.append(
@@ -671,7 +694,7 @@ class ApiServer(kmock.KubernetesScaffold):
             partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
             embedded = {"Object": obj, "Metadata": partial}.get(include)
             cells = [table_cell(column["type"], json_path(obj, column["jsonPath"])) for column in columns]
-            rows.append({"cells": [obj["metadata"]["name"], *cells], "object": embedded})
+            rows.append({"cells": cells, "object": embedded})
         return {
             "kind": "Table",
             "apiVersion": "meta.k8s.io/v1",
@@ -785,12 +808,15 @@ class ApiServer(kmock.KubernetesScaffold):
         if not metadata.get("name") and metadata.get("generateName"):
             metadata["name"] = metadata["generateName"] + "".join(random.choices(SUFFIX_ALPHABET, k=5))
         if not metadata.get("name"):
-            cause = {
-                "reason": "FieldValueRequired",
-                "field": "metadata.name",
-                "message": "Required value: name or generateName is required",
-            }
-            raise self._invalid(resource, obj, [cause])
+            cause = {"reason": "FieldValueRequired", "field": "metadata.name"}
+            raise self._invalid(
+                resource, obj, [cause | {"message": "Required value: name or generateName is required"}]
+            )
+        if problem := _name_problem(metadata["name"], label=resource == NAMESPACES):
+            message = f"Invalid value: {json.dumps(metadata['name'])}: {problem}"
+            raise self._invalid(
+                resource, obj, [{"reason": "FieldValueInvalid", "field": "metadata.name", "message": message}]
+            )
         if self._stored(resource, metadata.get("namespace"), metadata["name"]) is not None:
             raise _object_error(409, "AlreadyExists", resource, metadata["name"], "{} already exists")
         for field in ("resourceVersion", *IMMUTABLE_METADATA):
@@ -1041,6 +1067,24 @@ def _action(method: str, path: ApiPath | None, watch: bool) -> kmock.action | No
     if method == "GET":
         return kmock.action.WATCH if watch else kmock.action.LIST if path.name is None else kmock.action.FETCH
     return {"POST": kmock.action.CREATE, "PATCH": kmock.action.UPDATE, "DELETE": kmock.action.DELETE}.get(method)
+
+
+def _name_problem(name: str, label: bool) -> str | None:
+    """What is wrong with an object's name: namespaces are RFC 1123 labels, other objects RFC 1123 subdomains."""
+    if label and not (re.fullmatch(DNS_LABEL, name) and len(name) <= 63):
+        return (
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+            f"and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+            f"'{DNS_LABEL}')"
+        )
+    subdomain = rf"{DNS_LABEL}(\.{DNS_LABEL})*"
+    if not (re.fullmatch(subdomain, name) and len(name) <= 253):
+        return (
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+            f"start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+            f"'{subdomain}')"
+        )
+    return None
 
 
 def _number(params: Mapping[str, str], name: str, default: float) -> float:
