@@ -19,10 +19,12 @@ from lowlatency.desired import MANAGER, TAG_MANAGED_BY, TAG_PREFIX, Owner
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
-    from mypy_boto3_ec2.type_defs import FilterTypeDef
+    from mypy_boto3_ec2.type_defs import FilterTypeDef, VpcEndpointTypeDef
 
 USER_TAG_PREFIX = f"{TAG_PREFIX}user/"
 _GONE_STATES = {"deleting", "deleted", "failed", "rejected", "expired"}
+# Creations answered with a deleted endpoint (a token EC2 still remembers) before the pass gives up and retries.
+MAX_CREATE_ATTEMPTS = 5
 
 
 def runtime_service(region: str) -> str:
@@ -124,18 +126,11 @@ def find(
     ec2: EC2Client, region: str, *, vpc_id: str | None = None, endpoint_id: str | None = None
 ) -> ObservedVpcEndpoint | None:
     """The runtime endpoint of a VPC, or the one with a known id (when the spec no longer names the VPC)."""
-    filters: list[FilterTypeDef] = [{"Name": "service-name", "Values": [runtime_service(region)]}]
-    if vpc_id is not None:
-        filters.append({"Name": "vpc-id", "Values": [vpc_id]})
-    ids = [endpoint_id] if endpoint_id is not None else []
-    try:
-        with aws_call("ec2:DescribeVpcEndpoints"):
-            found = ec2.describe_vpc_endpoints(Filters=filters, VpcEndpointIds=ids)["VpcEndpoints"]
-    except AwsError as error:
-        if error.kind is not ErrorKind.NOT_FOUND:
-            raise
-        return None
-    usable = [endpoint for endpoint in found if endpoint.get("State", "").lower() not in _GONE_STATES]
+    usable = [
+        endpoint
+        for endpoint in _runtime_endpoints(ec2, runtime_service(region), vpc_id, endpoint_id)
+        if not _gone(endpoint)
+    ]
     if not usable:
         return None
     # Prefer the one the operator manages, so that every user converges on the same endpoint.
@@ -150,30 +145,80 @@ def find(
     )
 
 
+def _runtime_endpoints(
+    ec2: EC2Client, service: str, vpc_id: str | None, endpoint_id: str | None = None
+) -> list[VpcEndpointTypeDef]:
+    """The runtime endpoints of a VPC (or the one with a known id), in every state, deleted ones included."""
+    filters: list[FilterTypeDef] = [{"Name": "service-name", "Values": [service]}]
+    if vpc_id is not None:
+        filters.append({"Name": "vpc-id", "Values": [vpc_id]})
+    ids = [endpoint_id] if endpoint_id is not None else []
+    try:
+        with aws_call("ec2:DescribeVpcEndpoints"):
+            return ec2.describe_vpc_endpoints(Filters=filters, VpcEndpointIds=ids)["VpcEndpoints"]
+    except AwsError as error:
+        if error.kind is not ErrorKind.NOT_FOUND:
+            raise
+        return []
+
+
+def _gone(endpoint: VpcEndpointTypeDef) -> bool:
+    return endpoint.get("State", "").lower() in _GONE_STATES
+
+
+def _create(ec2: EC2Client, action: CreateVpcEndpoint) -> None:
+    """Create the VPC's runtime endpoint with a client token that every creator derives alike from what EC2 shows,
+    so that concurrent or repeated attempts (two resources at once, a retry after a crash) yield one endpoint.
+
+    EC2 answers a repeated token with the endpoint it first made, even after that was deleted; so the token covers
+    the endpoints of this VPC and service that are gone, and a creation after the last user deleted the endpoint
+    makes a new one. EC2 may stop listing a deleted endpoint while still remembering its token: a creation that
+    answers with a gone endpoint counts it among the gone ones and is made again with the token that follows.
+    """
+    spec = action.spec
+    gone = {
+        endpoint["VpcEndpointId"]
+        for endpoint in _runtime_endpoints(ec2, action.service, spec.vpc_id)
+        if _gone(endpoint)
+    }
+    for _ in range(MAX_CREATE_ATTEMPTS):
+        token = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"lowlatency.io/{spec.vpc_id}/{action.service}/{','.join(sorted(gone))}")
+        )
+        with aws_call("ec2:CreateVpcEndpoint"):
+            created = ec2.create_vpc_endpoint(
+                VpcEndpointType="Interface",
+                VpcId=spec.vpc_id,
+                ServiceName=action.service,
+                SubnetIds=list(spec.subnet_ids),
+                SecurityGroupIds=list(spec.security_group_ids),
+                PrivateDnsEnabled=spec.private_dns,
+                ClientToken=token,
+                TagSpecifications=[
+                    {
+                        "ResourceType": "vpc-endpoint",
+                        "Tags": [
+                            {"Key": TAG_MANAGED_BY, "Value": MANAGER},
+                            {"Key": action.user_tag, "Value": action.user},
+                        ],
+                    }
+                ],
+            )["VpcEndpoint"]
+        if not _gone(created):
+            return
+        gone.add(created["VpcEndpointId"])
+    raise AwsError(
+        "ec2:CreateVpcEndpoint",
+        ErrorKind.TRANSIENT,
+        "StaleClientToken",
+        f"EC2 answered {MAX_CREATE_ATTEMPTS} creations with deleted endpoints ({', '.join(sorted(gone))})",
+    )
+
+
 def apply(ec2: EC2Client, action: VpcAction) -> None:
     match action:
-        case CreateVpcEndpoint(spec=spec, service=service):
-            # The client token makes concurrent or repeated creation (two resources, a crash) yield one endpoint.
-            token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"lowlatency.io/{spec.vpc_id}/{service}"))
-            with aws_call("ec2:CreateVpcEndpoint"):
-                ec2.create_vpc_endpoint(
-                    VpcEndpointType="Interface",
-                    VpcId=spec.vpc_id,
-                    ServiceName=service,
-                    SubnetIds=list(spec.subnet_ids),
-                    SecurityGroupIds=list(spec.security_group_ids),
-                    PrivateDnsEnabled=spec.private_dns,
-                    ClientToken=token,
-                    TagSpecifications=[
-                        {
-                            "ResourceType": "vpc-endpoint",
-                            "Tags": [
-                                {"Key": TAG_MANAGED_BY, "Value": MANAGER},
-                                {"Key": action.user_tag, "Value": action.user},
-                            ],
-                        }
-                    ],
-                )
+        case CreateVpcEndpoint():
+            _create(ec2, action)
         case AddVpcEndpointUser(id=endpoint_id, user_tag=tag, user=user):
             with aws_call("ec2:CreateTags"):
                 ec2.create_tags(Resources=[endpoint_id], Tags=[{"Key": tag, "Value": user}])
