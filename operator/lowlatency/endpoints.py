@@ -231,6 +231,10 @@ def observe(clients: RegionClients, desired: DesiredEndpoint, owner: Owner, *, l
     )
 
 
+# Actions whose goal is that something no longer exists: finding it gone already means done.
+Removal = DeleteEndpoint | DeleteEndpointConfig | DeleteModel | DeregisterScalableTarget | DeleteScheduledAction
+
+
 def apply(clients: RegionClients, action: Action) -> None:
     """Carry out one planned action; creating what exists or deleting what is gone counts as done."""
     try:
@@ -239,8 +243,7 @@ def apply(clients: RegionClients, action: Action) -> None:
         creating = isinstance(action, CreateModel | CreateEndpointConfig | CreateEndpoint)
         if creating and is_already_exists(error):
             return
-        removing = isinstance(action, DeleteEndpoint | DeleteEndpointConfig | DeleteModel | DeregisterScalableTarget)
-        if removing and error.kind is ErrorKind.NOT_FOUND:
+        if isinstance(action, Removal) and error.kind is ErrorKind.NOT_FOUND:
             return
         raise
 
