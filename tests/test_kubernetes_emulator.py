@@ -6,6 +6,7 @@ Everything goes over real HTTP: raw requests (to see status codes and Status obj
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import re
@@ -13,11 +14,12 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import kmock
+import kopf
 import kubernetes
 import pytest
 import yaml
@@ -631,3 +633,50 @@ def test_label_selector_forms() -> None:
     assert not label_selector_matches("tier!=gold", labels)
     assert not label_selector_matches("missing in (x)", labels)
     assert label_selector_matches("missing notin (x)", labels)
+
+
+# --- kopf itself, embedded, against the emulator ---
+
+
+async def test_an_embedded_kopf_operator_runs_its_handlers_and_releases_deleted_objects(
+    adtech: Http, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    registry = kopf.OperatorRegistry()
+    resource = ("lowlatency.io", "v1alpha1", "lowlatencyendpoints")
+    deleted: list[str] = []
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.create(*resource, registry=registry)
+    def create(patch: kopf.Patch, **_: Any) -> None:
+        patch.status["phase"] = "Creating"
+
+    @kopf.on.delete(*resource, registry=registry)
+    def delete(name: str, **_: Any) -> None:
+        deleted.append(name)
+
+    async def until(probe: Callable[[], Any]) -> Any:
+        for _ in range(200):  # 20 seconds
+            if result := await asyncio.to_thread(probe):
+                return result
+            await asyncio.sleep(0.1)
+        raise AssertionError("timed out")
+
+    stop = asyncio.Event()
+    # Started in the test body: kopf.operator() cancels the tasks its loop got before it (the emulator has its own).
+    operator = asyncio.create_task(kopf.operator(registry=registry, clusterwide=True, standalone=True, stop_flag=stop))
+    try:
+        await asyncio.to_thread(adtech.ok, "POST", ENDPOINTS, endpoint())
+        handled = await until(lambda: (obj := adtech.ok("GET", f"{ENDPOINTS}/bid-filter")).get("status") and obj)
+        assert handled["status"]["phase"] == "Creating"
+        assert handled["metadata"]["finalizers"] == ["kopf.zalando.org/KopfFinalizerMarker"]
+
+        await asyncio.to_thread(adtech.ok, "DELETE", f"{ENDPOINTS}/bid-filter")
+        await until(lambda: adtech.request("GET", f"{ENDPOINTS}/bid-filter")[0] == 404)
+        assert deleted == ["bid-filter"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(operator, 20)
