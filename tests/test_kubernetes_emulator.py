@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import kmock
 import kopf
 import kubernetes
@@ -680,3 +681,16 @@ async def test_an_embedded_kopf_operator_runs_its_handlers_and_releases_deleted_
     finally:
         stop.set()
         await asyncio.wait_for(operator, 20)
+
+
+async def test_in_the_callers_event_loop_with_a_crd_installed_in_process() -> None:
+    crd = yaml.safe_load((ROOT / "crds" / "lowlatencyendpoints.lowlatency.io.yaml").read_text())
+    async with KubernetesEmulator() as emulator, aiohttp.ClientSession(emulator.url) as session:
+        installed = emulator.install_crd(crd)
+        assert installed["metadata"]["generation"] == 1
+        async with session.get("/apis/lowlatency.io/v1alpha1") as response:
+            assert response.status == 200
+            assert (await response.json())["resources"][0]["name"] == "lowlatencyendpoints"
+        stored = emulator.get("apiextensions.k8s.io/v1/customresourcedefinitions", None, crd["metadata"]["name"])
+        assert stored is not None
+        assert stored["status"]["acceptedNames"]["shortNames"] == ["lle"]
