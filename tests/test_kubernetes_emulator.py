@@ -420,7 +420,7 @@ def test_watch_bookmarks_initial_events_and_timeout(adtech: Http) -> None:
     assert end["object"]["kind"] == "LowLatencyEndpoint"
     assert end["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
     periodic = [event["type"] for event in events[2:]]  # every second here, for the 2.5 seconds of the watch
-    assert periodic == ["BOOKMARK", "BOOKMARK"]
+    assert periodic in (["BOOKMARK"], ["BOOKMARK", "BOOKMARK"])  # the second one may be late on a busy machine
 
 
 def test_watch_of_a_compacted_resource_version_is_gone() -> None:
