@@ -344,6 +344,17 @@ def test_delete_preconditions(adtech: Http) -> None:
     assert adtech.request("DELETE", f"{ENDPOINTS}/missing")[0] == 404
 
 
+def test_delete_collection_deletes_what_the_selector_matches(adtech: Http) -> None:
+    for name, tier in (("a", "gold"), ("b", "silver"), ("c", "gold")):
+        body = endpoint(name)
+        body["metadata"]["labels"] = {"tier": tier}
+        adtech.ok("POST", ENDPOINTS, body)
+    deleted = adtech.ok("DELETE", ENDPOINTS, labelSelector="tier=gold")
+    assert deleted["kind"] == "LowLatencyEndpointList"
+    assert [item["metadata"]["name"] for item in deleted["items"]] == ["a", "c"]
+    assert [item["metadata"]["name"] for item in adtech.ok("GET", ENDPOINTS)["items"]] == ["b"]
+
+
 def test_deleting_a_namespace_deletes_its_objects_and_waits_for_their_finalizers(adtech: Http) -> None:
     held = endpoint("held")
     held["metadata"]["finalizers"] = ["lowlatency.io/finalizer"]

@@ -28,7 +28,8 @@ what kube-apiserver does at each point:
 * DELETE of an object with finalizers sets ``deletionTimestamp`` and ``deletionGracePeriodSeconds: 0`` and bumps
   the generation (as ``markAsDeleting`` does); the object goes, with a DELETED event, when the write that removes
   its last finalizer arrives; no finalizer may be added once it is being deleted (422). DeleteOptions
-  preconditions (uid, resourceVersion) are honoured (409). ``dryRun=All`` answers without storing.
+  preconditions (uid, resourceVersion) are honoured (409). A DELETE of a collection deletes what its selectors
+  match. ``dryRun=All`` answers without storing.
 * Lists carry ``kind: XxxList``, ``apiVersion`` and the list's ``resourceVersion``; ``limit``/``continue`` page
   them; label selectors (``=``, ``!=``, ``in``, ``notin``, existence) and field selectors filter lists and watches.
 * Watches stream the events after the given ``resourceVersion`` (none is lost between a list and the watch that
@@ -547,9 +548,19 @@ class ApiServer(kmock.KubernetesScaffold):
                 else self._patched(path, current, content_type, request.data)
             )
             return Response(status=200, payload=self.store_update(path, current, new, validation, dry_run))
+        options = request.data if isinstance(request.data, dict) else {}
         if method == "DELETE" and path.name is not None:
-            options = request.data if isinstance(request.data, dict) else {}
             return Response(status=200, payload=self.store_delete(path, options, dry_run))
+        if method == "DELETE":  # deletecollection: what the selectors match, one by one
+            found = self._list(path, params, table=False)
+            addresses = [
+                dataclasses.replace(path, namespace=item["metadata"].get("namespace"), name=item["metadata"]["name"])
+                for item in found["items"]
+            ]
+            deleted = [self.store_delete(address, options, dry_run) for address in addresses]
+            return Response(
+                status=200, payload=found | {"items": deleted, "metadata": {"resourceVersion": str(self._revision)}}
+            )
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
     def _subresources(self, resource: kmock.resource) -> set[str]:
