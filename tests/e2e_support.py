@@ -158,3 +158,51 @@ class EndToEnd:
         clock = ManualClock(start=time.time())
         self.aws.sagemaker.clock = clock
         return clock
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """A variant's Application Auto Scaling, as the service describes it, reduced to what a spec sets."""
+
+    capacity: tuple[int, int] | None  # min, max of the scalable target; None when not registered
+    policies: tuple[tuple[str, float, int, int], ...]  # metric, target value, scale-in and scale-out cooldowns
+    schedules: tuple[tuple[str, str, int, int], ...]  # name, schedule, min, max
+
+
+def describe_scaling(autoscaling: Any, resource_id: str) -> Scaling:
+    scope = {"ServiceNamespace": "sagemaker", "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
+    targets = autoscaling.describe_scalable_targets(ResourceIds=[resource_id], **scope)["ScalableTargets"]
+    policies = autoscaling.describe_scaling_policies(ResourceId=resource_id, **scope)["ScalingPolicies"]
+    scheduled = autoscaling.describe_scheduled_actions(ResourceId=resource_id, **scope)["ScheduledActions"]
+    tracking = [policy["TargetTrackingScalingPolicyConfiguration"] for policy in policies]
+    return Scaling(
+        capacity=(targets[0]["MinCapacity"], targets[0]["MaxCapacity"]) if targets else None,
+        policies=tuple(
+            (
+                config["PredefinedMetricSpecification"]["PredefinedMetricType"],
+                config["TargetValue"],
+                config["ScaleInCooldown"],
+                config["ScaleOutCooldown"],
+            )
+            for config in tracking
+        ),
+        schedules=tuple(
+            sorted(
+                (
+                    action["ScheduledActionName"],
+                    action["Schedule"],
+                    action["ScalableTargetAction"]["MinCapacity"],
+                    action["ScalableTargetAction"]["MaxCapacity"],
+                )
+                for action in scheduled
+            )
+        ),
+    )
+
+
+def create_network(ec2: Any, cidr: str = "10.20.0.0/16") -> dict[str, Any]:
+    """A VPC with one subnet and one security group, as ``spec.vpcEndpoint`` names them."""
+    vpc_id = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr.replace("0.0/16", "1.0/24"))["Subnet"]["SubnetId"]
+    group_id = ec2.create_security_group(GroupName="runtime-clients", Description="HTTPS", VpcId=vpc_id)["GroupId"]
+    return {"vpcId": vpc_id, "subnetIds": [subnet_id], "securityGroupIds": [group_id]}
