@@ -471,3 +471,19 @@ def test_adopting_a_retained_endpoint_takes_the_retained_mark_off() -> None:
         DESIRED, Observed(endpoint=retained, model_exists=True, config_exists=True), OWNER, Memory(1, adopting=True)
     )
     assert result.actions == (TagResource(retained.arn, DESIRED.tags, (TAG_RETAINED,)),)
+
+
+def test_a_failed_instance_type_change_puts_autoscaling_back_on_the_config_that_still_serves() -> None:
+    desired = build_desired(parsed(autoscaling=SCALING, instanceType="ml.c5.2xlarge"), OWNER, "us-east-1")
+    observed = Observed(
+        endpoint=endpoint(config=DESIRED.endpoint_config_name, failure_reason="Insufficient capacity"),
+        model_exists=True,
+        config_exists=True,
+        scaling_known=True,
+        scaling=None,  # deregistered before the move, as Application Auto Scaling requires
+    )
+    memory = Memory(generation=2, rollout_config_name=desired.endpoint_config_name, rollout_generation=2)
+    result = plan(desired, observed, OWNER, memory)
+    assert result.degraded.status
+    assert [type(action) for action in result.actions] == [RegisterScalableTarget, PutScalingPolicy]
+    assert not any(isinstance(action, UpdateEndpoint) for action in result.actions)
