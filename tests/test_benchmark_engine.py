@@ -16,8 +16,7 @@ from lowlatency.emulators.model_server import Fixed, Latency, LogNormal, ModelSe
 
 PAYLOAD = inline("0.2,1,0,3,0.7", "text/csv")
 # The model server's timers run on asyncio (millisecond resolution), so it answers up to ~1 ms late; it shares this
-# process and its GIL with the engine, and this 2-core machine with other work: measured values may exceed the
-# distribution's by a few milliseconds of scheduling (more in the tail), and should never fall much short of it.
+# process and its GIL with the engine, and the machine with other work.
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -33,14 +32,22 @@ async def test_measured_percentiles_match_the_injected_distribution(
     summary = result.summary()
     assert summary.requests == 1000
     assert summary.errors == 0
+    # The scheduling delays of this process during the run, as the engine and the server measured them: on a busy
+    # machine an answer can be sent and read that much late, never early.
+    lag_ms = result.loop_lag.get_max_value() / 1000 + server.lateness_max_ms
     # (measured, percentile, how far under the distribution it may be, how far over: ratio and milliseconds)
     for measured, percentile, under, over, over_ms in (
         (summary.p50_ms, 50, 0.1, 0.1, 1.5),
         (summary.p90_ms, 90, 0.15, 0.15, 2.5),
-        (summary.p99_ms, 99, 0.25, 0.5, 10.0),  # the tail is where a busy machine's scheduling shows
+        (summary.p99_ms, 99, 0.25, 0.2, 5.0),
     ):
         expected = latency.percentile_ms(percentile)
-        assert expected * (1 - under) <= measured <= expected * (1 + over) + over_ms, (percentile, expected, measured)
+        assert expected * (1 - under) <= measured <= expected * (1 + over) + over_ms + lag_ms, (
+            percentile,
+            expected,
+            measured,
+            lag_ms,
+        )
 
 
 async def test_open_loop_reveals_a_stall_that_the_closed_loop_hides(monkeypatch: pytest.MonkeyPatch) -> None:

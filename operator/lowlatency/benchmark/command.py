@@ -181,6 +181,8 @@ def _run_json(target: Target, result: RunResult, summary: Summary, target_p99_ms
         "sentRps": result.send_rate_rps,
         "concurrency": load.concurrency,
         "warmupRequests": load.warmup_requests,
+        "loopLagP99Ms": result.loop_lag.get_value_at_percentile(99.0) / 1000,
+        "loopLagMaxMs": result.loop_lag.get_max_value() / 1000,
         "warnings": result.warnings,
         "measurement": result.measurement.encode(),
     }

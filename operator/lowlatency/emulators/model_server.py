@@ -133,7 +133,8 @@ class ModelServer:
 
     ``latency``, ``errors`` and ``credentials`` may be changed while it runs, and :meth:`stall` called; ``slots``
     (concurrent requests processed) is fixed at construction. ``invocations``, ``bodies`` and
-    ``signatures_verified`` count what it received.
+    ``signatures_verified`` count what it received; ``lateness_max_ms`` is the most an answer came later than its
+    latency (and stalls) asked, the scheduling delay of this process (timer resolution, GIL, a busy machine).
     """
 
     def __init__(
@@ -155,6 +156,7 @@ class ModelServer:
         self.invocations = 0
         self.bodies: Counter[bytes] = Counter()
         self.signatures_verified = 0
+        self.lateness_max_ms = 0.0
         self.ssl_context = ssl_context
         self._rng = random.Random(seed)
         self._stalled_until = 0.0
@@ -245,11 +247,14 @@ class ModelServer:
         return self._error(status, "injected failure", runtime)
 
     async def _work(self, delay: float) -> None:
+        due = time.monotonic() + delay
         if delay > 0:
             await asyncio.sleep(delay)
         held = self._stalled_until - time.monotonic()
         if held > 0:
+            due = self._stalled_until
             await asyncio.sleep(held)
+        self.lateness_max_ms = max(self.lateness_max_ms, (time.monotonic() - due) * 1000)
 
     def _draw_status(self) -> int:
         draw = self._rng.random()
