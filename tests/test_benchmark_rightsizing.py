@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lowlatency import pricing
-from lowlatency.benchmark.rightsizing import Ramp, recommend
+from lowlatency.benchmark.rightsizing import Ramp, recommend, target_invocations_per_instance
 
 
 def test_the_autoscaling_target_and_instance_counts_follow_from_the_measured_maximum() -> None:
@@ -19,6 +19,12 @@ def test_the_autoscaling_target_and_instance_counts_follow_from_the_measured_max
     assert advice.max_instances == 8  # 1000 / (250 x 0.5)
     assert advice.min_hourly_usd == pytest.approx(0.816)
     assert advice.max_hourly_usd == pytest.approx(1.632)
+
+
+def test_the_target_alone_for_autoscaling_auto() -> None:
+    assert target_invocations_per_instance(250) == 7500
+    assert target_invocations_per_instance(250, safety_factor=0.8) == 12000
+    assert target_invocations_per_instance(0.001) == 1  # Application Auto Scaling needs a positive target
 
 
 def test_counts_round_up_and_never_go_below_two_instances() -> None:
@@ -60,6 +66,16 @@ def test_cost_per_million_invocations_at_the_measured_throughput() -> None:
     # DESIGN.md's example: 4 x ml.c5.xlarge serving 2140 requests/s.
     assert pricing.cost_per_million_invocations(0.816, 2140) == pytest.approx(0.10592, abs=1e-5)
     assert pricing.cost_per_million_invocations(0.816, 0) is None
+
+
+def test_status_cost_is_known_only_where_the_table_knows_the_price() -> None:
+    table = pricing.load()
+    cost = pricing.status_cost(table, "ml.c5.xlarge", 4, "us-east-1", throughput_rps=2140)
+    assert cost.hourly_usd == pytest.approx(0.816)
+    assert cost.per_million_invocations_usd == pytest.approx(0.10592, abs=1e-5)
+    assert pricing.status_cost(table, "ml.c5.xlarge", 4, "us-east-1", None).per_million_invocations_usd is None
+    unknown = pricing.status_cost(table, "ml.c5.xlarge", 4, "ap-south-2", 2140)
+    assert (unknown.hourly_usd, unknown.per_million_invocations_usd) == (None, None)
 
 
 def test_a_price_table_file_overrides_the_bundled_one(tmp_path: Path) -> None:

@@ -130,6 +130,11 @@ class Recommendation:
     max_hourly_usd: float | None
 
 
+def target_invocations_per_instance(max_rps_per_instance: float, safety_factor: float = DEFAULT_SAFETY_FACTOR) -> int:
+    """AWS's target for SageMakerVariantInvocationsPerInstance (per minute): max_rps x safety_factor x 60."""
+    return max(1, math.floor(max_rps_per_instance * safety_factor * 60))
+
+
 def _instances_for(rate_rps: float, rps_per_instance: float) -> int:
     # Rounded first, so that float noise (1000 / 250.00000001) does not add an instance.
     return math.ceil(round(rate_rps / rps_per_instance, 6))
@@ -149,7 +154,7 @@ def recommend(
         max_rps_per_instance=max_rps_per_instance,
         peak_rps=peak_rps,
         safety_factor=safety_factor,
-        target_invocations_per_instance=max(1, math.floor(max_rps_per_instance * safety_factor * 60)),
+        target_invocations_per_instance=target_invocations_per_instance(max_rps_per_instance, safety_factor),
         min_instances=min_instances,
         max_instances=max_instances,
         min_hourly_usd=None if hourly_price_usd is None else hourly_price_usd * min_instances,
