@@ -4,7 +4,6 @@ orphaned AWS resources."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -49,16 +48,13 @@ def confirmed(count: int, ask: Callable[[str], str] = input) -> bool:
 
 
 def find_orphans(arguments: argparse.Namespace) -> int:
-    from lowlatency import cluster, orphans
-    from lowlatency.aws import AwsClients, AwsSettings
+    from lowlatency import cluster, config, orphans
+    from lowlatency.aws import AwsClients
 
-    clients = AwsClients(AwsSettings(default_region=arguments.region, endpoint_url=arguments.aws_endpoint_url))
-    region_clients = clients.for_region(arguments.region)
-    found = orphans.find_orphans(
-        orphans.collect(region_clients, arguments.region),
-        cluster.lowlatency_uids(),
-        include_retained=arguments.include_retained,
-    )
+    region_clients = AwsClients(config.aws_settings(arguments)).for_region(arguments.region)
+    # AWS first: an object that owns something listed existed before it, so it is among the uids read after.
+    owned = orphans.collect(region_clients, arguments.region)
+    found = orphans.find_orphans(owned, cluster.lowlatency_uids(), include_retained=arguments.include_retained)
     if not found:
         print(f"No orphaned AWS resources of lowlatency-operator in {arguments.region}.")
         return 0
@@ -111,16 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="List (and with --delete, delete) owner-tagged AWS resources whose LowLatencyEndpoint no longer exists "
         "in the cluster of the current kubeconfig.",
     )
-    orphaned.add_argument(
-        "--region",
-        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        help="AWS region to look in (env AWS_REGION).",
-    )
-    orphaned.add_argument(
-        "--aws-endpoint-url",
-        default=os.environ.get("LOWLATENCY_AWS_ENDPOINT_URL") or None,
-        help="Send every AWS call to this URL (env LOWLATENCY_AWS_ENDPOINT_URL).",
-    )
+    config.add_aws_arguments(orphaned)
     orphaned.add_argument(
         "--include-retained",
         action="store_true",

@@ -57,6 +57,25 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"LOWLATENCY_{name}", default)
 
 
+def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where AWS is: shared by `run` and the commands that call AWS themselves."""
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or AwsSettings().default_region,
+        help="AWS region for resources without spec.region (env AWS_REGION).",
+    )
+    parser.add_argument(
+        "--aws-endpoint-url",
+        default=_env("AWS_ENDPOINT_URL", "") or None,
+        help="Send every AWS call to this URL (env LOWLATENCY_AWS_ENDPOINT_URL); boto3's own AWS_ENDPOINT_URL "
+        "and AWS_ENDPOINT_URL_<SERVICE> are honoured without it.",
+    )
+
+
+def aws_settings(arguments: argparse.Namespace) -> AwsSettings:
+    return AwsSettings(default_region=arguments.region, endpoint_url=arguments.aws_endpoint_url)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = OperatorConfig()
     parser.add_argument(
@@ -66,17 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[value for value in _env("NAMESPACES", "").split(",") if value],
         help="Watch only this namespace (repeatable; env LOWLATENCY_NAMESPACES, comma-separated). Default: all.",
     )
-    parser.add_argument(
-        "--region",
-        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or defaults.aws.default_region,
-        help="AWS region for resources without spec.region (env AWS_REGION).",
-    )
-    parser.add_argument(
-        "--aws-endpoint-url",
-        default=_env("AWS_ENDPOINT_URL", "") or None,
-        help="Send every AWS call to this URL (env LOWLATENCY_AWS_ENDPOINT_URL); boto3's own AWS_ENDPOINT_URL "
-        "and AWS_ENDPOINT_URL_<SERVICE> are honoured without it.",
-    )
+    add_aws_arguments(parser)
     parser.add_argument(
         "--poll-seconds",
         type=float,
@@ -153,7 +162,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def from_arguments(arguments: argparse.Namespace) -> OperatorConfig:
     return OperatorConfig(
-        aws=AwsSettings(default_region=arguments.region, endpoint_url=arguments.aws_endpoint_url),
+        aws=aws_settings(arguments),
         timing=Timing(
             poll_seconds=arguments.poll_seconds,
             resync_seconds=arguments.resync_seconds,
