@@ -80,12 +80,10 @@ class EndpointResource:
             spec_error = describe_validation_error(error, prefix="spec")
         adopt = (metadata.get("annotations") or {}).get(ADOPT_ANNOTATION) or None
         if adopt is not None and not is_sagemaker_name(adopt):
-            spec, spec_error = (
-                None,
-                (
-                    f"metadata.annotations[{ADOPT_ANNOTATION}]: {adopt!r} is not a SageMaker endpoint name "
-                    "(up to 63 letters, digits and hyphens, starting with a letter or digit)"
-                ),
+            spec = None
+            spec_error = (
+                f"metadata.annotations[{ADOPT_ANNOTATION}]: {adopt!r} is not a SageMaker endpoint name "
+                "(up to 63 letters, digits and hyphens, starting with a letter or digit)"
             )
         try:
             status = Status.model_validate(dict(body.get("status") or {}))
