@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from e2e_support import NAMESPACE, EndToEnd, Resource, Scaling, condition, create_network, describe_scaling, status_of
-from lowlatency import endpoints
-from lowlatency.aws import AwsClients, AwsSettings
+from lowlatency import endpoints, vpc
+from lowlatency.api import VpcEndpointSpec
+from lowlatency.aws import AwsClients, AwsError, AwsSettings, ErrorKind, RegionClients
 from lowlatency.desired import MANAGER, TAG_MANAGED_BY
 from lowlatency.emulators.aws import AwsEmulator
 from lowlatency.planner import Action, DeleteScheduledAction, DeregisterScalableTarget
@@ -60,6 +61,13 @@ def scaling(e2e: EndToEnd) -> Scaling:
 def live_count(e2e: EndToEnd) -> int:
     count: int = e2e.sagemaker.describe_endpoint(EndpointName=ENDPOINT)["ProductionVariants"][0]["CurrentInstanceCount"]
     return count
+
+
+def emulator_clients(aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> RegionClients:
+    """The operator's own AWS clients, reaching the emulator, for tests of single AWS actions."""
+    for variable, value in aws_emulator.environment().items():
+        monkeypatch.setenv(variable, value)
+    return AwsClients(AwsSettings(endpoint_url=aws_emulator.url)).for_region(aws_emulator.region)
 
 
 def after(operations: list[str], operation: str, start: int) -> int:
@@ -361,11 +369,7 @@ def test_removing_autoscaling_that_is_already_gone_counts_as_done(
     removal: Action, aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A pass that removes what another pass (or a person) removed a moment before must not fail on it."""
-    for variable, value in aws_emulator.environment().items():
-        monkeypatch.setenv(variable, value)
-    clients = AwsClients(AwsSettings(endpoint_url=aws_emulator.url)).for_region(aws_emulator.region)
-
-    endpoints.apply(clients, removal)
+    endpoints.apply(emulator_clients(aws_emulator, monkeypatch), removal)
 
     (call,) = aws_emulator.calls(service="application-autoscaling")
     assert call.error_code == "ObjectNotFoundException"
@@ -374,9 +378,9 @@ def test_removing_autoscaling_that_is_already_gone_counts_as_done(
 # --- the runtime VPC endpoint ----------------------------------------------------------------------------------
 
 
-def usable_vpc_endpoints(e2e: EndToEnd, vpc_id: str) -> list[dict[str, Any]]:
+def usable_vpc_endpoints(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:
     filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "service-name", "Values": [RUNTIME_SERVICE]}]
-    found = e2e.ec2.describe_vpc_endpoints(Filters=filters)["VpcEndpoints"]
+    found = ec2.describe_vpc_endpoints(Filters=filters)["VpcEndpoints"]
     return [endpoint for endpoint in found if endpoint["State"].lower() not in {"deleting", "deleted"}]
 
 
@@ -391,7 +395,7 @@ def test_vpc_endpoint_is_created_for_the_runtime_and_reported(e2e: EndToEnd) -> 
 
     status = status_of(e2e.wait_for_status(NAME, with_vpc_endpoint, "a VPC endpoint"))
 
-    (endpoint,) = usable_vpc_endpoints(e2e, network["vpcId"])
+    (endpoint,) = usable_vpc_endpoints(e2e.ec2, network["vpcId"])
     assert endpoint["VpcEndpointId"] == status["vpcEndpointId"]
     assert endpoint["ServiceName"] == RUNTIME_SERVICE
     assert endpoint["VpcEndpointType"] == "Interface"
@@ -413,13 +417,13 @@ def test_endpoints_in_one_vpc_share_its_vpc_endpoint_until_the_last_leaves(e2e: 
     }
 
     assert len(shared) == 1
-    assert [endpoint["VpcEndpointId"] for endpoint in usable_vpc_endpoints(e2e, network["vpcId"])] == list(shared)
+    assert [endpoint["VpcEndpointId"] for endpoint in usable_vpc_endpoints(e2e.ec2, network["vpcId"])] == list(shared)
 
     e2e.delete("bid-filter")
-    assert [endpoint["VpcEndpointId"] for endpoint in usable_vpc_endpoints(e2e, network["vpcId"])] == list(shared)
+    assert [endpoint["VpcEndpointId"] for endpoint in usable_vpc_endpoints(e2e.ec2, network["vpcId"])] == list(shared)
 
     e2e.delete("bid-ranker")
-    assert usable_vpc_endpoints(e2e, network["vpcId"]) == []
+    assert usable_vpc_endpoints(e2e.ec2, network["vpcId"]) == []
 
 
 @pytest.mark.timeout(90)
@@ -428,17 +432,38 @@ def test_vpc_endpoint_is_created_anew_after_the_last_user_deleted_it(e2e: EndToE
     e2e.apply(NAME, bid_filter_spec(vpcEndpoint=network))
     first = status_of(e2e.wait_for_status(NAME, with_vpc_endpoint, "a VPC endpoint"))
     e2e.delete(NAME)
-    assert usable_vpc_endpoints(e2e, network["vpcId"]) == []
+    assert usable_vpc_endpoints(e2e.ec2, network["vpcId"]) == []
 
     e2e.apply("bid-ranker", bid_filter_spec(vpcEndpoint=network))
     second = status_of(e2e.wait_for_status("bid-ranker", with_vpc_endpoint, "a new VPC endpoint"))
 
     assert second["vpcEndpointId"] != first["vpcEndpointId"]
-    assert [endpoint["VpcEndpointId"] for endpoint in usable_vpc_endpoints(e2e, network["vpcId"])] == [
+    assert [endpoint["VpcEndpointId"] for endpoint in usable_vpc_endpoints(e2e.ec2, network["vpcId"])] == [
         second["vpcEndpointId"]
     ]
     e2e.after_passes(2)
     assert e2e.succeeded("CreateVpcEndpoint") == 2
+
+
+@pytest.mark.timeout(30)
+def test_losing_a_race_to_create_the_vpc_endpoint_is_retried_not_refused(
+    aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two resources of one VPC (with different subnets) create its runtime endpoint in the same moment: the one
+    whose creation EC2 refuses must look again (and find the other's), not fail its spec."""
+    clients = emulator_clients(aws_emulator, monkeypatch)
+    ec2 = clients.ec2
+    network = create_network(ec2)
+    second_subnet = ec2.create_subnet(VpcId=network["vpcId"], CidrBlock="10.20.2.0/24")["Subnet"]["SubnetId"]
+    first = VpcEndpointSpec.model_validate(network)
+    second = first.model_copy(update={"subnet_ids": [second_subnet]})
+    vpc.apply(ec2, vpc.CreateVpcEndpoint(first, RUNTIME_SERVICE, "lowlatency.io/user/uid-1", "adtech/bid-filter"))
+
+    with pytest.raises(AwsError) as raised:
+        vpc.apply(ec2, vpc.CreateVpcEndpoint(second, RUNTIME_SERVICE, "lowlatency.io/user/uid-2", "adtech/pacing"))
+
+    assert raised.value.kind is ErrorKind.TRANSIENT, raised.value
+    assert len(usable_vpc_endpoints(ec2, network["vpcId"])) == 1
 
 
 @pytest.mark.timeout(60)

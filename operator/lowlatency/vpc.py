@@ -25,6 +25,9 @@ USER_TAG_PREFIX = f"{TAG_PREFIX}user/"
 _GONE_STATES = {"deleting", "deleted", "failed", "rejected", "expired"}
 # Creations answered with a deleted endpoint (a token EC2 still remembers) before the pass gives up and retries.
 MAX_CREATE_ATTEMPTS = 5
+# EC2's answers to a creation that another creator's finished first: the same token with other subnets or groups,
+# or a second endpoint with private DNS in the VPC.
+_LOST_RACE = {"IdempotentParameterMismatch": "", "InvalidParameter": "conflicting DNS domain"}
 
 
 def runtime_service(region: str) -> str:
@@ -185,25 +188,31 @@ def _create(ec2: EC2Client, action: CreateVpcEndpoint) -> None:
         token = str(
             uuid.uuid5(uuid.NAMESPACE_URL, f"lowlatency.io/{spec.vpc_id}/{action.service}/{','.join(sorted(gone))}")
         )
-        with aws_call("ec2:CreateVpcEndpoint"):
-            created = ec2.create_vpc_endpoint(
-                VpcEndpointType="Interface",
-                VpcId=spec.vpc_id,
-                ServiceName=action.service,
-                SubnetIds=list(spec.subnet_ids),
-                SecurityGroupIds=list(spec.security_group_ids),
-                PrivateDnsEnabled=spec.private_dns,
-                ClientToken=token,
-                TagSpecifications=[
-                    {
-                        "ResourceType": "vpc-endpoint",
-                        "Tags": [
-                            {"Key": TAG_MANAGED_BY, "Value": MANAGER},
-                            {"Key": action.user_tag, "Value": action.user},
-                        ],
-                    }
-                ],
-            )["VpcEndpoint"]
+        try:
+            with aws_call("ec2:CreateVpcEndpoint"):
+                created = ec2.create_vpc_endpoint(
+                    VpcEndpointType="Interface",
+                    VpcId=spec.vpc_id,
+                    ServiceName=action.service,
+                    SubnetIds=list(spec.subnet_ids),
+                    SecurityGroupIds=list(spec.security_group_ids),
+                    PrivateDnsEnabled=spec.private_dns,
+                    ClientToken=token,
+                    TagSpecifications=[
+                        {
+                            "ResourceType": "vpc-endpoint",
+                            "Tags": [
+                                {"Key": TAG_MANAGED_BY, "Value": MANAGER},
+                                {"Key": action.user_tag, "Value": action.user},
+                            ],
+                        }
+                    ],
+                )["VpcEndpoint"]
+        except AwsError as error:
+            if error.code in _LOST_RACE and _LOST_RACE[error.code] in error.aws_message:
+                # Another resource of this VPC created it in the same moment: the next pass finds and uses it.
+                raise AwsError(error.action, ErrorKind.TRANSIENT, error.code, error.aws_message) from error
+            raise
         if not _gone(created):
             return
         gone.add(created["VpcEndpointId"])
