@@ -359,6 +359,28 @@ def test_failed_instance_type_change_under_autoscaling_puts_autoscaling_back(e2e
     assert scaling(e2e) == REGISTERED
 
 
+@pytest.mark.timeout(60)
+def test_endpoint_deleted_out_of_band_comes_back_with_its_autoscaling(e2e: EndToEnd) -> None:
+    """Deleting an endpoint deregisters its variants from Application Auto Scaling; the recreated one needs them."""
+    e2e.create(NAME, bid_filter_spec(autoscaling=AUTOSCALING))
+
+    e2e.sagemaker.delete_endpoint(EndpointName=ENDPOINT)
+    e2e.wait(lambda: e2e.aws.count("CreateEndpoint") == 2, "the endpoint created again")
+
+    e2e.wait(lambda: scaling(e2e) == REGISTERED, "autoscaling registered again")
+    e2e.wait_in_service(NAME)
+
+
+@pytest.mark.timeout(60)
+def test_deleting_an_autoscaled_endpoint_removes_its_autoscaling(e2e: EndToEnd) -> None:
+    e2e.create(NAME, bid_filter_spec(autoscaling=AUTOSCALING))
+
+    e2e.delete(NAME)
+
+    assert e2e.inventory() == ([], [], [])
+    assert scaling(e2e) == UNREGISTERED
+
+
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize(
     "removal",

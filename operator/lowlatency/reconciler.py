@@ -291,9 +291,15 @@ class EndpointReconciler:
             status["currentInstanceCount"] = endpoint.current_instance_count
             status["desiredInstanceCount"] = endpoint.desired_instance_count
         elif endpoint is None:
-            # Nothing serves (not yet, or deleted outside the operator): no config or instances to report. The ARN
-            # stays: it records that the endpoint was this resource's.
-            status |= {"endpointConfigName": None, "currentInstanceCount": None, "desiredInstanceCount": None}
+            # Nothing serves (not yet, or deleted outside the operator): no config, instances or live generation to
+            # report; without a live generation the passes until InService look at everything (autoscaling went
+            # with a deleted endpoint). The ARN stays: it records that the endpoint was this resource's.
+            status |= {
+                "endpointConfigName": None,
+                "currentInstanceCount": None,
+                "desiredInstanceCount": None,
+                "observedGeneration": None,
+            }
         if decision.live:
             status["observedGeneration"] = resource.generation
             status["modelName"] = desired.model_name
