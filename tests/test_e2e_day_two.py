@@ -448,6 +448,20 @@ def test_endpoints_in_one_vpc_share_its_vpc_endpoint_until_the_last_leaves(e2e: 
     assert usable_vpc_endpoints(e2e.ec2, network["vpcId"]) == []
 
 
+@pytest.mark.timeout(60)
+def test_removing_the_vpc_endpoint_block_releases_it(e2e: EndToEnd) -> None:
+    network = create_network(e2e.ec2)
+    e2e.apply(NAME, bid_filter_spec(vpcEndpoint=network))
+    e2e.wait_for_status(NAME, with_vpc_endpoint, "a VPC endpoint")
+
+    e2e.patch(NAME, {"vpcEndpoint": None})
+    e2e.wait_in_service(NAME, generation=2)
+
+    e2e.wait(lambda: usable_vpc_endpoints(e2e.ec2, network["vpcId"]) == [], "the VPC endpoint deleted")
+    found = e2e.wait_for_status(NAME, lambda found: "vpcEndpointId" not in status_of(found), "no VPC endpoint")
+    assert not status_of(found).get("vpcEndpointDnsNames")
+
+
 @pytest.mark.timeout(90)
 def test_vpc_endpoint_is_created_anew_after_the_last_user_deleted_it(e2e: EndToEnd) -> None:
     network = create_network(e2e.ec2)
