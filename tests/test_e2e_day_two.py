@@ -198,6 +198,58 @@ def test_failed_update_keeps_the_old_config_serving_degraded_until_the_next_chan
 
 
 @pytest.mark.timeout(60)
+def test_reverting_a_failed_update_clears_degraded_without_a_rollout(e2e: EndToEnd) -> None:
+    before = status_of(e2e.create(NAME))
+    e2e.aws.sagemaker.fail_next_update(ENDPOINT, "The new model container failed the ping health check")
+    e2e.patch(NAME, image("1.7-2"))
+    e2e.wait_for_status(NAME, degraded, "Degraded")
+
+    e2e.patch(NAME, {"model": {"image": bid_filter_spec()["model"]["image"]}})
+    found = e2e.wait_in_service(NAME, generation=3)
+
+    assert condition(found, "Degraded")["status"] == "False"
+    assert e2e.aws.count("UpdateEndpoint") == 1
+    assert e2e.inventory() == ([ENDPOINT], [before["endpointConfigName"]], [before["modelName"]])
+
+
+@pytest.mark.timeout(60)
+def test_a_change_during_a_rollout_follows_once_it_is_in_service(e2e: EndToEnd) -> None:
+    e2e.create(NAME)
+    clock = e2e.freeze_sagemaker()
+    e2e.patch(NAME, image("1.7-2"))
+    e2e.wait(lambda: e2e.aws.count("UpdateEndpoint") == 1, "the first UpdateEndpoint")
+
+    e2e.patch(NAME, image("1.7-3"))
+    e2e.after_passes(2)
+    assert e2e.aws.count("UpdateEndpoint") == 1, "an Updating endpoint cannot be updated again"
+    clock.advance(60)
+    e2e.wait(lambda: e2e.aws.count("UpdateEndpoint") == 2, "the second UpdateEndpoint")
+    clock.advance(60)
+    found = e2e.wait_in_service(NAME, generation=3)
+
+    status = status_of(found)
+    model = e2e.sagemaker.describe_model(ModelName=status["modelName"])
+    assert model["PrimaryContainer"]["Image"] == IMAGE.format("1.7-3")
+    assert e2e.inventory() == ([ENDPOINT], [status["endpointConfigName"]], [status["modelName"]])
+    assert [call.error_code for call in e2e.aws.calls(operation="UpdateEndpoint")] == [None, None]
+
+
+@pytest.mark.timeout(60)
+def test_a_spec_change_replaces_a_failed_endpoint(e2e: EndToEnd) -> None:
+    e2e.aws.sagemaker.fail_next_create(ENDPOINT, "Failed to download model data from s3://acme-models")
+    e2e.apply(NAME, bid_filter_spec())
+    e2e.wait_for_status(NAME, phase_is("Failed"), "Failed")
+
+    e2e.patch(NAME, {"model": {"modelDataUrl": "s3://acme-models/rtb/xgboost/model-2.tar.gz"}})
+    found = e2e.wait_in_service(NAME, generation=2)
+
+    status = status_of(found)
+    assert (e2e.aws.count("DeleteEndpoint"), e2e.succeeded("CreateEndpoint")) == (1, 2)
+    assert condition(found, "Ready")["status"] == "True"
+    assert e2e.inventory() == ([ENDPOINT], [status["endpointConfigName"]], [status["modelName"]])
+
+
+@pytest.mark.timeout(60)
 def test_instance_count_change_without_autoscaling_needs_no_new_config(e2e: EndToEnd) -> None:
     e2e.create(NAME)
 
