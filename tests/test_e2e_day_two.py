@@ -250,6 +250,40 @@ def test_a_spec_change_replaces_a_failed_endpoint(e2e: EndToEnd) -> None:
 
 
 @pytest.mark.timeout(60)
+def test_operator_killed_before_update_endpoint_and_restarted_rolls_out_once(e2e: EndToEnd) -> None:
+    e2e.create(NAME)
+    e2e.aws.faults.server_error("UpdateEndpoint", times=1_000_000)
+    e2e.patch(NAME, image("1.7-2"))
+    e2e.wait(lambda: e2e.aws.count("UpdateEndpoint") >= 1, "UpdateEndpoint attempted")
+    e2e.operator.kill()
+    e2e.aws.faults.clear()
+    e2e.operator.start()
+
+    status = status_of(e2e.wait_in_service(NAME, generation=2))
+
+    assert e2e.succeeded("UpdateEndpoint") == 1
+    assert (e2e.succeeded("CreateEndpointConfig"), e2e.succeeded("CreateModel")) == (2, 2)
+    assert e2e.inventory() == ([ENDPOINT], [status["endpointConfigName"]], [status["modelName"]])
+
+
+@pytest.mark.timeout(60)
+def test_operator_killed_while_updating_and_restarted_finishes_the_rollout(e2e: EndToEnd) -> None:
+    e2e.create(NAME)
+    clock = e2e.freeze_sagemaker()
+    e2e.patch(NAME, image("1.7-2"))
+    e2e.wait(lambda: e2e.succeeded("UpdateEndpoint") == 1, "UpdateEndpoint")
+    e2e.operator.kill()
+    e2e.operator.start()
+    e2e.after_passes(1)
+
+    clock.advance(60)
+    status = status_of(e2e.wait_in_service(NAME, generation=2))
+
+    assert e2e.aws.count("UpdateEndpoint") == 1
+    assert e2e.inventory() == ([ENDPOINT], [status["endpointConfigName"]], [status["modelName"]])
+
+
+@pytest.mark.timeout(60)
 def test_instance_count_change_without_autoscaling_needs_no_new_config(e2e: EndToEnd) -> None:
     e2e.create(NAME)
 
