@@ -545,6 +545,26 @@ class BenchmarkResult(Schema):
     """When the benchmark finished."""
 
 
+class Rightsizing(Schema):
+    """What autoscaling 'auto' derives its target from: the highest rate the endpoint sustained within
+    spec.benchmark.targetP99Ms, measured by raising an open-loop rate in steps after the benchmark."""
+
+    generation: int | None = None
+    """The resource generation that was measured."""
+
+    max_rps_per_instance: float | None = None
+    """Highest rate that held (p99 within the target, at most 1% errors), divided by the live instances."""
+
+    safety_factor: float | None = None
+    """Share of the maximum the autoscaler aims at."""
+
+    target_invocations_per_instance: int | None = None
+    """Target of SageMakerVariantInvocationsPerInstance: maxRpsPerInstance x safetyFactor x 60."""
+
+    measured_at: datetime.datetime | None = None
+    """When the measurement finished."""
+
+
 class Rollout(Schema):
     """The last move the operator started, so that a failed rollout is reported once and not retried in a loop."""
 
@@ -599,6 +619,9 @@ class Status(Schema):
 
     benchmark: BenchmarkResult | None = None
     """The last benchmark of the live endpoint."""
+
+    rightsizing: Rightsizing | None = None
+    """The measured maximum rate and the autoscaling target derived from it (targetInvocationsPerInstance auto)."""
 
     conditions: list[Condition] = Field(
         default_factory=list,
