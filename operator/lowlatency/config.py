@@ -41,6 +41,22 @@ class Peering:
 
 
 @dataclass(frozen=True)
+class Benchmarking:
+    """How the operator benchmarks live endpoints (see :mod:`lowlatency.measuring`).
+
+    ``via_vpc_endpoint``: send the benchmark through the VPC endpoint's own DNS name (status.vpcEndpointDnsNames),
+    which resolves only inside that VPC; off, it goes where boto3 sends InvokeEndpoint from the operator's pod.
+    """
+
+    max_seconds: float = 60.0  # one benchmark, warm-up included
+    via_vpc_endpoint: bool = False
+    at_once: int = 1  # benchmarks running together share the operator's core and disturb each other
+    prices: Path | None = None  # None: the bundled price table
+    safety_factor: float = 0.5  # autoscaling 'auto': share of the measured maximum to target
+    ramp_step_seconds: float = 10.0  # autoscaling 'auto': time at each offered rate
+
+
+@dataclass(frozen=True)
 class OperatorConfig:
     aws: AwsSettings = field(default_factory=AwsSettings)
     timing: Timing = field(default_factory=Timing)
@@ -51,6 +67,7 @@ class OperatorConfig:
     log_format: str = "text"
     peering: Peering = field(default_factory=Peering)
     tenant_policy: Path | None = None
+    benchmarking: Benchmarking = field(default_factory=Benchmarking)
 
 
 def _env(name: str, default: str) -> str:
@@ -158,6 +175,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="YAML file of what each namespace may use (roles, model locations, instance types, counts); "
         "re-read when it changes (env LOWLATENCY_TENANT_POLICY). Default: no restrictions.",
     )
+    add_benchmarking_arguments(parser, defaults.benchmarking)
+
+
+def add_benchmarking_arguments(parser: argparse.ArgumentParser, defaults: Benchmarking) -> None:
+    parser.add_argument(
+        "--benchmark-max-seconds",
+        type=float,
+        default=float(_env("BENCHMARK_MAX_SECONDS", str(defaults.max_seconds))),
+        help="Upper bound of one benchmark after a rollout, warm-up included; spec.benchmark.requests bounds it "
+        "too (env LOWLATENCY_BENCHMARK_MAX_SECONDS).",
+    )
+    parser.add_argument(
+        "--benchmark-via-vpc-endpoint",
+        action=argparse.BooleanOptionalAction,
+        default=_env("BENCHMARK_VIA_VPC_ENDPOINT", "false").lower() in {"1", "true", "yes"},
+        help="The operator runs inside the VPC of spec.vpcEndpoint: benchmark through that VPC endpoint's DNS "
+        "name, as clients in the VPC invoke the endpoint (env LOWLATENCY_BENCHMARK_VIA_VPC_ENDPOINT). Default: "
+        "off, the runtime URL boto3 resolves.",
+    )
+    parser.add_argument(
+        "--benchmarks-at-once",
+        type=int,
+        default=int(_env("BENCHMARKS_AT_ONCE", str(defaults.at_once))),
+        help="Benchmarks run at the same time; more share the operator's core and disturb each other's latencies "
+        "(env LOWLATENCY_BENCHMARKS_AT_ONCE).",
+    )
+    parser.add_argument(
+        "--prices",
+        type=Path,
+        default=_env("PRICES", "") or None,
+        metavar="FILE",
+        help="JSON price table for status.cost, in the bundled table's format (env LOWLATENCY_PRICES). Default: "
+        "the bundled, dated table of on-demand prices.",
+    )
+    parser.add_argument(
+        "--rightsizing-safety-factor",
+        type=float,
+        default=float(_env("RIGHTSIZING_SAFETY_FACTOR", str(defaults.safety_factor))),
+        help="targetInvocationsPerInstance auto: the target is the measured maximum per instance x this x 60 "
+        "(env LOWLATENCY_RIGHTSIZING_SAFETY_FACTOR).",
+    )
+    parser.add_argument(
+        "--rightsizing-step-seconds",
+        type=float,
+        default=float(_env("RIGHTSIZING_STEP_SECONDS", str(defaults.ramp_step_seconds))),
+        help="targetInvocationsPerInstance auto: seconds at each rate of the ramp that finds the maximum "
+        "(env LOWLATENCY_RIGHTSIZING_STEP_SECONDS).",
+    )
 
 
 def from_arguments(arguments: argparse.Namespace) -> OperatorConfig:
@@ -176,4 +241,12 @@ def from_arguments(arguments: argparse.Namespace) -> OperatorConfig:
         metrics_port=arguments.metrics_port,
         log_format=arguments.log_format,
         tenant_policy=arguments.tenant_policy,
+        benchmarking=Benchmarking(
+            max_seconds=arguments.benchmark_max_seconds,
+            via_vpc_endpoint=arguments.benchmark_via_vpc_endpoint,
+            at_once=arguments.benchmarks_at_once,
+            prices=arguments.prices,
+            safety_factor=arguments.rightsizing_safety_factor,
+            ramp_step_seconds=arguments.rightsizing_step_seconds,
+        ),
     )
