@@ -179,8 +179,13 @@ class EndpointReconciler:
         if _rejected_at(resource.status, resource.generation):
             # AWS refused this generation's request; asking again would only fail again. A spec change retries.
             return PassResult({"phase": resource.status.phase or "Failed"})
+        rightsizing = resource.status.rightsizing
         desired = build_desired(
-            resource.spec, resource.owner, self.clients.settings.default_region, endpoint_name=resource.endpoint_name
+            resource.spec,
+            resource.owner,
+            self.clients.settings.default_region,
+            measured_target=None if rightsizing is None else rightsizing.target_invocations_per_instance,
+            endpoint_name=resource.endpoint_name,
         )
         clients = self.clients.for_region(desired.region)
         memory = _memory(resource)
@@ -335,9 +340,9 @@ class EndpointReconciler:
         failure_reason: str = "",
     ) -> dict[str, Any]:
         conditions = list(resource.status.conditions)
-        conditions = _with_condition(conditions, "Ready", ready, resource.generation, self.clock)
+        conditions = with_condition(conditions, "Ready", ready, resource.generation, self.clock)
         if degraded is not None:
-            conditions = _with_condition(conditions, "Degraded", degraded, resource.generation, self.clock)
+            conditions = with_condition(conditions, "Degraded", degraded, resource.generation, self.clock)
         return {
             "phase": phase,
             "failureReason": failure_reason,
@@ -370,7 +375,7 @@ def _condition(status: Status, type_: ConditionType) -> Condition | None:
     return next((c for c in status.conditions if c.type == type_), None)
 
 
-def _with_condition(
+def with_condition(
     conditions: list[Condition], type_: ConditionType, verdict: Verdict, generation: int, clock: Clock
 ) -> list[Condition]:
     """Set one condition, keeping its lastTransitionTime unless its status changes (the Kubernetes convention)."""
