@@ -182,3 +182,22 @@ def test_an_endpoint_deleted_outside_is_created_again_and_status_says_nothing_se
     assert body["status"]["endpointArn"]
     converge(reconciler, body)
     assert body["status"]["currentInstanceCount"] == 2
+
+
+@pytest.mark.timeout(60)
+def test_a_steady_endpoint_with_a_vpc_endpoint_looks_at_it_only_in_the_audit(
+    reconciler: EndpointReconciler, moto_url: str
+) -> None:
+    ec2 = aws_client("ec2", moto_url)
+    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="runtime", Description="runtime", VpcId=vpc_id)["GroupId"]
+    vpc_endpoint = {"vpcId": vpc_id, "subnetIds": [subnet], "securityGroupIds": [group]}
+    body = resource_body("private", bid_filter_spec(vpcEndpoint=vpc_endpoint))
+    converge(reconciler, body)
+    assert body["status"]["vpcEndpointId"]
+
+    assert calls_of_one_pass(reconciler, body) == Counter({"DescribeEndpoint": 1})
+    audit = calls_of_one_pass(reconciler, body, audit=True)
+    assert audit["DescribeVpcEndpoints"] == 1
+    assert mutating(audit) == Counter()
