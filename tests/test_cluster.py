@@ -47,6 +47,13 @@ def test_the_peering_object_is_created_once_cluster_wide_or_in_each_namespace(ku
 
 @pytest.mark.timeout(60)
 @pytest.mark.usefixtures("kube_environment")
+def test_peering_without_kopfs_crds_stops_with_what_to_install() -> None:
+    with pytest.raises(cluster.PeeringUnavailable, match=r"kopf-peering-crds\.yaml"):
+        cluster.ensure_peering("lowlatency-operator", ())
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.usefixtures("kube_environment")
 def test_a_replica_that_may_not_create_the_peering_object_starts_anyway(
     kubectl: Kubectl, kubernetes_emulator: KubernetesEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -24,9 +24,14 @@ from lowlatency import GROUP, PLURAL, VERSION
 PEERING_GROUP = "kopf.dev"
 PEERING_VERSION = "v1"
 FORBIDDEN = 403
+NOT_FOUND = 404
 CONFLICT = 409
 
 logger = logging.getLogger(__name__)
+
+
+class PeeringUnavailable(Exception):
+    """Peering was asked for, but the cluster does not serve kopf's peering resources."""
 
 
 def custom_objects() -> Any:
@@ -70,5 +75,9 @@ def ensure_peering(name: str, namespaces: Sequence[str]) -> None:
         except kubernetes.client.ApiException as error:
             if error.status == FORBIDDEN:  # the object may exist all the same: kopf waits for it if not
                 logger.warning(f"May not create {kind} {name} (create it with kubectl): {error.reason}")
+            elif error.status == NOT_FOUND:
+                raise PeeringUnavailable(
+                    f"{kind} is not served: install kopf's peering CRDs (manifests/ha/kopf-peering-crds.yaml)"
+                ) from error
             elif error.status != CONFLICT:  # CONFLICT: another replica created it first
                 raise
