@@ -8,6 +8,9 @@ an error), except while deleting, when only the finalizer can wait.
 
 Every pass runs in a bounded thread pool (boto3 blocks), never on kopf's event loop, one pass per resource at a
 time. Each pass is counted in the metrics by outcome, with the endpoint's phase and last benchmark p99.
+
+Benchmarks (:mod:`lowlatency.measuring`) run on a thread of their own: after a pass a due one is started, and its
+outcome is written by the resource's next call, which the timer makes at its next tick once the outcome is there.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 import kopf
 
-from lowlatency import GROUP, PLURAL, VERSION, cluster, observability
+from lowlatency import GROUP, PLURAL, VERSION, cluster, measuring, observability
 from lowlatency.aws import AwsClients
 from lowlatency.config import OperatorConfig, Timing
 from lowlatency.reconciler import ADOPT_ANNOTATION, EndpointReconciler, EndpointResource, PassResult
@@ -77,6 +80,9 @@ class Supervisor:
         policy = PolicyFile(config.tenant_policy) if config.tenant_policy is not None else None
         self.reconciler = EndpointReconciler(AwsClients(config.aws), tenant_policy=policy)
         self._pool = ThreadPoolExecutor(max_workers=config.aws_workers, thread_name_prefix="aws")
+        self.measurer = measuring.Measurer(
+            config.benchmarking, config.aws.default_region, retry_seconds=config.timing.resync_seconds
+        )
         self.metrics: observability.MetricsServer | None = None
 
     async def run(self, step: Callable[[], PassResult]) -> PassResult:
@@ -87,16 +93,23 @@ class Supervisor:
         timing = self.config.timing
         loop = asyncio.get_running_loop()
         async with schedule.lock:
-            audit = schedule.audit_is_due(timing, loop.time())
-            resource = EndpointResource.from_body(body)
+            benchmarked = self.measurer.collect(body, memo, loop.time())
+            if benchmarked is not None:
+                deliver(benchmarked, body, patch)
+            # A new measured autoscaling target is applied by this pass: it looks at autoscaling, as an audit does.
+            audit = schedule.audit_is_due(timing, loop.time()) or (benchmarked is not None and benchmarked.new_target)
+            resource = EndpointResource.from_body(measuring.as_patched(body, patch))
             result = await self.run(functools.partial(self.reconciler.reconcile, resource, audit=audit))
             deliver(result, body, patch)
             _measure(resource, result)
+            deliver(self.measurer.follow_up(measuring.as_patched(body, patch), memo, loop.time()), body, patch)
             schedule.after(result, timing, loop.time(), audited=audit)
 
     async def reconcile_if_due(self, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo) -> None:
         schedule = _schedule(memo)
-        if schedule.lock.locked() or asyncio.get_running_loop().time() < schedule.due:
+        if schedule.lock.locked():
+            return
+        if asyncio.get_running_loop().time() < schedule.due and not self.measurer.finished(memo):
             return
         await self.reconcile(body, patch, memo)
 
@@ -114,12 +127,14 @@ class Supervisor:
     def start(self) -> None:
         if self.config.metrics_port is not None:
             self.metrics = observability.start_metrics_server(self.config.metrics_port)
+        self.measurer.start()
 
     def shutdown(self) -> None:
         if self.metrics is not None:
             self.metrics.close()
             self.metrics = None
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.measurer.shutdown()
 
 
 def _schedule(memo: kopf.Memo) -> Schedule:
@@ -137,7 +152,7 @@ def _measure(resource: EndpointResource, result: PassResult) -> None:
     observability.set_benchmark_p99(namespace, name, benchmark.p99_ms if benchmark is not None else None)
 
 
-def deliver(result: PassResult, body: kopf.Body, patch: kopf.Patch) -> None:
+def deliver(result: PassResult | measuring.Delivery, body: kopf.Body, patch: kopf.Patch) -> None:
     if result.status:
         patch.setdefault("status", {}).update(result.status)
     for event in result.events:
