@@ -12,8 +12,8 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from aws_passes import moto_server
 from fixtures_kubernetes import ROOT, Kubectl
 from operator_process import OperatorProcess, wait_for
 
@@ -22,11 +22,8 @@ EXAMPLE = ROOT / "examples" / "bid-filter.yaml"
 
 @pytest.fixture
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    """Plain moto on loopback, emptied first: its state is process-wide, other tests' leftovers would be found."""
+    yield from moto_server()
 
 
 def _endpoint(kubectl: Kubectl) -> dict[str, Any] | None:
