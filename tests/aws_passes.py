@@ -15,16 +15,21 @@ from lowlatency.reconciler import EndpointReconciler, EndpointResource, PassResu
 
 
 def moto_server() -> Iterator[str]:
-    """A moto server on loopback for the duration of a fixture; its URL. moto's state is process-wide (the AWS
-    emulator of other tests uses it too), so it starts empty."""
+    """A moto server on loopback for the duration of a fixture; its URL. moto's state is process-wide (other tests'
+    moto servers and the AWS emulator share it), so it starts empty and is left empty."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
+    _reset(url)
+    yield url
+    _reset(url)
+    server.stop()
+
+
+def _reset(url: str) -> None:
     with urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10):
         pass
-    yield url
-    server.stop()
 
 
 def aws_client(service: str, url: str) -> Any:
