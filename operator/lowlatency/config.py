@@ -87,10 +87,21 @@ def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
         help="Send every AWS call to this URL (env LOWLATENCY_AWS_ENDPOINT_URL); boto3's own AWS_ENDPOINT_URL "
         "and AWS_ENDPOINT_URL_<SERVICE> are honoured without it.",
     )
+    parser.add_argument(
+        "--aws-read-timeout",
+        type=float,
+        default=float(_env("AWS_READ_TIMEOUT", str(AwsSettings().read_timeout_seconds))),
+        metavar="SECONDS",
+        help="Give up waiting for an AWS answer after this long and retry the call (env LOWLATENCY_AWS_READ_TIMEOUT).",
+    )
 
 
 def aws_settings(arguments: argparse.Namespace) -> AwsSettings:
-    return AwsSettings(default_region=arguments.region, endpoint_url=arguments.aws_endpoint_url)
+    return AwsSettings(
+        default_region=arguments.region,
+        endpoint_url=arguments.aws_endpoint_url,
+        read_timeout_seconds=arguments.aws_read_timeout,
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
