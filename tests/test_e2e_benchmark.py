@@ -1,0 +1,175 @@
+"""End-to-end: the operator process benchmarks every live generation of a resource whose spec asks for it.
+
+InvokeEndpoint goes, as from a real operator, to the SageMaker Runtime that boto3's configuration names (here the
+AWS emulator), which forwards it to a model server with a known latency distribution; what the operator writes
+into status, the Benchmarked condition and its Events is read with kubectl, the autoscaling it derives with boto3.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e_support import NAMESPACE, EndToEnd, Resource, condition, describe_scaling, status_of
+from lowlatency.emulators.aws import AwsEmulator
+from lowlatency.emulators.model_server import Fixed, LogNormal, ModelServer
+from lowlatency.naming import endpoint_name
+from specs import bid_filter_spec
+
+MODEL_LATENCY = LogNormal(p50_ms=6.0, p99_ms=18.0)
+PRICE_PER_HOUR = 1.25  # of ml.c5.xlarge in the test's own price table, unlike any real price
+INSTANCES = 2
+RAMP_STEP_SECONDS = 1.0
+
+
+def benchmark_spec(**overrides: Any) -> dict[str, Any]:
+    return {"payload": "0.2,1,0,3,0.7", "requests": 300, "concurrency": 4, "targetP99Ms": 500} | overrides
+
+
+pytest_plugins = ["e2e_fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def model_server(aws_emulator: AwsEmulator) -> Iterator[ModelServer]:
+    """Every endpoint's invocations answered by one model server (the emulator's reset removes the route)."""
+    with ModelServer(latency=MODEL_LATENCY) as server:
+        aws_emulator.sagemaker.route_invocations(None, server.url)
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def operator_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The test's own price table and a short rightsizing ramp, through the operator's environment variables (the
+    operator process inherits this one's environment)."""
+    table = {"source": "the test", "compiled": "2026-11-25", "regions": {"us-east-1": {"ml.c5.xlarge": PRICE_PER_HOUR}}}
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps(table))
+    monkeypatch.setenv("LOWLATENCY_PRICES", str(prices))
+    monkeypatch.setenv("LOWLATENCY_RIGHTSIZING_STEP_SECONDS", str(RAMP_STEP_SECONDS))
+
+
+def benchmarked(e2e: EndToEnd, name: str, generation: int, timeout: float = 30) -> Resource:
+    """The resource once status.benchmark is of ``generation`` and the Benchmarked condition says so."""
+
+    def done(found: Resource) -> bool:
+        verdict = condition(found, "Benchmarked")
+        return (status_of(found).get("benchmark") or {}).get("generation") == generation and (
+            verdict.get("status"),
+            verdict.get("observedGeneration"),
+        ) == ("True", generation)
+
+    return e2e.wait_for_status(name, done, f"benchmarked at generation {generation}", timeout)
+
+
+def events_of(e2e: EndToEnd, name: str, reason: str) -> list[dict[str, Any]]:
+    return [event for event in e2e.events(name) if event.get("reason") == reason]
+
+
+@pytest.mark.timeout(90)
+def test_the_live_generation_is_benchmarked_once_into_status_condition_event_and_cost(
+    e2e: EndToEnd, model_server: ModelServer
+) -> None:
+    e2e.apply("bid-filter", bid_filter_spec(benchmark=benchmark_spec()))
+    found = benchmarked(e2e, "bid-filter", 1)
+    result = status_of(found)["benchmark"]
+
+    assert (result["requests"], result["errors"], result["sloMet"]) == (300, 0, True)
+    # Each latency is the model's plus the emulated runtime's forwarding and the scheduling of three processes on a
+    # busy two-core machine (a few milliseconds at the median, tens at the tail): never under the distribution
+    # (less the sampling error of 300 requests at p99), over it by a bounded overhead.
+    assert MODEL_LATENCY.percentile_ms(50) * 0.95 <= result["p50Ms"] <= MODEL_LATENCY.percentile_ms(50) + 15
+    assert MODEL_LATENCY.percentile_ms(99) * 0.8 <= result["p99Ms"] <= MODEL_LATENCY.percentile_ms(99) + 60
+    assert result["p50Ms"] <= result["p90Ms"] <= result["p99Ms"]
+    assert result["throughputRps"] > 0
+    assert condition(found, "Benchmarked")["reason"] == "SLOMet"
+    assert [event["type"] for event in events_of(e2e, "bid-filter", "SLOMet")] == ["Normal"]
+
+    hourly = PRICE_PER_HOUR * INSTANCES
+    cost = status_of(found)["cost"]
+    assert cost["hourlyUsd"] == pytest.approx(hourly)
+    assert cost["perMillionInvocationsUsd"] == pytest.approx(hourly / (result["throughputRps"] * 3600) * 1e6)
+
+    # Status records the measured generation: later passes, and a restarted operator, do not measure it again.
+    sent = model_server.invocations
+    e2e.after_passes(2)
+    e2e.operator.stop()
+    e2e.operator.start()
+    e2e.after_passes(2)
+    assert model_server.invocations == sent
+    assert status_of(e2e.get("bid-filter"))["benchmark"] == result
+
+
+@pytest.mark.timeout(60)
+def test_a_p99_over_the_target_is_a_missed_slo_and_a_warning(e2e: EndToEnd) -> None:
+    target = MODEL_LATENCY.percentile_ms(50)  # half the requests take longer than this
+    e2e.apply("bid-filter", bid_filter_spec(benchmark=benchmark_spec(targetP99Ms=target)))
+    found = benchmarked(e2e, "bid-filter", 1)
+
+    result = status_of(found)["benchmark"]
+    assert result["sloMet"] is False
+    assert result["p99Ms"] > target
+    verdict = condition(found, "Benchmarked")
+    assert verdict["reason"] == "SLOMissed"
+    assert f"missed the {target:g} ms p99 target" in verdict["message"]
+    assert [event["type"] for event in events_of(e2e, "bid-filter", "SLOMissed")] == ["Warning"]
+
+
+@pytest.mark.timeout(90)
+def test_each_new_generation_is_benchmarked_again(e2e: EndToEnd) -> None:
+    e2e.apply("bid-filter", bid_filter_spec(benchmark=benchmark_spec()))
+    first = status_of(benchmarked(e2e, "bid-filter", 1))["benchmark"]
+
+    model = bid_filter_spec()["model"] | {"image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/xgb:1.7-2"}
+    assert e2e.patch("bid-filter", {"model": model}) == 2
+    second = status_of(benchmarked(e2e, "bid-filter", 2))["benchmark"]
+    assert second["completedAt"] >= first["completedAt"]
+    assert status_of(e2e.get("bid-filter"))["modelName"] != ""
+
+    # A change of the benchmark settings alone is a new generation too, measured with the new settings.
+    assert e2e.patch("bid-filter", {"benchmark": benchmark_spec(requests=120)}) == 3
+    third = status_of(benchmarked(e2e, "bid-filter", 3))["benchmark"]
+    assert third["requests"] == 120
+
+
+@pytest.mark.timeout(90)
+def test_autoscaling_auto_targets_the_measured_maximum(e2e: EndToEnd, aws_emulator: AwsEmulator) -> None:
+    name = "ranker"
+    # Two requests at a time, 10 ms each: above 200 requests/s the queue grows without bound. A quarter more than
+    # that, for the ramp's second of warm-up and second of measurement, queues the last requests for hundreds of
+    # milliseconds, over the target, whatever the emulators add.
+    capacity_rps = 2 / 0.010
+    with ModelServer(latency=Fixed(10.0), slots=2) as limited:
+        aws_emulator.sagemaker.route_invocations(endpoint_name(NAMESPACE, name), limited.url)
+        autoscaling = {"minCapacity": 1, "maxCapacity": 4, "targetInvocationsPerInstance": "auto"}
+        e2e.apply(name, bid_filter_spec(autoscaling=autoscaling, benchmark=benchmark_spec(targetP99Ms=150)))
+        e2e.wait(
+            lambda: events_of(e2e, name, "Rightsized") + events_of(e2e, name, "RightsizingFailed"),
+            "the ramp to the maximum rate",
+            timeout=60,
+        )
+    [event] = events_of(e2e, name, "Rightsized") + events_of(e2e, name, "RightsizingFailed")
+    assert event["reason"] == "Rightsized", event["message"]
+
+    found = e2e.wait_for_status(name, lambda found: "rightsizing" in status_of(found), "a measured maximum")
+    measured = status_of(found)["rightsizing"]
+    assert measured["generation"] == 1
+    assert measured["safetyFactor"] == 0.5
+    assert 0 < measured["maxRpsPerInstance"] * INSTANCES < 1.25 * capacity_rps
+    target = math.floor(measured["maxRpsPerInstance"] * 0.5 * 60)
+    assert measured["targetInvocationsPerInstance"] == target
+
+    resource_id = f"endpoint/{endpoint_name(NAMESPACE, name)}/variant/AllTraffic"
+    policy = ("SageMakerVariantInvocationsPerInstance", float(target), 300, 60)
+    e2e.wait(
+        lambda: describe_scaling(e2e.autoscaling, resource_id).policies == (policy,),
+        f"a scaling policy with target {target}",
+    )
+    # Until the maximum was measured, the scalable target stood without a policy.
+    operations = [op for op in e2e.operations() if op in {"RegisterScalableTarget", "PutScalingPolicy"}]
+    assert operations[0] == "RegisterScalableTarget"
+    assert operations.count("PutScalingPolicy") == 1
