@@ -217,18 +217,34 @@ class Measurer:
 
     def __post_init__(self) -> None:
         self.prices = pricing.load(self.settings.prices)
-        self._loop = asyncio.new_event_loop()
         self._slots = asyncio.Semaphore(self.settings.at_once)
-        # A daemon: a benchmark still running when the operator stops must not hold up its exit.
-        self._thread = threading.Thread(target=self._loop.run_forever, name="benchmarks", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop = asyncio.new_event_loop()
+        # A daemon: a benchmark still running when the operator stops must not hold up its exit.
+        threading.Thread(target=self._serve, args=(self._loop,), name="benchmarks", daemon=True).start()
+
+    @staticmethod
+    def _serve(loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
 
     def shutdown(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        """Cancel the benchmarks still running or waiting (their connections close) and stop the loop."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._cancel_and_stop, self._loop)
+
+    @staticmethod
+    def _cancel_and_stop(loop: asyncio.AbstractEventLoop) -> None:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.call_soon(loop.stop)
 
     def submit(self, job: Job) -> Future[Outcome]:
+        assert self._loop is not None, "start() the measurer first"
         return asyncio.run_coroutine_threadsafe(self._measure(job), self._loop)
 
     async def _measure(self, job: Job) -> Outcome:
