@@ -360,8 +360,11 @@ def test_deleting_a_namespace_deletes_its_objects_and_waits_for_their_finalizers
     held["metadata"]["finalizers"] = ["lowlatency.io/finalizer"]
     adtech.ok("POST", ENDPOINTS, held)
     adtech.ok("POST", ENDPOINTS, endpoint("free"))
+    event = {"metadata": {"name": "created"}, "involvedObject": {"kind": "LowLatencyEndpoint", "name": "free"}}
+    adtech.ok("POST", "/api/v1/namespaces/adtech/events", event | {"reason": "Created", "type": "Normal"})
 
     terminating = adtech.ok("DELETE", "/api/v1/namespaces/adtech")
+    assert adtech.request("GET", "/apis/events.k8s.io/v1/namespaces/adtech/events/created")[0] == 404
     assert terminating["status"]["phase"] == "Terminating"
     assert adtech.request("GET", f"{ENDPOINTS}/free")[0] == 404
     assert adtech.ok("GET", f"{ENDPOINTS}/held")["metadata"]["deletionTimestamp"]
@@ -480,20 +483,30 @@ def test_faults_injected_with_kmock_reactions_change_nothing(
 # --- other resources ---
 
 
-def test_events_leases_and_namespaces(api: Http) -> None:
+def test_events_are_one_store_seen_through_both_events_apis(api: Http) -> None:
     involved = {"kind": "Pod", "namespace": "default", "name": "p"}
     core = {
-        "metadata": {"generateName": "kopf-event-"},
+        "metadata": {"name": "core"},
         "involvedObject": involved,
         "reason": "Hello",
+        "message": "hi",
         "type": "Normal",
     }
-    api.ok("POST", "/api/v1/namespaces/default/events", core)
-    assert [item["reason"] for item in api.ok("GET", "/api/v1/events")["items"]] == ["Hello"]
-    modern = {"metadata": {"name": "e1"}, "regarding": involved, "reason": "Hi", "action": "Greet", "type": "Normal"}
-    api.ok("POST", "/apis/events.k8s.io/v1/namespaces/default/events", modern)
-    assert api.ok("GET", "/apis/events.k8s.io/v1/namespaces/default/events")["items"][0]["reason"] == "Hi"
+    created = api.ok("POST", "/api/v1/namespaces/default/events", core)
+    seen = api.ok("GET", "/apis/events.k8s.io/v1/namespaces/default/events/core")
+    assert (seen["apiVersion"], seen["regarding"], seen["note"]) == ("events.k8s.io/v1", involved, "hi")
+    assert seen["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
 
+    modern = {"metadata": {"name": "modern"}, "regarding": involved, "note": "hey", "reason": "Hi", "type": "Normal"}
+    api.ok("POST", "/apis/events.k8s.io/v1/namespaces/default/events", modern | {"action": "Greet"})
+    listed = {item["metadata"]["name"]: item for item in api.ok("GET", "/api/v1/events")["items"]}
+    assert (listed["modern"]["message"], listed["modern"]["involvedObject"]) == ("hey", involved)
+
+    api.ok("DELETE", "/apis/events.k8s.io/v1/namespaces/default/events/core")
+    assert api.request("GET", "/api/v1/namespaces/default/events/core")[0] == 404
+
+
+def test_leases_and_namespaces(api: Http) -> None:
     lease = {"metadata": {"name": "lowlatency-operator"}, "spec": {"holderIdentity": "me"}}
     api.ok("POST", "/apis/coordination.k8s.io/v1/namespaces/default/leases", lease)
     assert api.ok("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/lowlatency-operator")["spec"] == {

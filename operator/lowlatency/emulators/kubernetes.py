@@ -45,6 +45,8 @@ what kube-apiserver does at each point:
   Name and Age for other resources; watches stream tables too (``kubectl get -w``). ``/openapi/v3`` publishes the
   PATCH operations with their ``fieldValidation`` parameter (what kubectl checks before it leaves validation to
   the server) and the CRDs' schemas (``kubectl explain``).
+* An Event is one object served through both ``v1`` and ``events.k8s.io/v1`` (``involvedObject`` is ``regarding``,
+  ``message`` is ``note``...), so kopf's events show in ``kubectl get events``, ``describe`` and ``kubectl events``.
 * Deleting a namespace marks it Terminating, deletes what is in it, and removes it once it is empty (so finalizers
   of the objects inside hold it, as in a cluster).
 
@@ -55,8 +57,8 @@ Deviations from a real API server (deliberate; what the project's tests and demo
   or server-side apply (415). ``/openapi/v2`` answers 404; ``/openapi/v3`` has no schemas of built-in kinds.
 * Defaults are applied when an object is written, not again when it is read after its CRD's schema changed.
 * Built-in resources are stored as given, without their own defaulting or validation; generation is tracked for
-  custom resources and CRDs only; ``v1`` and ``events.k8s.io/v1`` Events are separate stores. Protobuf bodies
-  (kubectl's typed clients, e.g. ``kubectl create namespace``) are decoded for their type and metadata only.
+  custom resources and CRDs only. Protobuf bodies (kubectl's typed clients, e.g. ``kubectl create namespace``)
+  are decoded for their type and metadata only.
 * A ``continue`` token pages the current state, not a snapshot. kmock keeps every request and stored version for
   assertions, so memory grows with traffic.
 """
@@ -96,6 +98,18 @@ HISTORY_LIMIT = 10_000
 PRESET_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 CRDS = kmock.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 NAMESPACES = kmock.resource("", "v1", "namespaces")
+EVENTS = kmock.resource("", "v1", "events")
+NEW_EVENTS = kmock.resource("events.k8s.io", "v1", "events")
+EVENT_RESOURCES = {EVENTS: NEW_EVENTS, NEW_EVENTS: EVENTS}
+EVENT_FIELDS = {  # core/v1 Event field: events.k8s.io/v1 field (the others have the same names)
+    "involvedObject": "regarding",
+    "message": "note",
+    "source": "deprecatedSource",
+    "firstTimestamp": "deprecatedFirstTimestamp",
+    "lastTimestamp": "deprecatedLastTimestamp",
+    "count": "deprecatedCount",
+    "reportingComponent": "reportingController",
+}
 CUSTOM_RESOURCE_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -106,7 +120,7 @@ NAME_COLUMN = {"name": "Name", "type": "string", "format": "name", "jsonPath": "
 AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 BUILTIN_COLUMNS = {  # a few of kube-apiserver's own tables; any other built-in resource shows Name and Age
     NAMESPACES: [NAME_COLUMN, {"name": "Status", "type": "string", "jsonPath": ".status.phase"}, AGE_COLUMN],
-    kmock.resource("", "v1", "events"): [
+    EVENTS: [
         {"name": "Last Seen", "type": "date", "jsonPath": ".lastTimestamp"},
         {"name": "Type", "type": "string", "jsonPath": ".type"},
         {"name": "Reason", "type": "string", "jsonPath": ".reason"},
@@ -773,9 +787,16 @@ class ApiServer(kmock.KubernetesScaffold):
     # -- writing --
 
     def _commit(self, resource: kmock.resource, obj: JSON, event_type: str) -> JSON:
-        """Store a new version (or the removal) with the next resourceVersion and tell the watchers."""
+        """Store a new version (or the removal) with the next resourceVersion and tell the watchers; an Event is
+        one object seen through two APIs, so its other form is stored with it."""
         self._revision += 1
         obj["metadata"]["resourceVersion"] = str(self._revision)
+        self._record(resource, obj, event_type)
+        if resource in EVENT_RESOURCES:
+            self._record(EVENT_RESOURCES[resource], event_as(EVENT_RESOURCES[resource], obj), event_type)
+        return obj
+
+    def _record(self, resource: kmock.resource, obj: JSON, event_type: str) -> None:
         key = (resource, obj["metadata"].get("namespace"), obj["metadata"]["name"])
         if key not in self._objects:
             self._objects[key] = []
@@ -788,7 +809,6 @@ class ApiServer(kmock.KubernetesScaffold):
         del self._history[: -self.history_limit]
         for queue in self._watchers:
             queue.put_nowait(event)
-        return obj
 
     def store_create(
         self,
@@ -964,9 +984,10 @@ class ApiServer(kmock.KubernetesScaffold):
         for resource, _, object_name in [
             key for key, obj in self._objects.items() if key[1] == name and not obj.deleted
         ]:
-            self.store_delete(
-                ApiPath(resource.group or "", resource.version or "", resource.plural, name, object_name), {}
-            )
+            if self._stored(resource, name, object_name) is not None:  # the other form of an Event goes with it
+                self.store_delete(
+                    ApiPath(resource.group or "", resource.version or "", resource.plural, name, object_name), {}
+                )
         return self._finish_namespace(name) or terminating
 
     def _finish_namespace(self, name: str) -> JSON | None:
@@ -1078,6 +1099,13 @@ def _action(method: str, path: ApiPath | None, watch: bool) -> kmock.action | No
     if method == "GET":
         return kmock.action.WATCH if watch else kmock.action.LIST if path.name is None else kmock.action.FETCH
     return {"POST": kmock.action.CREATE, "PATCH": kmock.action.UPDATE, "DELETE": kmock.action.DELETE}.get(method)
+
+
+def event_as(resource: kmock.resource, event: JSON) -> JSON:
+    """An Event in the form of the other Events API (kube-apiserver serves one object through both)."""
+    fields = EVENT_FIELDS if resource == NEW_EVENTS else {new: old for old, new in EVENT_FIELDS.items()}
+    converted = {fields.get(key, key): copy.deepcopy(value) for key, value in event.items()}
+    return converted | {"apiVersion": f"{resource.group}/{resource.version}".lstrip("/"), "kind": "Event"}
 
 
 def _name_problem(name: str, label: bool) -> str | None:
