@@ -8,6 +8,7 @@ The ``e2e`` fixture that sets it up is in :mod:`e2e_fixtures` (test modules load
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -34,6 +35,17 @@ def condition(resource: Resource | None, kind: str) -> dict[str, Any]:
     return next((found for found in conditions if found.get("type") == kind), {})
 
 
+def manifest(name: str, spec: dict[str, Any]) -> str:
+    """The YAML a user applies for a resource in the test namespace."""
+    document = {
+        "apiVersion": "lowlatency.io/v1alpha1",
+        "kind": "LowLatencyEndpoint",
+        "metadata": {"namespace": NAMESPACE, "name": name},
+        "spec": spec,
+    }
+    return yaml.safe_dump(document)
+
+
 def status_of(resource: Resource | None) -> dict[str, Any]:
     return dict((resource or {}).get("status") or {})
 
@@ -49,13 +61,7 @@ class EndToEnd:
     # --- the Kubernetes side, through kubectl ----------------------------------------------------------------
 
     def apply(self, name: str, spec: dict[str, Any]) -> None:
-        document = {
-            "apiVersion": "lowlatency.io/v1alpha1",
-            "kind": "LowLatencyEndpoint",
-            "metadata": {"namespace": NAMESPACE, "name": name},
-            "spec": spec,
-        }
-        self.kubectl("apply", "-f", "-", input=yaml.safe_dump(document))
+        self.kubectl("apply", "-f", "-", input=manifest(name, spec))
 
     def get(self, name: str) -> Resource | None:
         result = self.kubectl("get", "lle", name, "-n", NAMESPACE, "-o", "json", check=False)
@@ -115,15 +121,15 @@ class EndToEnd:
     def client(self, service: str) -> Any:
         return boto3.client(service, **boto3_settings(self.aws))  # type: ignore[call-overload]
 
-    @property
+    @functools.cached_property
     def sagemaker(self) -> Any:
         return self.client("sagemaker")
 
-    @property
+    @functools.cached_property
     def autoscaling(self) -> Any:
         return self.client("application-autoscaling")
 
-    @property
+    @functools.cached_property
     def ec2(self) -> Any:
         return self.client("ec2")
 

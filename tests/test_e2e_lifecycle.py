@@ -6,10 +6,9 @@ kubectl against the Kubernetes API emulator, the operator process, and the AWS e
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from admission import names_the_field
-from e2e_support import NAMESPACE, EndToEnd, Resource, condition, status_of
+from e2e_support import NAMESPACE, EndToEnd, Resource, condition, manifest, status_of
 from fixtures_kubernetes import Kubectl
 from lowlatency.desired import MANAGER, TAG_MANAGED_BY, TAG_NAME, TAG_NAMESPACE, TAG_UID
 from specs import bid_filter_spec
@@ -138,14 +137,8 @@ def test_kubectl_apply_refuses_an_invalid_spec_naming_the_field(
     kubectl: Kubectl, lowlatency_crd: object, field: str, spec: dict[str, object]
 ) -> None:
     kubectl("create", "namespace", NAMESPACE)
-    document = {
-        "apiVersion": "lowlatency.io/v1alpha1",
-        "kind": "LowLatencyEndpoint",
-        "metadata": {"namespace": NAMESPACE, "name": NAME},
-        "spec": spec,
-    }
 
-    refused = kubectl("apply", "-f", "-", input=yaml.safe_dump(document), check=False)
+    refused = kubectl("apply", "-f", "-", input=manifest(NAME, spec), check=False)
 
     assert refused.returncode != 0
     assert "Invalid" in refused.stderr, refused.stderr
