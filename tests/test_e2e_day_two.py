@@ -548,6 +548,21 @@ def test_removing_the_vpc_endpoint_block_releases_it(e2e: EndToEnd) -> None:
     assert not status_of(found).get("vpcEndpointDnsNames")
 
 
+@pytest.mark.timeout(60)
+def test_moving_to_another_vpc_releases_the_vpc_endpoint_of_the_first(e2e: EndToEnd) -> None:
+    first, second = create_network(e2e.ec2, "10.20.0.0/16"), create_network(e2e.ec2, "10.30.0.0/16")
+    e2e.apply(NAME, bid_filter_spec(vpcEndpoint=first))
+    before = status_of(e2e.wait_for_status(NAME, with_vpc_endpoint, "a VPC endpoint"))["vpcEndpointId"]
+
+    e2e.patch(NAME, {"vpcEndpoint": second})
+    e2e.wait_in_service(NAME, generation=2)
+    (moved,) = e2e.wait(lambda: usable_vpc_endpoints(e2e.ec2, second["vpcId"]), "a VPC endpoint in the second VPC")
+
+    e2e.wait(lambda: usable_vpc_endpoints(e2e.ec2, first["vpcId"]) == [], "the first VPC's endpoint deleted")
+    after = e2e.wait_for_status(NAME, lambda found: status_of(found).get("vpcEndpointId") != before, "the new id")
+    assert status_of(after)["vpcEndpointId"] == moved["VpcEndpointId"]
+
+
 @pytest.mark.timeout(90)
 def test_vpc_endpoint_is_created_anew_after_the_last_user_deleted_it(e2e: EndToEnd) -> None:
     network = create_network(e2e.ec2)

@@ -220,6 +220,9 @@ class EndpointReconciler:
         else:
             observed = vpc.find(ec2, region, endpoint_id=recorded)
         actions = vpc.plan_vpc_endpoint(spec, observed, resource.owner, region)
+        if spec is not None and recorded is not None and (observed is None or observed.id != recorded):
+            # The spec names another VPC now: let go of the endpoint used in the previous one.
+            actions = vpc.release(vpc.find(ec2, region, endpoint_id=recorded), resource.owner) + actions
         for action in actions:
             vpc.apply(ec2, action)
         if spec is None:
