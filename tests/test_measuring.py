@@ -241,3 +241,14 @@ def test_auto_without_a_benchmark_is_explained_once(measurer: Measurer) -> None:
     again = measurer.follow_up(body(status, autoscaling=autoscaling), memo, now=1.0)
     assert "conditions" not in again.status
     assert again.events == ()
+
+
+def test_a_benchmark_taken_out_of_the_spec_leaves_the_live_generation_unbenchmarked(measurer: Measurer) -> None:
+    memo: dict[str, Any] = {}
+    assert "conditions" not in measurer.follow_up(body(live_status(2)), memo, now=0.0).status  # never benchmarked
+    earlier = api.Condition(type="Benchmarked", status="True", reason="SLOMet", observed_generation=1)
+    status = live_status(2, benchmark=measured(1), conditions=[*live_status(2).conditions, earlier])
+    removed = measurer.follow_up(body(status), memo, now=1.0)
+    condition = benchmarked_condition(removed.status)
+    assert (condition["status"], condition["reason"], condition["observedGeneration"]) == ("False", "NotRequested", 2)
+    assert removed.events == ()

@@ -131,6 +131,22 @@ def result_verdict(result: api.BenchmarkResult, target_p99_ms: float) -> Verdict
     )
 
 
+NO_BENCHMARK = "NoBenchmark"
+NOT_REQUESTED = "NotRequested"
+
+
+def unmeasured_verdict(spec: api.Spec) -> Verdict:
+    """The Benchmarked condition of a live generation whose spec has no benchmark."""
+    if wants_rightsizing(spec):
+        return Verdict(
+            False,
+            NO_BENCHMARK,
+            "targetInvocationsPerInstance is auto but spec.benchmark is not set: nothing measures the endpoint, "
+            "so its scalable target has no scaling policy",
+        )
+    return Verdict(False, NOT_REQUESTED, "spec.benchmark is not set: the live generation is not benchmarked")
+
+
 def cost_of(
     spec: api.Spec, status: api.Status, generation: int, prices: pricing.PriceTable, default_region: str
 ) -> api.Cost | None:
@@ -337,17 +353,14 @@ class Measurer:
                     f"Benchmarking generation {generation}: {spec.benchmark.requests} requests from "
                     f"{spec.benchmark.concurrency} clients",
                 )
-        elif spec.benchmark is None and wants_rightsizing(spec) and live(status, generation):
-            verdict = Verdict(
-                False,
-                "NoBenchmark",
-                "targetInvocationsPerInstance is auto but spec.benchmark is not set: nothing measures the endpoint, "
-                "so its scalable target has no scaling policy",
-            )
+        elif spec.benchmark is None and live(status, generation):
+            verdict = unmeasured_verdict(spec)
             previous = next((c for c in status.conditions if c.type == "Benchmarked"), None)
-            if previous is not None and previous.reason == verdict.reason:
-                verdict = None
-            else:
+            if (previous is None and verdict.reason == NOT_REQUESTED) or (
+                previous is not None and previous.reason == verdict.reason
+            ):
+                verdict = None  # nothing was ever measured nor asks to be, or it was said already
+            elif verdict.reason == NO_BENCHMARK:
                 events.append(Event("Warning", verdict.reason, verdict.message))
         if verdict is not None:
             conditions = with_condition(list(status.conditions), "Benchmarked", verdict, generation, self.clock)
