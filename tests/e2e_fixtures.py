@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from e2e_support import NAMESPACE, EndToEnd
+from e2e_support import EndToEnd, operator_in_namespace
 from fixtures_kubernetes import Kubectl
 from lowlatency.emulators.aws import AwsEmulator
-from operator_process import OperatorProcess
 
 
 @pytest.fixture
@@ -27,10 +26,5 @@ def e2e(
     tmp_path: Path,
 ) -> Iterator[EndToEnd]:
     """The CRD installed, the namespace created, and one operator process running for the test."""
-    kubectl("create", "namespace", NAMESPACE)
-    operator = OperatorProcess(kubeconfig, aws_emulator.environment(), tmp_path / "operator.log")
-    operator.start()
-    try:
+    with operator_in_namespace(kubectl, kubeconfig, aws_emulator.environment(), tmp_path / "operator.log") as operator:
         yield EndToEnd(kubectl, operator, aws_emulator)
-    finally:
-        operator.stop()

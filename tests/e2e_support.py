@@ -8,11 +8,13 @@ The ``e2e`` fixture that sets it up is in :mod:`e2e_fixtures` (test modules load
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3
@@ -48,6 +50,24 @@ def manifest(name: str, spec: dict[str, Any]) -> str:
 
 def status_of(resource: Resource | None) -> dict[str, Any]:
     return dict((resource or {}).get("status") or {})
+
+
+@contextlib.contextmanager
+def operator_in_namespace(
+    kubectl: Kubectl,
+    kubeconfig: Path,
+    aws_environment: Mapping[str, str],
+    log_path: Path,
+    arguments: Sequence[str] = (),
+) -> Iterator[OperatorProcess]:
+    """The test namespace created and the operator process running (stopped on the way out)."""
+    kubectl("create", "namespace", NAMESPACE)
+    operator = OperatorProcess(kubeconfig, aws_environment, log_path, arguments)
+    operator.start()
+    try:
+        yield operator
+    finally:
+        operator.stop()
 
 
 @dataclass
