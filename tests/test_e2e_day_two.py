@@ -284,6 +284,21 @@ def test_operator_killed_while_updating_and_restarted_finishes_the_rollout(e2e: 
 
 
 @pytest.mark.timeout(60)
+def test_deleting_during_a_rollout_removes_both_configs_and_models(e2e: EndToEnd) -> None:
+    e2e.create(NAME)
+    clock = e2e.freeze_sagemaker()
+    e2e.patch(NAME, image("1.7-2"))
+    e2e.wait(lambda: e2e.aws.count("UpdateEndpoint") == 1, "UpdateEndpoint")
+
+    e2e.kubectl("delete", "lle", NAME, "-n", NAMESPACE, "--wait=false")
+    e2e.wait(lambda: e2e.aws.count("DeleteEndpoint") == 1, "DeleteEndpoint")
+    clock.advance(60)
+    e2e.wait(lambda: e2e.get(NAME) is None, "the resource gone")
+
+    assert e2e.inventory() == ([], [], [])
+
+
+@pytest.mark.timeout(60)
 def test_instance_count_change_without_autoscaling_needs_no_new_config(e2e: EndToEnd) -> None:
     e2e.create(NAME)
 
