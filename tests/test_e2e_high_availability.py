@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from e2e_support import NAMESPACE, manifest
 from fixtures_aws import AwsClientFactory
 from fixtures_kubernetes import ROOT, Kubectl
 from lowlatency.desired import MANAGER, TAG_MANAGED_BY, TAG_UID
@@ -55,7 +55,7 @@ def peers(kubectl: Kubectl) -> dict[str, Any]:
 
 
 def resource(kubectl: Kubectl, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads(kubectl("get", "lle", name, "-n", "adtech", "-o", "json").stdout)
+    found: dict[str, Any] = json.loads(kubectl("get", "lle", name, "-n", NAMESPACE, "-o", "json").stdout)
     return found
 
 
@@ -98,7 +98,7 @@ def test_standby_takes_over_a_half_done_create_without_duplicates(
     replicas: dict[str, OperatorProcess],
 ) -> None:
     kubectl("apply", "-f", str(PEERING_CRDS))
-    kubectl("create", "namespace", "adtech")
+    kubectl("create", "namespace", NAMESPACE)
     for replica in replicas.values():
         replica.start()
     registered = wait_for(lambda: peers(kubectl) if len(peers(kubectl)) == 2 else None, what="both peers")
@@ -107,17 +107,11 @@ def test_standby_takes_over_a_half_done_create_without_duplicates(
     active, standby = replicas[active_pod], replicas[standby_pod]
 
     held = proxies[active_pod].hold_after(2)
-    document = {
-        "apiVersion": "lowlatency.io/v1alpha1",
-        "kind": "LowLatencyEndpoint",
-        "metadata": {"namespace": "adtech", "name": "bid-filter"},
-        "spec": bid_filter_spec(),
-    }
-    kubectl("apply", "-f", "-", input=yaml.safe_dump(document))
+    kubectl("apply", "-f", "-", input=manifest("bid-filter", bid_filter_spec()))
     assert held.reached.wait(30), f"the active replica made no second mutating call\n{active.logs()}"
     assert held.operation == "CreateEndpointConfig"
     assert forwarded(proxies[standby_pod]) == 0, "the standby replica must make no AWS call"
-    assert "[adtech/bid-filter]" not in standby.logs(tail=100000), "the standby replica must not handle it"
+    assert f"[{NAMESPACE}/bid-filter]" not in standby.logs(tail=100000), "the standby replica must not handle it"
 
     active.kill()
     held.release()

@@ -13,12 +13,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 
+from e2e_support import NAMESPACE, manifest, operator_in_namespace
 from fixtures_kubernetes import Kubectl
 from lowlatency.emulators.aws import MUTATING_PREFIXES, AwsEmulator
 from lowlatency.naming import endpoint_name
-from operator_process import TEST_TIMING, OperatorProcess, wait_for
+from operator_process import TEST_TIMING, wait_for
 from specs import bid_filter_spec
 
 NAMES = ("steady-a", "steady-b", "steady-c")
@@ -27,7 +27,7 @@ RESYNC_SECONDS = float(TEST_TIMING[TEST_TIMING.index("--resync-seconds") + 1])
 
 
 def all_in_service(kubectl: Kubectl) -> bool:
-    listed = json.loads(kubectl("get", "lle", "-n", "adtech", "-o", "json").stdout)["items"]
+    listed = json.loads(kubectl("get", "lle", "-n", NAMESPACE, "-o", "json").stdout)["items"]
     phases = {item["metadata"]["name"]: (item.get("status") or {}).get("phase") for item in listed}
     return phases == dict.fromkeys(NAMES, "InService")
 
@@ -37,25 +37,14 @@ def all_in_service(kubectl: Kubectl) -> bool:
 def test_steady_state_only_describes_within_the_resync_budget(
     kubectl: Kubectl, kubeconfig: Path, aws_emulator: AwsEmulator, tmp_path: Path
 ) -> None:
-    kubectl("create", "namespace", "adtech")
     specs = [
         bid_filter_spec(),
         bid_filter_spec(instanceCount=1, tags={"team": "ranking"}),
         bid_filter_spec(autoscaling={"minCapacity": 1, "maxCapacity": 3}),
     ]
-    documents = [
-        {
-            "apiVersion": "lowlatency.io/v1alpha1",
-            "kind": "LowLatencyEndpoint",
-            "metadata": {"namespace": "adtech", "name": name},
-            "spec": spec,
-        }
-        for name, spec in zip(NAMES, specs, strict=True)
-    ]
-    operator = OperatorProcess(kubeconfig, aws_emulator.environment(), tmp_path / "operator.log")
-    operator.start()
-    try:
-        kubectl("apply", "-f", "-", input=yaml.safe_dump_all(documents))
+    log_path = tmp_path / "operator.log"
+    with operator_in_namespace(kubectl, kubeconfig, aws_emulator.environment(), log_path) as operator:
+        kubectl("apply", "-f", "-", input="---\n".join(map(manifest, NAMES, specs)))
         wait_for(lambda: all_in_service(kubectl), timeout=30, what="all InService", operator=operator)
 
         aws_emulator.reset_calls()
@@ -64,12 +53,10 @@ def test_steady_state_only_describes_within_the_resync_budget(
         calls = aws_emulator.calls()
         window = time.monotonic() - window_started
         assert operator.running, operator.logs()
-    finally:
-        operator.stop()
 
     assert [call.operation for call in calls if call.operation.startswith(MUTATING_PREFIXES)] == []
     describes = Counter(call.resource for call in calls if call.operation == "DescribeEndpoint")
-    per_endpoint = {name: describes[endpoint_name("adtech", name)] for name in NAMES}
+    per_endpoint = {name: describes[endpoint_name(NAMESPACE, name)] for name in NAMES}
     budget = int(window // RESYNC_SECONDS) + 1
     # At least one look each: the operator keeps watching for drift; at most one per resync period (jitter aside).
     operations = Counter(call.operation for call in calls)
