@@ -99,6 +99,7 @@ class Spread:
 @dataclass(frozen=True)
 class RunResult:
     endpoints: int
+    operator_code: str  # the commit the operator ran from, "-dirty" with uncommitted changes to its package
     apply_seconds: float  # creating the N objects through the Kubernetes API
     all_in_service_seconds: float  # first apply → last status InService
     apply_to_in_service: Spread
@@ -357,6 +358,7 @@ def run(endpoints: int, aws: AwsEmulator, settings: Settings) -> RunResult:
     ):
         api = custom_objects_api(emulator.url)
         log_path = settings.log_dir / f"operator-{endpoints}.log"
+        operator_code = code_version()
         operator = OperatorUnderTest(kubeconfig, aws.environment(), log_path, flags)
         watch = InServiceWatch(api)
         try:
@@ -396,6 +398,7 @@ def run(endpoints: int, aws: AwsEmulator, settings: Settings) -> RunResult:
     (settings.log_dir / f"timeline-{endpoints}.json").write_text(json.dumps(timeline))
     return RunResult(
         endpoints=endpoints,
+        operator_code=operator_code,
         apply_seconds=apply_seconds,
         all_in_service_seconds=all_in_service - started,
         apply_to_in_service=Spread.of([watch.in_service[name] - applied[name] for name in names]),
@@ -415,6 +418,18 @@ def run(endpoints: int, aws: AwsEmulator, settings: Settings) -> RunResult:
         aws_emulator_busy_share_creation=busy_seconds(creation) / (all_in_service - started),
         load_average_creation=load_average,
     )
+
+
+def code_version() -> str:
+    """The checkout's commit, marked dirty when the package has uncommitted changes (the operator runs from the
+    checkout, so the code can differ between runs of one invocation)."""
+
+    def git(*arguments: str) -> str:
+        result = subprocess.run(["git", "-C", str(ROOT), *arguments], capture_output=True, text=True, check=False)
+        return result.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("-dirty" if git("status", "--porcelain", "--", "operator/lowlatency") else "")
 
 
 def _lines(path: Path) -> int:
@@ -462,11 +477,12 @@ def emulator_in_service_times(aws: AwsEmulator, names: Sequence[str]) -> dict[st
 
 
 def table(results: Sequence[RunResult], settings: Settings) -> str:
-    def per_resource(calls: dict[str, int], result: RunResult) -> str:
+    def per_resource(calls: dict[str, int], operation: str, result: RunResult) -> str:
         return f"{calls[operation] / result.endpoints:.2f}" if operation in calls else "-"
 
     rows: list[tuple[str, list[str]]] = [
         ("endpoints", [str(r.endpoints) for r in results]),
+        ("operator code", [r.operator_code for r in results]),
         ("apply N objects (s)", [f"{r.apply_seconds:.1f}" for r in results]),
         ("first apply → all InService (s)", [f"{r.all_in_service_seconds:.1f}" for r in results]),
         ("apply → InService, med/p99/max (s)", [str(r.apply_to_in_service) for r in results]),
@@ -477,10 +493,12 @@ def table(results: Sequence[RunResult], settings: Settings) -> str:
         ("AWS calls per resource, creation:", ["" for _ in results]),
     ]
     for operation in sorted({op for r in results for op in r.creation_calls}):
-        rows.append((f"  {operation}", [per_resource(r.creation_calls, r) for r in results]))
+        rows.append((f"  {operation}", [per_resource(r.creation_calls, operation, r) for r in results]))
+    rows.append(("  all", [f"{sum(r.creation_calls.values()) / r.endpoints:.2f}" for r in results]))
     rows.append(("AWS calls per resource, steady window:", ["" for _ in results]))
     for operation in sorted({op for r in results for op in r.steady_calls}):
-        rows.append((f"  {operation}", [per_resource(r.steady_calls, r) for r in results]))
+        rows.append((f"  {operation}", [per_resource(r.steady_calls, operation, r) for r in results]))
+    rows.append(("  all", [f"{sum(r.steady_calls.values()) / r.endpoints:.2f}" for r in results]))
     rows += [
         ("steady window (s)", [f"{r.steady_seconds:.0f}" for r in results]),
         ("mutating calls, steady (target 0)", [str(r.steady_mutating_calls) for r in results]),
