@@ -942,6 +942,33 @@ def test_injected_throttling_and_server_errors(
     ]
 
 
+def test_injected_rejections_are_permanent_errors_that_then_stop(
+    aws_emulator: AwsEmulator, aws_client: AwsClientFactory, sagemaker: Any, in_service: str
+) -> None:
+    make_config(sagemaker, "bid-v2", instance_type="ml.c5.2xlarge")
+    aws_emulator.faults.reject("UpdateEndpoint", "ValidationException", "The instance type is not supported", times=2)
+    # botocore does not retry a refusal: each call of the retrying client is one refused request.
+    retrying = aws_client("sagemaker")
+    for client in (sagemaker, retrying):
+        refused = client_error(
+            lambda client=client: client.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-v2")
+        )
+        assert (code_of(refused), refused.response["Error"]["Message"]) == (
+            "ValidationException",
+            "The instance type is not supported",
+        )
+        assert refused.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert classify("sagemaker:UpdateEndpoint", refused).kind is ErrorKind.PERMANENT
+    assert [call.error_code for call in aws_emulator.calls(operation="UpdateEndpoint")] == ["ValidationException"] * 2
+    assert status(sagemaker, in_service) == "InService"
+    sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-v2")
+    assert status(sagemaker, in_service) == "Updating"
+    ec2 = aws_client("ec2", retries=False)
+    aws_emulator.faults.reject("DescribeVpcEndpoints", "UnauthorizedOperation", "You are not authorized", service="ec2")
+    assert code_of(client_error(ec2.describe_vpc_endpoints)) == "UnauthorizedOperation"
+    assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
+
+
 def test_reset_forgets_everything(aws_emulator: AwsEmulator, sagemaker: Any, in_service: str) -> None:
     aws_emulator.sagemaker.fail_next_create("later", "no")
     aws_emulator.faults.throttle("ListModels")

@@ -170,7 +170,8 @@ class _Route:
 
 
 class Faults:
-    """Make the next calls of an operation fail the way an overloaded or broken AWS service does."""
+    """Make the next calls of an operation fail the way an overloaded or broken AWS service does, or the way AWS
+    refuses a request outright."""
 
     def __init__(self, lock: threading.RLock) -> None:
         self._lock = lock
@@ -188,6 +189,11 @@ class Faults:
         """The next ``times`` calls answer with an internal error (5xx), as AWS does when it has an incident."""
         code = "InternalError" if service == "ec2" else "InternalFailure"
         self._add(_Fault(service, operation, times, ServiceError(code, "We encountered an internal error.", status)))
+
+    def reject(self, operation: str, code: str, message: str, times: int = 1, *, service: str | None = None) -> None:
+        """The next ``times`` calls are refused as AWS refuses a request it will never accept, whatever is in it
+        (400 with ``code``: ValidationException, AccessDeniedException, ...); retrying the same request is useless."""
+        self._add(_Fault(service, operation, times, ServiceError(code, message, 400)))
 
     def clear(self) -> None:
         with self._lock:
