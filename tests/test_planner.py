@@ -22,6 +22,7 @@ from lowlatency.planner import (
     PutScalingPolicy,
     PutScheduledAction,
     RegisterScalableTarget,
+    Rejection,
     TagResource,
     UpdateEndpoint,
     UpdateInstanceCount,
@@ -473,17 +474,77 @@ def test_adopting_a_retained_endpoint_takes_the_retained_mark_off() -> None:
     assert result.actions == (TagResource(retained.arn, DESIRED.tags, (TAG_RETAINED,)),)
 
 
-def test_a_failed_instance_type_change_puts_autoscaling_back_on_the_config_that_still_serves() -> None:
-    desired = build_desired(parsed(autoscaling=SCALING, instanceType="ml.c5.2xlarge"), OWNER, "us-east-1")
-    observed = Observed(
-        endpoint=endpoint(config=DESIRED.endpoint_config_name, failure_reason="Insufficient capacity"),
-        model_exists=True,
-        config_exists=True,
-        scaling_known=True,
-        scaling=None,  # deregistered before the move, as Application Auto Scaling requires
+EVENING_PEAK = {"name": "evening-peak", "cron": "cron(0 18 * * ? *)", "minCapacity": 4, "maxCapacity": 8}
+BIGGER_SCHEDULED = build_desired(
+    parsed(autoscaling={**SCALING, "schedules": [EVENING_PEAK]}, instanceType="ml.c5.2xlarge"), OWNER, "us-east-1"
+)
+# An instance type change deregistered autoscaling before the move; the endpoint still serves the first config.
+DEREGISTERED_FOR_THE_MOVE = Observed(
+    endpoint=endpoint(config=DESIRED.endpoint_config_name),
+    model_exists=True,
+    config_exists=True,
+    scaling_known=True,
+    scaling=None,
+)
+RESTORED = (
+    RegisterScalableTarget(RESOURCE_ID, 2, 8),
+    PutScalingPolicy(RESOURCE_ID, f"{DESIRED.endpoint_name}-invocations-per-instance", 6000.0, 300, 60),
+    PutScheduledAction(RESOURCE_ID, ScheduledScaling("evening-peak", "cron(0 18 * * ? *)", 4, 8)),
+)
+REFUSED_UPDATE = Rejection("UpdateEndpoint", "AWS rejected the request: UpdateEndpoint failed: ValidationException")
+
+
+def test_a_failed_instance_type_change_puts_back_target_policy_and_schedules() -> None:
+    memory = Memory(generation=2, rollout_config_name=BIGGER_SCHEDULED.endpoint_config_name, rollout_generation=2)
+    result = plan(BIGGER_SCHEDULED, DEREGISTERED_FOR_THE_MOVE, OWNER, memory)
+    assert result.actions == RESTORED
+    assert (result.phase, result.ready.status, result.degraded.reason) == ("InService", True, "RolloutFailed")
+    assert result.rollout is None
+
+
+def test_a_failed_rollout_without_autoscaling_looked_up_restores_nothing() -> None:
+    observed = dataclasses.replace(DEREGISTERED_FOR_THE_MOVE, scaling_known=False)
+    memory = Memory(generation=2, rollout_config_name=BIGGER_SCHEDULED.endpoint_config_name, rollout_generation=2)
+    assert plan(BIGGER_SCHEDULED, observed, OWNER, memory).actions == ()
+
+
+def test_a_refused_update_is_not_sent_again_but_autoscaling_comes_back_on_what_serves() -> None:
+    result = plan(BIGGER_SCHEDULED, DEREGISTERED_FOR_THE_MOVE, OWNER, Memory(generation=2, rejection=REFUSED_UPDATE))
+    assert result.actions == RESTORED
+    assert result.phase == "InService"
+    assert result.ready.status
+    assert (result.degraded.status, result.degraded.reason) == (True, "AWSRejected")
+    assert result.degraded.message == REFUSED_UPDATE.message
+    assert result.failure_reason == REFUSED_UPDATE.message
+    assert (result.rollout, result.live, result.poll) == (None, False, False)
+
+
+def test_a_refused_generation_with_autoscaling_in_place_does_nothing() -> None:
+    in_place = dataclasses.replace(
+        DEREGISTERED_FOR_THE_MOVE,
+        scaling=dataclasses.replace(
+            registered(), schedules=(ScheduledScaling("evening-peak", "cron(0 18 * * ? *)", 4, 8),)
+        ),
     )
-    memory = Memory(generation=2, rollout_config_name=desired.endpoint_config_name, rollout_generation=2)
-    result = plan(desired, observed, OWNER, memory)
-    assert result.degraded.status
-    assert [type(action) for action in result.actions] == [RegisterScalableTarget, PutScalingPolicy]
-    assert not any(isinstance(action, UpdateEndpoint) for action in result.actions)
+    assert plan(BIGGER_SCHEDULED, in_place, OWNER, Memory(generation=2, rejection=REFUSED_UPDATE)).actions == ()
+
+
+def test_a_refused_restore_is_not_sent_again() -> None:
+    refused = Rejection("RegisterScalableTarget", "AWS rejected the request: RegisterScalableTarget failed: denied")
+    result = plan(BIGGER_SCHEDULED, DEREGISTERED_FOR_THE_MOVE, OWNER, Memory(generation=2, rejection=refused))
+    assert result.actions == ()
+    assert result.degraded.message == refused.message
+
+
+def test_a_refused_creation_fails_without_asking_again() -> None:
+    refused = Rejection("CreateModel", "AWS rejected the request: CreateModel failed: ValidationException: no image")
+    result = plan(DESIRED, NOTHING, OWNER, Memory(generation=1, rejection=refused))
+    assert result.actions == ()
+    assert result.phase == "Failed"
+    assert (result.ready.status, result.ready.reason, result.ready.message) == (False, "AWSRejected", refused.message)
+
+
+def test_a_refused_generation_leaves_an_endpoint_that_is_not_ours_alone() -> None:
+    foreign = dataclasses.replace(DEREGISTERED_FOR_THE_MOVE, endpoint=endpoint(tags={"owner": "legacy"}))
+    refused = Rejection("AddTags", "AWS rejected the request: AddTags failed: AccessDeniedException")
+    assert plan(BIGGER_SCHEDULED, foreign, OWNER, Memory(generation=1, adopting=True, rejection=refused)).actions == ()

@@ -17,6 +17,8 @@ from lowlatency.naming import sibling_arn
 TRANSITIONAL_STATUSES = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
 # Statuses in which the endpoint takes traffic.
 SERVING_STATUSES = {"InService", "Updating", "SystemUpdating", "RollingBack"}
+# Condition reason of a request AWS refused outright (not a failure of SageMaker's own doing).
+REJECTED = "AWSRejected"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,14 @@ class Observed:
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """A request of the current generation that AWS refused outright (as reported in status)."""
+
+    operation: str  # the AWS operation, e.g. UpdateEndpoint; actions are named after the operation they call
+    message: str
+
+
+@dataclass(frozen=True)
 class Memory:
     """What earlier passes recorded in status, for what AWS itself cannot tell."""
 
@@ -72,6 +82,7 @@ class Memory:
     rollout_generation: int | None = None  # the generation of that move
     observed_generation: int | None = None  # the generation last seen live: a difference at live state is drift
     adopting: bool = False  # the endpoint was named by the adoption annotation and is not yet the operator's
+    rejection: Rejection | None = None  # asking AWS again would only be refused again; a spec change retries
 
 
 @dataclass(frozen=True)
@@ -230,6 +241,8 @@ def _create_missing(desired: DesiredEndpoint, observed: Observed) -> list[Action
 
 def plan(desired: DesiredEndpoint, observed: Observed, owner: Owner, memory: Memory) -> Plan:
     """Decide the next step towards ``desired``."""
+    if memory.rejection is not None:
+        return _plan_rejected(desired, observed, owner, memory.rejection)
     endpoint = observed.endpoint
     if endpoint is None:
         return _plan_create(desired, observed, memory)
@@ -396,11 +409,8 @@ def _plan_update(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
     if memory.rollout_generation == memory.generation and memory.rollout_config_name == desired.endpoint_config_name:
         reason = endpoint.failure_reason or "the update did not complete"
         message = f"Rollout to {desired.endpoint_config_name} failed; {endpoint.config_name} still serves: {reason}"
-        # An instance type change deregistered autoscaling before the move; the config that still serves needs it
-        # back now, not at the next spec change.
-        restore = sync_scaling(desired.scaling, observed.scaling) if observed.scaling_known else []
         return Plan(
-            tuple(restore),
+            tuple(_restore_scaling(desired, observed)),
             "InService",
             Verdict(True, "InService", f"Serving the previous configuration {endpoint.config_name}"),
             degraded=Verdict(True, "RolloutFailed", message),
@@ -426,6 +436,31 @@ def _plan_update(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
         Verdict(True, "Updating", f"Moving SageMaker endpoint {endpoint.name} to {desired.endpoint_config_name}"),
         poll=True,
         rollout=(desired.endpoint_config_name, memory.generation),
+    )
+
+
+def _restore_scaling(desired: DesiredEndpoint, observed: Observed) -> list[Action]:
+    """Autoscaling for the config that still serves after a move that did not happen: an instance type change
+    deregistered it before the move, and the config that serves needs it back now, not at the next spec change."""
+    return sync_scaling(desired.scaling, observed.scaling) if observed.scaling_known else []
+
+
+def _plan_rejected(desired: DesiredEndpoint, observed: Observed, owner: Owner, rejection: Rejection) -> Plan:
+    """AWS refused a request of this generation: nothing moves towards it any more, but what serves gets back what
+    the refused step took away (as after a failed rollout) -- unless that is what AWS refused."""
+    endpoint = observed.endpoint
+    if endpoint is None or endpoint.status not in SERVING_STATUSES:
+        return Plan((), "Failed", Verdict(False, REJECTED, rejection.message), failure_reason=rejection.message)
+    ours = endpoint.tags is None or owner.owns(endpoint.tags)
+    restore = _restore_scaling(desired, observed) if ours and endpoint.status == "InService" else []
+    if any(type(action).__name__ == rejection.operation for action in restore):
+        restore = []
+    return Plan(
+        tuple(restore),
+        "InService",
+        Verdict(True, "InService", f"Serving the previous configuration {endpoint.config_name}"),
+        degraded=Verdict(True, REJECTED, rejection.message),
+        failure_reason=rejection.message,
     )
 
 

@@ -26,11 +26,13 @@ from lowlatency.desired import VARIANT_NAME, DesiredEndpoint, Owner, build_desir
 from lowlatency.naming import endpoint_name, is_sagemaker_name
 from lowlatency.observability import PassOutcome
 from lowlatency.planner import (
+    REJECTED,
     SERVING_STATUSES,
     Memory,
     Notice,
     Observed,
     Plan,
+    Rejection,
     Verdict,
     plan,
     plan_deletion,
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
 EventType = Literal["Normal", "Warning"]
-REJECTED = "AWSRejected"
+_REJECTED_PREFIX = "AWS rejected the request: "
 ADOPT_ANNOTATION = "lowlatency.io/adopt-endpoint"
 
 
@@ -176,9 +178,6 @@ class EndpointReconciler:
                 self._status(resource, "Failed", Verdict(False, "NotAllowed", message), failure_reason=message),
                 events=(Event("Warning", "NotAllowed", message),),
             )
-        if _rejected_at(resource.status, resource.generation):
-            # AWS refused this generation's request; asking again would only fail again. A spec change retries.
-            return PassResult({"phase": resource.status.phase or "Failed"})
         rightsizing = resource.status.rightsizing
         desired = build_desired(
             resource.spec,
@@ -196,7 +195,12 @@ class EndpointReconciler:
             decision = plan(desired, observed, resource.owner, memory)
             for action in decision.actions:
                 endpoints.apply(clients, action)
-            vpc_status = self._reconcile_vpc_endpoint(resource, desired.region, clients.ec2, look_wider=look_wider)
+            # The VPC endpoint follows the spec too: after a refusal, nothing moves towards this generation.
+            vpc_status = (
+                {}
+                if memory.rejection is not None
+                else self._reconcile_vpc_endpoint(resource, desired.region, clients.ec2, look_wider=look_wider)
+            )
         except AwsError as error:
             serving = (
                 observed is not None and observed.endpoint is not None and observed.endpoint.status in SERVING_STATUSES
@@ -320,7 +324,7 @@ class EndpointReconciler:
 
     def _aws_failure(self, resource: EndpointResource, error: AwsError, *, serving: bool = False) -> PassResult:
         if error.kind is ErrorKind.PERMANENT:
-            message = f"AWS rejected the request: {error}"
+            message = f"{_REJECTED_PREFIX}{error}"
             rejected = Verdict(serving, REJECTED, message)
             if serving:  # the previous configuration still takes traffic: degraded, not down
                 ready = Verdict(True, "InService", "Serving the previous configuration")
@@ -357,9 +361,14 @@ def _spec_changed(resource: EndpointResource) -> bool:
     return resource.status.observed_generation != resource.generation
 
 
-def _rejected_at(status: Status, generation: int) -> bool:
-    """Whether AWS already refused a request of this generation (reported in Ready or Degraded)."""
-    return any(c.reason == REJECTED and c.observed_generation == generation for c in status.conditions)
+def _rejection(status: Status, generation: int) -> Rejection | None:
+    """The request of this generation that AWS already refused (reported in Ready or Degraded), if any."""
+    for condition in status.conditions:
+        if condition.reason == REJECTED and condition.observed_generation == generation:
+            # The message is _aws_failure's: the prefix, then the AwsError ("UpdateEndpoint failed: ...").
+            operation = condition.message.removeprefix(_REJECTED_PREFIX).partition(" failed")[0]
+            return Rejection(operation, condition.message)
+    return None
 
 
 def _memory(resource: EndpointResource) -> Memory:
@@ -371,6 +380,7 @@ def _memory(resource: EndpointResource) -> Memory:
         rollout_generation=rollout.generation if rollout else None,
         observed_generation=resource.status.observed_generation,
         adopting=resource.adopting,
+        rejection=_rejection(resource.status, resource.generation),
     )
 
 
