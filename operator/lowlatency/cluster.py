@@ -1,6 +1,7 @@
 """What the operator asks of the Kubernetes API outside kopf's handlers, with the official client (blocking).
 
 - :func:`lowlatency_uids`: the uids of every LowLatencyEndpoint, for the ``orphans`` command;
+- :func:`patch_status`: a timer's status write (see :mod:`lowlatency.handlers` for why kopf does not write it);
 - :func:`ensure_peering`: the kopf peering object that replicas meet in. kopf only patches it (its keep-alives go
   into its status) and, with peering mandatory, pauses until it exists, so it is created at start-up when missing:
   a ``ClusterKopfPeering`` for an operator of all namespaces, a ``KopfPeering`` in each watched namespace otherwise.
@@ -57,6 +58,13 @@ def lowlatency_uids() -> set[str]:
         token = listed.get("metadata", {}).get("continue")
         if not token:
             return uids
+
+
+def patch_status(namespace: str, name: str, status: dict[str, Any]) -> None:
+    """Merge-patch a LowLatencyEndpoint's status (``None`` values remove fields)."""
+    custom_objects().patch_namespaced_custom_object_status(
+        GROUP, VERSION, namespace, PLURAL, name, {"status": status}, _content_type="application/merge-patch+json"
+    )
 
 
 def ensure_peering(name: str, namespaces: Sequence[str]) -> None:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
+import kubernetes
+import urllib3
 
 from lowlatency import GROUP, PLURAL, VERSION, cluster, measuring, observability
 from lowlatency.aws import AwsClients
@@ -112,6 +114,22 @@ class Supervisor:
         if asyncio.get_running_loop().time() < schedule.due and not self.measurer.finished(memo):
             return
         await self.reconcile(body, patch, memo)
+
+    async def write_status(self, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger) -> None:
+        """Write the status a timer's pass produced, instead of leaving it to kopf.
+
+        kopf ends a timer for good when writing its patch fails with an error it does not retry (409 Conflict, 422,
+        or a 5xx outlasting its backoffs), and the resource would not be looked at again until a restart. Written
+        here, a refused write is logged and the pass runs again at the polling cadence."""
+        status = patch.pop("status", None)
+        if not status:
+            return
+        try:
+            metadata = body["metadata"]
+            await asyncio.to_thread(cluster.patch_status, metadata["namespace"], metadata["name"], status)
+        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+            logger.warning(f"Writing status failed, the pass runs again: {error}")
+            _schedule(memo).due = asyncio.get_running_loop().time() + self.config.timing.poll_seconds
 
     async def delete(self, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo) -> PassResult:
         async with _schedule(memo).lock:  # a pass still running for this object finishes first
@@ -211,8 +229,9 @@ def register(config: OperatorConfig, registry: kopf.OperatorRegistry) -> Supervi
         await supervisor.reconcile(body, patch, memo)
 
     @kopf.timer(*RESOURCE, interval=config.timing.tick_seconds, registry=registry)
-    async def poll(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    async def poll(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         await supervisor.reconcile_if_due(body, patch, memo)
+        await supervisor.write_status(body, patch, memo, logger)
 
     @kopf.on.delete(*RESOURCE, registry=registry)
     async def delete(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:

@@ -1220,6 +1220,10 @@ class KubernetesEmulator:
 
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
 
+    def stop_watches(self) -> None:
+        """End every open watch stream, as kube-apiserver does when it restarts: clients list and watch again."""
+        self._in_server_loop(self.api.stop_watches)
+
     def install_crd(self, document: Mapping[str, Any]) -> JSON:
         """Register a CustomResourceDefinition, as ``kubectl apply -f`` of a new one does."""
         installed: JSON = self._in_server_loop(self.api.store_create, CRDS, None, dict(document))
