@@ -1,0 +1,150 @@
+"""Requests AWS refuses outright, in reconciliation passes against the AWS emulator (the Kubernetes side played by
+hand, as in test_reconciler_aws): the refusal is reported, never sent again for the same generation, and what still
+serves keeps its autoscaling.
+
+The emulator's clock is driven by hand, so that each pass sees SageMaker exactly where the test put it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aws_passes import resource_body, run_pass
+from fixtures_aws import TEST_DELAYS, AwsClientFactory, ManualClock
+from lowlatency.aws import AwsClients, AwsSettings
+from lowlatency.emulators.aws import AwsEmulator
+from lowlatency.reconciler import EndpointReconciler
+from specs import bid_filter_spec
+
+pytestmark = pytest.mark.timeout(60)
+
+NAME = "refused"
+RESOURCE_ID = f"endpoint/adtech-{NAME}/variant/AllTraffic"
+SCALING = {"minCapacity": 2, "maxCapacity": 8, "targetInvocationsPerInstance": 6000}
+REFUSAL = "The instance type ml.c5.2xlarge is not supported for endpoints in this Region"
+
+
+@pytest.fixture
+def reconciler(aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> EndpointReconciler:
+    for variable, value in aws_emulator.environment().items():
+        monkeypatch.setenv(variable, value)
+    return EndpointReconciler(AwsClients(AwsSettings(endpoint_url=aws_emulator.url)))
+
+
+@pytest.fixture
+def autoscaling(aws_client: AwsClientFactory) -> Any:
+    return aws_client("application-autoscaling", retries=False)
+
+
+def converge(reconciler: EndpointReconciler, body: dict[str, Any], clock: ManualClock) -> None:
+    for _ in range(8):
+        result = run_pass(reconciler, body)
+        if body["status"].get("phase") == "InService" and not result.moving:
+            return
+        clock.advance(max(TEST_DELAYS.create, TEST_DELAYS.update))
+    raise AssertionError(f"not InService: {body['status']}")
+
+
+def scaling_of(autoscaling: Any) -> tuple[list[tuple[int, int]], list[str]]:
+    """The variant's scalable targets (min, max) and scaling policy names, as Application Auto Scaling lists them."""
+    targets = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[RESOURCE_ID])
+    policies = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=RESOURCE_ID)
+    return (
+        [(target["MinCapacity"], target["MaxCapacity"]) for target in targets["ScalableTargets"]],
+        [policy["PolicyName"] for policy in policies["ScalingPolicies"]],
+    )
+
+
+def condition(body: dict[str, Any], type_: str) -> dict[str, Any]:
+    (found,) = [c for c in body["status"]["conditions"] if c["type"] == type_]
+    return found
+
+
+def change_instance_type(body: dict[str, Any]) -> None:
+    body["spec"]["instanceType"] = "ml.c5.2xlarge"
+    body["metadata"]["generation"] = 2
+
+
+@pytest.fixture
+def autoscaled(reconciler: EndpointReconciler, aws_clock: ManualClock, autoscaling: Any) -> dict[str, Any]:
+    """An InService endpoint under autoscaling, as a resource body at generation 1."""
+    body = resource_body(NAME, bid_filter_spec(autoscaling=SCALING))
+    converge(reconciler, body, aws_clock)
+    assert scaling_of(autoscaling) == ([(2, 8)], [f"adtech-{NAME}-invocations-per-instance"])
+    return body
+
+
+def test_a_refused_instance_type_change_gets_autoscaling_back_and_is_not_sent_again(
+    reconciler: EndpointReconciler, aws_emulator: AwsEmulator, autoscaling: Any, autoscaled: dict[str, Any]
+) -> None:
+    serving = autoscaled["status"]["endpointConfigName"]
+    change_instance_type(autoscaled)
+    aws_emulator.faults.reject("UpdateEndpoint", "ValidationException", REFUSAL)
+
+    refused = run_pass(reconciler, autoscaled)
+
+    assert [(event.type, event.reason) for event in refused.events] == [("Warning", "AWSRejected")]
+    assert scaling_of(autoscaling) == ([], [])  # deregistered for the move, as Application Auto Scaling requires
+    degraded = condition(autoscaled, "Degraded")
+    assert (degraded["status"], degraded["reason"], degraded["observedGeneration"]) == ("True", "AWSRejected", 2)
+    assert "UpdateEndpoint" in degraded["message"]
+    assert REFUSAL in degraded["message"]
+
+    restoring = run_pass(reconciler, autoscaled)
+
+    assert restoring.events == ()
+    assert scaling_of(autoscaling) == ([(2, 8)], [f"adtech-{NAME}-invocations-per-instance"])
+    assert condition(autoscaled, "Degraded") == degraded
+    aws_emulator.reset_calls()
+    for _ in range(3):
+        assert run_pass(reconciler, autoscaled).events == ()
+    assert aws_emulator.mutating_calls() == []
+    assert aws_emulator.count("UpdateEndpoint") == 0
+    status = autoscaled["status"]
+    assert (status["phase"], status["endpointConfigName"], status["observedGeneration"]) == ("InService", serving, 1)
+    assert condition(autoscaled, "Ready")["status"] == "True"
+    assert condition(autoscaled, "Degraded") == degraded
+
+
+def test_a_refused_restore_is_reported_and_not_sent_again(
+    reconciler: EndpointReconciler, aws_emulator: AwsEmulator, autoscaling: Any, autoscaled: dict[str, Any]
+) -> None:
+    change_instance_type(autoscaled)
+    aws_emulator.faults.reject("UpdateEndpoint", "ValidationException", REFUSAL)
+    aws_emulator.faults.reject("RegisterScalableTarget", "AccessDeniedException", "Not authorized", times=5)
+    aws_emulator.reset_calls()
+    run_pass(reconciler, autoscaled)
+
+    refused_restore = run_pass(reconciler, autoscaled)
+
+    assert [(event.type, event.reason) for event in refused_restore.events] == [("Warning", "AWSRejected")]
+    assert "RegisterScalableTarget" in condition(autoscaled, "Degraded")["message"]
+    for _ in range(3):
+        assert run_pass(reconciler, autoscaled).events == ()
+    assert aws_emulator.count("RegisterScalableTarget") == 1
+    assert aws_emulator.count("UpdateEndpoint") == 1
+    assert scaling_of(autoscaling) == ([], [])
+
+
+def test_a_spec_change_after_a_refusal_tries_again(
+    reconciler: EndpointReconciler,
+    aws_emulator: AwsEmulator,
+    aws_clock: ManualClock,
+    autoscaling: Any,
+    autoscaled: dict[str, Any],
+) -> None:
+    change_instance_type(autoscaled)
+    aws_emulator.faults.reject("UpdateEndpoint", "ValidationException", REFUSAL)
+    aws_emulator.reset_calls()
+    run_pass(reconciler, autoscaled)
+    run_pass(reconciler, autoscaled)
+
+    autoscaled["metadata"]["generation"] = 3
+    converge(reconciler, autoscaled, aws_clock)
+
+    assert aws_emulator.count("UpdateEndpoint") == 2
+    assert autoscaled["status"]["observedGeneration"] == 3
+    assert condition(autoscaled, "Degraded")["status"] == "False"
+    assert scaling_of(autoscaling) == ([(2, 8)], [f"adtech-{NAME}-invocations-per-instance"])
