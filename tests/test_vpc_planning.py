@@ -1,16 +1,29 @@
-"""Sharing the SageMaker Runtime VPC endpoint: who creates, who uses, who deletes."""
+"""Sharing the SageMaker Runtime VPC endpoint: who creates, who uses, who deletes; then creating it against the AWS
+emulator's EC2, which keeps client tokens and private DNS as EC2 does."""
 
+from typing import Any
+
+import pytest
+
+from e2e_support import create_network
+from fixtures_aws import AwsClientFactory
 from lowlatency.api import VpcEndpointSpec
+from lowlatency.aws import AwsError, ErrorKind
 from lowlatency.desired import Owner
+from lowlatency.emulators.aws import AwsEmulator
 from lowlatency.vpc import (
+    MAX_CREATE_ATTEMPTS,
     AddVpcEndpointUser,
     CreateVpcEndpoint,
     DeleteVpcEndpoint,
     ExtendVpcEndpoint,
     ObservedVpcEndpoint,
     RemoveVpcEndpointUser,
+    apply,
+    find,
     plan_vpc_endpoint,
     release,
+    user_tag,
 )
 
 SPEC = VpcEndpointSpec.model_validate(
@@ -61,3 +74,135 @@ def test_the_last_user_deletes_it() -> None:
 def test_removing_the_block_from_the_spec_releases_it() -> None:
     observed = shared({**MANAGED, "lowlatency.io/user/uid-1": "a"})
     assert plan_vpc_endpoint(None, observed, FIRST, "us-east-1") == release(observed, FIRST)
+
+
+# --- creating it, against the AWS emulator's EC2 (client tokens, races, deleted endpoints) ---------------------
+
+RUNTIME = "com.amazonaws.us-east-1.sagemaker.runtime"
+
+
+@pytest.fixture
+def ec2(aws_client: AwsClientFactory) -> Any:
+    return aws_client("ec2", retries=False)
+
+
+@pytest.fixture
+def network(ec2: Any) -> VpcEndpointSpec:
+    return VpcEndpointSpec.model_validate(create_network(ec2))
+
+
+def creation(spec: VpcEndpointSpec, owner: Owner = FIRST) -> CreateVpcEndpoint:
+    (action,) = plan_vpc_endpoint(spec, None, owner, "us-east-1")
+    assert isinstance(action, CreateVpcEndpoint)
+    return action
+
+
+def runtime_endpoints(ec2: Any, vpc_id: str) -> dict[str, str]:
+    """Every runtime endpoint EC2 lists in the VPC, deleted ones included: id → state."""
+    filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "service-name", "Values": [RUNTIME]}]
+    return {
+        found["VpcEndpointId"]: found["State"] for found in ec2.describe_vpc_endpoints(Filters=filters)["VpcEndpoints"]
+    }
+
+
+def usable(ec2: Any, vpc_id: str) -> list[str]:
+    return [endpoint_id for endpoint_id, state in runtime_endpoints(ec2, vpc_id).items() if state != "deleted"]
+
+
+@pytest.mark.timeout(30)
+def test_repeated_and_concurrent_creations_yield_one_endpoint(
+    ec2: Any, network: VpcEndpointSpec, aws_emulator: AwsEmulator
+) -> None:
+    apply(ec2, creation(network))
+    apply(ec2, creation(network))  # a retry after a crash
+    apply(ec2, creation(network, SECOND))  # another resource of the VPC that did not see it yet
+
+    (only,) = usable(ec2, network.vpc_id)
+    assert [call.error_code for call in aws_emulator.calls(operation="CreateVpcEndpoint")] == [None] * 3
+    observed = find(ec2, "us-east-1", vpc_id=network.vpc_id)
+    assert observed is not None
+    assert (observed.id, observed.users) == (only, {user_tag(FIRST)})  # the others join by tagging it
+
+
+@pytest.mark.timeout(30)
+def test_a_creation_after_the_deletion_makes_a_new_endpoint(ec2: Any, network: VpcEndpointSpec) -> None:
+    apply(ec2, creation(network))
+    (first,) = usable(ec2, network.vpc_id)
+    apply(ec2, DeleteVpcEndpoint(first))
+
+    apply(ec2, creation(network, SECOND))
+    apply(ec2, creation(network, SECOND))
+
+    (second,) = usable(ec2, network.vpc_id)
+    assert second != first
+    assert runtime_endpoints(ec2, network.vpc_id) == {first: "deleted", second: "available"}
+
+
+@pytest.mark.timeout(30)
+def test_a_creation_answered_with_a_deleted_endpoint_is_made_again(
+    ec2: Any, network: VpcEndpointSpec, aws_emulator: AwsEmulator
+) -> None:
+    apply(ec2, creation(network))
+    (first,) = usable(ec2, network.vpc_id)
+    apply(ec2, DeleteVpcEndpoint(first))
+    # EC2 no longer lists the deleted endpoint (here: the lookup finds nothing) but still remembers its token.
+    aws_emulator.faults.reject("DescribeVpcEndpoints", "InvalidVpcEndpointId.NotFound", "not found", service="ec2")
+
+    apply(ec2, creation(network))
+
+    assert aws_emulator.count("CreateVpcEndpoint") == 3
+    (second,) = usable(ec2, network.vpc_id)
+    assert second != first
+
+
+@pytest.mark.timeout(30)
+def test_creations_answered_only_with_deleted_endpoints_give_up_as_transient(
+    ec2: Any, network: VpcEndpointSpec, aws_emulator: AwsEmulator
+) -> None:
+    for _ in range(MAX_CREATE_ATTEMPTS):  # each made with the token that follows the ones deleted before it
+        apply(ec2, creation(network))
+        apply(ec2, DeleteVpcEndpoint(usable(ec2, network.vpc_id)[0]))
+    aws_emulator.reset_calls()
+    aws_emulator.faults.reject("DescribeVpcEndpoints", "InvalidVpcEndpointId.NotFound", "not found", service="ec2")
+
+    with pytest.raises(AwsError) as raised:
+        apply(ec2, creation(network))
+
+    assert (raised.value.kind, raised.value.code) == (ErrorKind.TRANSIENT, "StaleClientToken")
+    assert aws_emulator.count("CreateVpcEndpoint") == MAX_CREATE_ATTEMPTS
+    assert usable(ec2, network.vpc_id) == []
+
+
+@pytest.mark.timeout(30)
+def test_losing_the_private_dns_race_is_transient_and_the_next_look_finds_the_winner(
+    ec2: Any, network: VpcEndpointSpec
+) -> None:
+    winner = ec2.create_vpc_endpoint(
+        VpcEndpointType="Interface",
+        VpcId=network.vpc_id,
+        ServiceName=RUNTIME,
+        SubnetIds=network.subnet_ids,
+        SecurityGroupIds=network.security_group_ids,
+        PrivateDnsEnabled=True,
+        ClientToken="another-creator",
+    )["VpcEndpoint"]["VpcEndpointId"]
+
+    with pytest.raises(AwsError) as raised:
+        apply(ec2, creation(network))
+
+    assert (raised.value.kind, raised.value.code) == (ErrorKind.TRANSIENT, "InvalidParameter")
+    observed = find(ec2, "us-east-1", vpc_id=network.vpc_id)
+    assert observed is not None
+    assert observed.id == winner
+
+
+@pytest.mark.timeout(30)
+def test_a_creation_ec2_refuses_for_another_reason_stays_a_rejection(
+    ec2: Any, network: VpcEndpointSpec, aws_emulator: AwsEmulator
+) -> None:
+    refusal = "Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set to true"
+    aws_emulator.faults.reject("CreateVpcEndpoint", "InvalidParameter", refusal, service="ec2")
+    with pytest.raises(AwsError) as raised:
+        apply(ec2, creation(network))
+    assert (raised.value.kind, raised.value.aws_message) == (ErrorKind.PERMANENT, refusal)
+    assert usable(ec2, network.vpc_id) == []
