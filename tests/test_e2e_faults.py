@@ -1,0 +1,237 @@
+"""End to end under faults: AWS failing in each of its recurring ways (through the fault proxy), and the Kubernetes
+API cutting watches, refusing status writes and going away for a while. Every resource converges, status says what
+is happening while the operator retries, and AWS ends up holding exactly what it should: nothing duplicated under
+another name, nothing leaked (judged by a listing of everything the emulator holds, with owner tags).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import kmock
+import pytest
+
+from e2e_support import EndToEnd, Resource, condition, create_network, status_of
+from lowlatency.emulators.faults import Fault, FaultRates
+from lowlatency.emulators.kubernetes import KubernetesEmulator
+from reliability_support import (
+    READ_TIMEOUT_SECONDS,
+    ProxiedEndToEnd,
+    expected_inventory,
+    report_rows,
+    retrying,
+    tests_named,
+    uid_of,
+    wait_for_inventory,
+)
+from specs import bid_filter_spec
+
+pytest_plugins = ["e2e_fixtures", "reliability_fixtures"]
+
+NAME = "bid-filter"
+NEW_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-2"
+AUTOSCALING = {"minCapacity": 2, "maxCapacity": 4, "targetInvocationsPerInstance": 6000}
+CREATE_ENDPOINT = frozenset({"CreateEndpoint"})
+# Convergence under faults takes retries with backoff; still far below the production poll of 30 s.
+CONVERGE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class FaultClass:
+    """A way AWS fails: at ``rate`` of every call while the resource is created, updated and deleted; at first on
+    every CreateEndpoint, until status shows the operator retrying with the error named."""
+
+    row: str  # the row of docs/reliability.md's Faults table
+    fault: Fault
+    rate: float
+    named_as: str  # what the Ready condition's message names
+
+    def rates(self, rate: float, operations: frozenset[str] = frozenset()) -> FaultRates:
+        def share(fault: Fault) -> float:
+            return rate if fault == self.fault else 0.0
+
+        return FaultRates(
+            throttle=share("throttle"),
+            server_error=share("server-error"),
+            slow=share("slow"),
+            drop_before=share("drop-before"),
+            drop_after=share("drop-after"),
+            slow_seconds=2 * READ_TIMEOUT_SECONDS,
+            operations=operations,
+        )
+
+
+FAULT_CLASSES = {
+    fault.fault: fault
+    for fault in (
+        FaultClass("Throttling", "throttle", 0.3, "ThrottlingException"),
+        FaultClass("Server errors (5xx)", "server-error", 0.2, "InternalFailure"),
+        FaultClass("Slow answers past the read timeout", "slow", 0.2, "ReadTimeoutError"),
+        FaultClass("Connections dropped before AWS acts", "drop-before", 0.2, "ConnectionClosedError"),
+        FaultClass("Connections dropped after AWS acted", "drop-after", 0.2, "ConnectionClosedError"),
+    )
+}
+
+
+def autoscaled_spec(network: dict[str, Any]) -> dict[str, Any]:
+    """Every kind of AWS resource the operator makes: model, config, endpoint, autoscaling, VPC endpoint."""
+    return bid_filter_spec(autoscaling=AUTOSCALING, vpcEndpoint=network)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("fault", list(FAULT_CLASSES))
+def test_create_update_and_delete_converge_under(fault: Fault, proxied: ProxiedEndToEnd) -> None:
+    e2e, faults = proxied, FAULT_CLASSES[fault]
+    network = create_network(e2e.ec2)
+
+    e2e.proxy.set_rates(faults.rates(1.0, CREATE_ENDPOINT))
+    e2e.apply(NAME, autoscaled_spec(network))
+    stuck = e2e.wait_for_status(NAME, retrying, "Ready=False, Retrying, while every CreateEndpoint fails", timeout=40)
+    ready = condition(stuck, "Ready")
+    assert ready["status"] == "False"
+    assert "CreateEndpoint failed" in ready["message"], ready
+    assert faults.named_as in ready["message"], ready
+    assert status_of(stuck)["phase"] in {"Pending", "Creating"}
+
+    e2e.proxy.set_rates(faults.rates(faults.rate))
+    created = e2e.wait_in_service(NAME, timeout=CONVERGE_SECONDS)
+    uid = uid_of(created)
+    wait_for_inventory(e2e, expected_inventory(uid, status_of(created), vpc_id=network["vpcId"]), "after the create")
+
+    e2e.patch(NAME, {"model": {"image": NEW_IMAGE}})
+    updated = e2e.wait_in_service(NAME, generation=2, timeout=CONVERGE_SECONDS)
+    assert status_of(updated)["modelName"] != status_of(created)["modelName"]
+    assert status_of(updated)["endpointConfigName"] != status_of(created)["endpointConfigName"]
+    wait_for_inventory(e2e, expected_inventory(uid, status_of(updated), vpc_id=network["vpcId"]), "after the update")
+
+    e2e.kubectl("delete", "lle", NAME, "-n", "adtech", "--wait", f"--timeout={CONVERGE_SECONDS}s", timeout=90)
+    wait_for_inventory(e2e, set(), "after the delete")
+
+    assert e2e.succeeded("CreateEndpoint") == 1
+    assert e2e.succeeded("UpdateEndpoint") == 1
+    injected_on_the_way = e2e.proxy.injected(fault) - e2e.proxy.counts[("CreateEndpoint", fault)]
+    assert injected_on_the_way >= 3, e2e.proxy.counts
+
+
+# --- the Kubernetes API -----------------------------------------------------------------------------------------
+
+LOWLATENCY = kmock.resource("lowlatency.io", "v1alpha1", "lowlatencyendpoints")
+THIRD_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-3"
+FAULT_SECONDS = 4
+
+
+def kubernetes_failure(code: int, reason: str, message: str) -> dict[str, Any]:
+    """The Status object kube-apiserver answers a failed request with."""
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "code": code,
+        "reason": reason,
+        "message": message,
+    }
+
+
+def for_a_while(seconds: float) -> Callable[[Any], bool]:
+    """A kmock request filter that matches until ``seconds`` from now."""
+    until = time.monotonic() + seconds
+    return lambda _request: time.monotonic() < until
+
+
+def exactly_one_of_everything(e2e: EndToEnd, resource: Resource) -> None:
+    wait_for_inventory(e2e, expected_inventory(uid_of(resource), status_of(resource), autoscaled=False), "the end")
+    assert e2e.succeeded("CreateEndpoint") == 1
+
+
+@pytest.mark.timeout(90)
+def test_watch_streams_cut_mid_rollout_are_reopened_and_the_next_change_is_seen(
+    proxied: ProxiedEndToEnd, kubernetes_emulator: KubernetesEmulator
+) -> None:
+    e2e = proxied
+    e2e.create(NAME)
+    e2e.freeze_sagemaker()  # the rollout stays Updating while the watches are cut
+    e2e.patch(NAME, {"model": {"image": NEW_IMAGE}})
+    e2e.wait_for_status(NAME, lambda found: status_of(found).get("phase") == "Updating", "Updating")
+
+    def watches() -> int:
+        return len(list(kubernetes_emulator.api["get", LOWLATENCY, {"watch": "true"}]))
+
+    opened = watches()
+    kubernetes_emulator.stop_watches()
+    e2e.wait(lambda: watches() > opened, "the operator watching again")
+    # Only a watch opened again delivers this change to the operator.
+    assert e2e.patch(NAME, {"model": {"image": THIRD_IMAGE}}) == 3
+    opened = watches()
+    kubernetes_emulator.stop_watches()
+    e2e.wait(lambda: watches() > opened, "the operator watching again")
+    e2e.aws.sagemaker.clock = time.time  # SageMaker's time runs again: the first rollout completes
+
+    final = e2e.wait_in_service(NAME, generation=3, timeout=CONVERGE_SECONDS)
+    live_model = e2e.sagemaker.describe_model(ModelName=status_of(final)["modelName"])
+    assert live_model["PrimaryContainer"]["Image"] == THIRD_IMAGE
+    exactly_one_of_everything(e2e, final)
+    assert e2e.succeeded("UpdateEndpoint") == 2
+
+
+@pytest.mark.timeout(90)
+def test_conflicts_on_status_writes_for_a_while_then_converges(
+    proxied: ProxiedEndToEnd, kubernetes_emulator: KubernetesEmulator
+) -> None:
+    e2e = proxied
+    conflict = kubernetes_failure(
+        409,
+        "Conflict",
+        'Operation cannot be fulfilled on lowlatencyendpoints.lowlatency.io "bid-filter": the object has been '
+        "modified; please apply your changes to the latest version and try again",
+    )
+    refusals = (
+        kubernetes_emulator.api["patch", LOWLATENCY, kmock.subresource("status"), for_a_while(FAULT_SECONDS)]
+        << 409
+        << conflict
+    )
+    e2e.apply(NAME, bid_filter_spec())
+    final = e2e.wait_in_service(NAME, timeout=CONVERGE_SECONDS)
+
+    assert len(list(refusals)) >= 2, "the operator's status writes were refused for a while"
+    exactly_one_of_everything(e2e, final)
+
+
+@pytest.mark.timeout(90)
+def test_api_server_unavailable_for_a_while_mid_create_then_converges(
+    proxied: ProxiedEndToEnd, kubernetes_emulator: KubernetesEmulator
+) -> None:
+    e2e = proxied
+    clock = e2e.freeze_sagemaker()  # Creating until the API server is back
+    e2e.apply(NAME, bid_filter_spec())
+    e2e.wait_for_status(NAME, lambda found: status_of(found).get("phase") == "Creating", "Creating")
+
+    unavailable = kubernetes_failure(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+    refusals = kubernetes_emulator.api[for_a_while(FAULT_SECONDS)] << 503 << unavailable
+    kubernetes_emulator.stop_watches()  # open streams end as a restarting server ends them
+    clock.advance(60)
+    time.sleep(FAULT_SECONDS)
+
+    final = e2e.wait_in_service(NAME, timeout=CONVERGE_SECONDS)
+    assert len(list(refusals)) >= 2, "the operator's requests met the unavailable server"
+    exactly_one_of_everything(e2e, final)
+
+
+# --- the report: docs/reliability.md states what these tests prove -------------------------------------------------
+
+
+def test_the_reliability_report_states_the_faults_tested() -> None:
+    rows = report_rows("Faults")
+    assert sorted(rows) == sorted(faults.row for faults in FAULT_CLASSES.values())
+    for faults in FAULT_CLASSES.values():
+        row = rows[faults.row]
+        assert f"{faults.rate:.0%} of all calls" in row, row
+        assert "3 of 3 operations" in row, row
+        assert f"`Retrying` shown with `{faults.named_as}`" in row, row
+    kubernetes = report_rows("Kubernetes API faults")
+    assert len(kubernetes) == 3
+    for row in kubernetes.values():
+        (named,) = tests_named(row)
+        assert callable(globals().get(named)), f"docs/reliability.md names {named}, which is not in this module"
