@@ -81,3 +81,13 @@ def test_the_operators_identity_never_reaches_the_message() -> None:
     assert "assumed-role" not in message
     assert "<the operator's AWS identity> is not authorized to perform: sagemaker:CreateEndpoint" in message
     assert "endpoint/adtech-bid-filter" in message
+
+
+def test_a_missing_id_named_by_a_create_is_the_specs_error_not_an_absence() -> None:
+    """CreateVpcEndpoint naming a security group that does not exist will never succeed as sent: it is surfaced,
+    while the same code from a describe or delete means the resource itself is gone."""
+    missing_group = client_error("InvalidGroup.NotFound", "The security group 'sg-0c2d' does not exist")
+    created = classify("ec2:CreateVpcEndpoint", missing_group)
+    assert (created.kind, created.code) == (ErrorKind.PERMANENT, "InvalidGroup.NotFound")
+    missing_endpoint = client_error("InvalidVpcEndpointId.NotFound", "The VpcEndpoint Id 'vpce-1' does not exist")
+    assert classify("ec2:DeleteVpcEndpoints", missing_endpoint).kind is ErrorKind.NOT_FOUND

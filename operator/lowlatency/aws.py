@@ -167,6 +167,11 @@ def classify(action: str, error: Exception) -> AwsError:
         code = str(details.get("Code", ""))
         message = redact(str(details.get("Message", "")) or str(error))
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        creating = action.rpartition(":")[2].startswith("Create")
+        if creating and code.endswith(".NotFound"):
+            # EC2 names the missing id: a subnet or security group the spec refers to, never what is being created.
+            # Asking again cannot help; the user must correct the spec.
+            return AwsError(action, ErrorKind.PERMANENT, code, message)
         if (
             code in _NOT_FOUND_CODES
             or code.endswith(".NotFound")
