@@ -29,8 +29,9 @@ def test_json_has_the_keys_of_status_benchmark(
 ) -> None:
     with ModelServer(latency=Fixed(1)) as server:
         status = benchmark(
-            server, monkeypatch, "--payload", "0.2,1", "--concurrency", "4", "--requests", "200", "--json"
-        )
+            server, monkeypatch, "--payload", "0.2,1", "--concurrency", "4", "--requests", "200", "--json",
+            "--target-p99-ms", "1000",  # the objective is judged, not the machine: a busy one must not fail it
+        )  # fmt: skip
     output = json.loads(capsys.readouterr().out)
     assert status == 0
     assert output.keys() >= STATUS_KEYS
