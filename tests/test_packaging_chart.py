@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -13,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from lowlatency import config
+from lowlatency import cli, config, pricing
 from lowlatency.tenancy import TenantPolicy
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,6 +23,17 @@ CRD_FILE = REPO / "crds" / "lowlatencyendpoints.lowlatency.io.yaml"
 KUBERNETES_VERSION = "1.33.0"
 ROLE_ARN = "arn:aws:iam::123456789012:role/lowlatency-operator"
 NAMESPACE = "lowlatency-system"
+TEAM_PRICES: dict[str, Any] = {
+    **json.loads((REPO / "operator" / "lowlatency" / "data" / "prices.json").read_text()),
+    "source": "the platform team's negotiated rates",
+    "compiled": "2026-10-01",
+}
+
+
+def one_price(price: Any) -> dict[str, Any]:
+    """A price table of one instance type, otherwise well-formed."""
+    return {"source": "mine", "compiled": "2026-10-01", "regions": {"us-east-1": {"ml.c5.xlarge": price}}}
+
 
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -31,19 +43,34 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "metrics": {"enabled": True, "port": 9100, "serviceMonitor": {"enabled": True, "labels": {"release": "kps"}}}
     },
     "no-metrics-no-crd": {"metrics": {"enabled": False}, "crd": {"install": False}},
+    "existing-price-configmap": {"prices": {"existingConfigMap": "team-prices"}},
     "everything": {
         "image": {"digest": "sha256:" + "0" * 64},
         "serviceAccount": {"roleArn": ROLE_ARN, "annotations": {"team": "platform"}},
-        "aws": {"endpointUrl": "http://aws.local:5000", "serviceEndpoints": {"SAGEMAKER": "http://sm.local"}},
+        "aws": {
+            "region": "eu-west-1",
+            "endpointUrl": "http://aws.local:5000",
+            "serviceEndpoints": {"SAGEMAKER": "http://sm.local"},
+            "readTimeoutSeconds": 12.5,
+        },
         "watchNamespaces": ["adtech"],
         "operator": {
             "logFormat": "text",
             "verbose": True,
             "pollSeconds": 10,
+            "resyncSeconds": 120,
+            "auditSeconds": 0,
+            "tickSeconds": 2,
+            "awsWorkers": 4,
             "extraEnv": [{"name": "X", "value": "1"}],
         },
         "tenantPolicy": {"namespaces": {"adtech": {"maxInstanceCount": 20, "instanceTypes": ["ml.c5.*"]}}},
-        "peering": {"enabled": True},
+        "benchmark": {"maxSeconds": 90, "atOnce": 2, "viaVpcEndpoint": True},
+        "rightsizing": {"safetyFactor": 0.7, "stepSeconds": 4.5},
+        "prices": {"table": TEAM_PRICES},
+        "peering": {"enabled": True, "lifetimeSeconds": 45},
+        "health": {"port": 8081},
+        "metrics": {"port": 9200},
         "replicaCount": 2,
         "nodeSelector": {"kubernetes.io/arch": "arm64"},
         "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "operators", "effect": "NoSchedule"}],
@@ -66,6 +93,26 @@ BAD_VALUE_SETS: dict[str, dict[str, Any]] = {
     "two replicas without peering": {"replicaCount": 2},
     "servicemonitor without metrics": {"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}},
     "unknown tenant policy field": {"tenantPolicy": {"namespaces": {"adtech": {"maxInstances": 3}}}},
+    "AWS read timeout of zero": {"aws": {"readTimeoutSeconds": 0}},
+    "AWS read timeout not a number": {"aws": {"readTimeoutSeconds": "30s"}},
+    "negative audit interval": {"operator": {"auditSeconds": -1}},
+    "no AWS workers": {"operator": {"awsWorkers": 0}},
+    "peering lifetime too short": {"peering": {"lifetimeSeconds": 5}},
+    "benchmark of no time": {"benchmark": {"maxSeconds": 0}},
+    "no benchmark at a time": {"benchmark": {"atOnce": 0}},
+    "half a benchmark at a time": {"benchmark": {"atOnce": 1.5}},
+    "via VPC endpoint not a boolean": {"benchmark": {"viaVpcEndpoint": "yes"}},
+    "unknown benchmark key": {"benchmark": {"timeoutSeconds": 30}},
+    "safety factor above one": {"rightsizing": {"safetyFactor": 1.5}},
+    "safety factor of zero": {"rightsizing": {"safetyFactor": 0}},
+    "ramp step of zero": {"rightsizing": {"stepSeconds": 0}},
+    "price table without regions": {"prices": {"table": {"source": "mine", "compiled": "2026-10-01"}}},
+    "price table compiled on no date": {"prices": {"table": {**one_price(1), "compiled": "October"}}},
+    "price not a number": {"prices": {"table": one_price("cheap")}},
+    "negative price": {"prices": {"table": one_price(-1)}},
+    "price table and existing ConfigMap both": {"prices": {"table": TEAM_PRICES, "existingConfigMap": "team-prices"}},
+    "price ConfigMap name invalid": {"prices": {"existingConfigMap": "Team_Prices"}},
+    "unknown prices key": {"prices": {"file": "/prices.json"}},
 }
 
 
@@ -113,12 +160,14 @@ def env_of(objects: list[dict[str, Any]]) -> dict[str, str]:
     return {variable["name"]: variable.get("value", "") for variable in container(objects)["env"]}
 
 
-def operator_config(environment: dict[str, str]) -> config.OperatorConfig:
-    """What the operator makes of this environment: the same parser as `lowlatency-operator run`."""
-    with mock.patch.dict(os.environ, environment):
-        parser = argparse.ArgumentParser()
-        config.add_arguments(parser)
-        return config.from_arguments(parser.parse_args([]))
+def run_arguments(objects: list[dict[str, Any]]) -> argparse.Namespace:
+    """What the image's entrypoint, `lowlatency-operator run`, parses from the rendered container's env and args."""
+    with mock.patch.dict(os.environ, env_of(objects), clear=True):
+        return cli.build_parser().parse_args(["run", *container(objects).get("args", [])])
+
+
+def operator_config(objects: list[dict[str, Any]]) -> config.OperatorConfig:
+    return config.from_arguments(run_arguments(objects))
 
 
 def test_helm_lint(helm: str, tmp_path: Path, value_set: str) -> None:
@@ -166,7 +215,7 @@ def test_irsa_role_on_the_service_account(helm: str, tmp_path: Path) -> None:
     assert service_account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": ROLE_ARN}
     deployment = one(objects, "Deployment")
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == service_account["metadata"]["name"]
-    assert operator_config(env_of(objects)).aws.default_region == "eu-west-1"
+    assert operator_config(objects).aws.default_region == "eu-west-1"
     assert "annotations" not in one(render(helm, tmp_path, {}), "ServiceAccount")["metadata"]
 
 
@@ -199,7 +248,7 @@ def test_cluster_wide_rbac_is_least_privilege(helm: str, tmp_path: Path) -> None
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": one(objects, "ServiceAccount")["metadata"]["name"], "namespace": NAMESPACE}
     ]
-    assert operator_config(env_of(objects)).namespaces == ()
+    assert operator_config(objects).namespaces == ()
 
 
 def test_namespaced_rbac_has_a_role_per_watched_namespace(helm: str, tmp_path: Path) -> None:
@@ -211,7 +260,7 @@ def test_namespaced_rbac_has_a_role_per_watched_namespace(helm: str, tmp_path: P
         assert rules_of(role) == RESOURCE_RULES
     (observer,) = [obj for obj in objects if obj["kind"] == "ClusterRole"]
     assert rules_of(observer) == NAMESPACE_OBSERVATION | CRD_OBSERVATION, "read-only observation, nothing else"
-    assert operator_config(env_of(objects)).namespaces == ("adtech", "search")
+    assert operator_config(objects).namespaces == ("adtech", "search")
 
 
 def test_peering_adds_its_rbac_argument_and_rolling_updates(helm: str, tmp_path: Path) -> None:
@@ -250,17 +299,17 @@ def test_the_pod_is_restricted_and_read_only(helm: str, tmp_path: Path, value_se
 def test_probes_use_kopfs_liveness_endpoint(helm: str, tmp_path: Path, value_set: str) -> None:
     objects = render(helm, tmp_path, VALUE_SETS[value_set])
     operator = container(objects)
-    liveness = operator_config(env_of(objects)).liveness_endpoint
-    assert liveness == "http://0.0.0.0:8080/healthz"
+    liveness = operator_config(objects).liveness_endpoint
     ports = {port["name"]: port["containerPort"] for port in operator["ports"]}
+    assert liveness == f"http://0.0.0.0:{ports['health']}/healthz"
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert operator[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
-    assert ports["health"] == 8080
+    assert ports["health"] == VALUE_SETS[value_set].get("health", {}).get("port", 8080)
 
 
 def test_metrics_port_service_and_servicemonitor_agree(helm: str, tmp_path: Path) -> None:
     objects = render(helm, tmp_path, VALUE_SETS["metrics-and-servicemonitor"])
-    assert operator_config(env_of(objects)).metrics_port == 9100
+    assert operator_config(objects).metrics_port == 9100
     ports = {port["name"]: port["containerPort"] for port in container(objects)["ports"]}
     assert ports["metrics"] == 9100
     service = one(objects, "Service")
@@ -279,7 +328,7 @@ def test_metrics_port_service_and_servicemonitor_agree(helm: str, tmp_path: Path
 
 def test_without_metrics_nothing_listens_for_them(helm: str, tmp_path: Path) -> None:
     objects = render(helm, tmp_path, VALUE_SETS["no-metrics-no-crd"])
-    assert operator_config(env_of(objects)).metrics_port is None
+    assert operator_config(objects).metrics_port is None
     assert "Service" not in {obj["kind"] for obj in objects}
     assert [port["name"] for port in container(objects)["ports"]] == ["health"]
 
@@ -287,21 +336,33 @@ def test_without_metrics_nothing_listens_for_them(helm: str, tmp_path: Path) -> 
 def test_every_setting_reaches_the_operator(helm: str, tmp_path: Path) -> None:
     objects = render(helm, tmp_path, VALUE_SETS["everything"])
     environment = env_of(objects)
-    settings = operator_config(environment)
+    settings = operator_config(objects)
+    assert settings.aws.default_region == "eu-west-1"
     assert settings.aws.endpoint_url == "http://aws.local:5000"
+    assert settings.aws.read_timeout_seconds == 12.5
     assert environment["AWS_ENDPOINT_URL_SAGEMAKER"] == "http://sm.local"  # boto3 reads it itself
     assert settings.log_format == "text"
     assert settings.timing.poll_seconds == 10
+    assert settings.timing.resync_seconds == 120
+    assert settings.timing.audit_seconds == 0
+    assert settings.timing.tick_seconds == 2
+    assert settings.aws_workers == 4
     assert settings.namespaces == ("adtech",)
+    assert settings.peering.name == "lowlatency-operator"
+    assert settings.peering.lifetime_seconds == 45
+    assert settings.liveness_endpoint == "http://0.0.0.0:8081/healthz"
+    assert settings.metrics_port == 9200
+    assert settings.benchmarking.max_seconds == 90
+    assert settings.benchmarking.at_once == 2
+    assert settings.benchmarking.via_vpc_endpoint is True
+    assert settings.benchmarking.safety_factor == 0.7
+    assert settings.benchmarking.ramp_step_seconds == 4.5
     assert environment["X"] == "1"
-    assert "--verbose" in container(objects)["args"]
+    assert run_arguments(objects).verbose is True
     assert container(objects)["image"] == "ghcr.io/lowlatency-io/lowlatency-operator@sha256:" + "0" * 64
     policy_path = settings.tenant_policy
     assert policy_path is not None
-    config_map = one(objects, "ConfigMap")
-    mount = next(m for m in container(objects)["volumeMounts"] if m["name"] == "tenant-policy")
-    assert str(policy_path.parent) == mount["mountPath"]
-    assert "subPath" not in mount, "a subPath mount never sees the ConfigMap change"
+    config_map = mounted_config_map(objects, policy_path)
     policy = yaml.safe_load(config_map["data"][policy_path.name])
     assert policy == VALUE_SETS["everything"]["tenantPolicy"]
     TenantPolicy.model_validate(policy)
@@ -309,6 +370,61 @@ def test_every_setting_reaches_the_operator(helm: str, tmp_path: Path) -> None:
     assert pod["nodeSelector"] == {"kubernetes.io/arch": "arm64"}
     assert pod["priorityClassName"] == "system-cluster-critical"
     assert pod["tolerations"][0]["key"] == "dedicated"
+
+
+def test_no_run_flag_is_left_at_what_the_chart_defaults_to(helm: str, tmp_path: Path) -> None:
+    """Each flag of `lowlatency-operator run` is set by some value: a flag the chart cannot reach fails here."""
+    defaults = vars(run_arguments(render(helm, tmp_path, {})))
+    everything = vars(run_arguments(render(helm, tmp_path, VALUE_SETS["everything"])))
+    unreachable = sorted(flag for flag, value in everything.items() if value == defaults[flag] and flag != "func")
+    assert not unreachable, f"no chart value changes {unreachable}"
+
+
+def mounted_config_map(objects: list[dict[str, Any]], path: Path) -> dict[str, Any]:
+    """The chart's ConfigMap whose directory mount holds ``path``; no subPath, so that edits reach the pod."""
+    mount = next(m for m in container(objects)["volumeMounts"] if m["mountPath"] == str(path.parent))
+    assert "subPath" not in mount, "a subPath mount never sees the ConfigMap change"
+    volumes = one(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    name = next(volume["configMap"]["name"] for volume in volumes if volume["name"] == mount["name"])
+    (config_map,) = [obj for obj in objects if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == name]
+    return config_map
+
+
+def test_a_price_table_in_values_is_the_one_the_operator_loads(helm: str, tmp_path: Path) -> None:
+    objects = render(helm, tmp_path, VALUE_SETS["everything"])
+    prices_path = operator_config(objects).benchmarking.prices
+    assert prices_path is not None
+    document = json.loads(mounted_config_map(objects, prices_path)["data"][prices_path.name])
+    table = pricing.parse(document, str(prices_path))
+    assert table == pricing.parse(TEAM_PRICES, "values")
+    assert table.source == "the platform team's negotiated rates"
+    assert table.hourly_usd == pricing.load().hourly_usd
+    annotations = one(objects, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["a"] == "b"
+    repriced = render(helm, tmp_path, {**VALUE_SETS["everything"], "prices": {"table": one_price(0.1)}})
+    repriced_annotations = one(repriced, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert repriced_annotations["checksum/prices"] != annotations["checksum/prices"], (
+        "the operator reads prices at start-up: a new table must roll the pods"
+    )
+
+
+def test_an_existing_price_configmap_is_mounted_not_created(helm: str, tmp_path: Path) -> None:
+    objects = render(helm, tmp_path, VALUE_SETS["existing-price-configmap"])
+    prices_path = operator_config(objects).benchmarking.prices
+    assert prices_path is not None
+    mount = next(m for m in container(objects)["volumeMounts"] if m["mountPath"] == str(prices_path.parent))
+    assert "subPath" not in mount
+    volumes = one(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    (volume,) = [volume for volume in volumes if volume["name"] == mount["name"]]
+    assert volume["configMap"] == {"name": "team-prices"}
+    assert prices_path.name == "prices.json", "the key values.yaml documents"
+    assert "ConfigMap" not in {obj["kind"] for obj in objects}
+
+
+def test_without_a_price_table_the_bundled_one_is_used(helm: str, tmp_path: Path) -> None:
+    objects = render(helm, tmp_path, {})
+    assert operator_config(objects).benchmarking.prices is None
+    assert [mount["name"] for mount in container(objects)["volumeMounts"]] == ["tmp"]
 
 
 def test_notes_tell_what_to_do_next(helm: str, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,17 @@ def test_the_deployment_is_restricted_probed_and_measured(kubectl: str) -> None:
     assert service_port["targetPort"] == "metrics"
     namespace_labels = one(objects, "Namespace")["metadata"]["labels"]
     assert namespace_labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_the_base_deployment_names_every_variable_the_operator_reads() -> None:
+    """Set or documented in a comment: an admin writing an overlay finds every setting in one place."""
+    parser = argparse.ArgumentParser(formatter_class=lambda prog: argparse.HelpFormatter(prog, width=1000))
+    config.add_arguments(parser)
+    read = set(re.findall(r"LOWLATENCY_[A-Z_]+[A-Z]", parser.format_help()))
+    assert "LOWLATENCY_PRICES" in read
+    named = set(re.findall(r"LOWLATENCY_[A-Z_]+[A-Z]", (MANIFESTS / "base" / "deployment.yaml").read_text()))
+    assert sorted(read - named) == [], "undocumented"
+    assert sorted(named - read) == [], "documented but never read"
 
 
 def test_the_argocd_examples_order_the_operator_before_the_endpoints() -> None:

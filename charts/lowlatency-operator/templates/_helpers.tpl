@@ -66,3 +66,12 @@ app.kubernetes.io/part-of: lowlatency
 {{- define "lowlatency-operator.tenantPolicyName" -}}
 {{- printf "%s-tenant-policy" (include "lowlatency-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
+
+{{/* The ConfigMap holding the price table (key prices.json): the chart's own or the user's; empty: the bundled one. */}}
+{{- define "lowlatency-operator.pricesConfigMap" -}}
+{{- if .Values.prices.table }}
+{{- printf "%s-prices" (include "lowlatency-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- .Values.prices.existingConfigMap }}
+{{- end }}
+{{- end }}
