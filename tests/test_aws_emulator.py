@@ -306,7 +306,8 @@ def test_updating_an_endpoint_that_is_not_in_service_is_refused(
     error = client_error(lambda: sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-v2"))
     assert code_of(error) == "ValidationException"
     assert "Cannot update in-progress endpoint" in error.response["Error"]["Message"]
-    assert classify("sagemaker:UpdateEndpoint", error).kind is ErrorKind.PERMANENT
+    # Busy, not refused: the operator looks again (the endpoint may be Updating with its own lost request).
+    assert classify("sagemaker:UpdateEndpoint", error).kind is ErrorKind.TRANSIENT
     capacity = client_error(
         lambda: sagemaker.update_endpoint_weights_and_capacities(
             EndpointName=in_service, DesiredWeightsAndCapacities=[{"VariantName": VARIANT, "DesiredInstanceCount": 3}]

@@ -116,6 +116,25 @@ def test_create_update_and_delete_converge_under(fault: Fault, proxied: ProxiedE
     assert injected_on_the_way >= 3, e2e.proxy.counts
 
 
+@pytest.mark.timeout(60)
+def test_a_rollout_whose_answer_is_lost_is_followed_not_reported_as_rejected(proxied: ProxiedEndToEnd) -> None:
+    """UpdateEndpoint carried out, its answer lost: the client's retry meets SageMaker's 'Cannot update in-progress
+    endpoint', which means the endpoint is busy (with this very rollout), not that the spec was refused."""
+    e2e = proxied
+    created = e2e.create(NAME)
+    hold = e2e.proxy.hold_after(3)  # CreateModel, CreateEndpointConfig, then UpdateEndpoint
+    e2e.patch(NAME, {"model": {"image": NEW_IMAGE}})
+    assert hold.reached.wait(20), e2e.operator.logs()
+    assert hold.operation == "UpdateEndpoint"
+    hold.release()
+
+    updated = e2e.wait_in_service(NAME, generation=2)
+    assert condition(updated, "Degraded").get("status") == "False", condition(updated, "Degraded")
+    assert status_of(updated)["modelName"] != status_of(created)["modelName"]
+    exactly_one_of_everything(e2e, updated)
+    assert e2e.succeeded("UpdateEndpoint") == 1
+
+
 # --- the Kubernetes API -----------------------------------------------------------------------------------------
 
 LOWLATENCY = kmock.resource("lowlatency.io", "v1alpha1", "lowlatencyendpoints")

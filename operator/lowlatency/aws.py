@@ -148,6 +148,9 @@ _NOT_FOUND_CODES = {"ResourceNotFound", "ResourceNotFoundException", "ObjectNotF
 # SageMaker answers "no such resource" with a ValidationException whose message says so.
 _NOT_FOUND_MESSAGES = ("Could not find", "does not exist", "not found")
 _ALREADY_EXISTS_MESSAGES = ("already existing", "already exists")
+# SageMaker refuses to change an endpoint that is changing ('Cannot update in-progress endpoint "<arn>".'): the
+# endpoint is busy, often with the operator's own request whose answer was lost, and the next pass sees where it goes.
+_BUSY_MESSAGES = ("in-progress endpoint",)
 
 
 # AccessDenied messages name the caller ("User: arn:aws:sts::123456789012:assumed-role/op/i-0ab is not
@@ -181,7 +184,8 @@ def classify(action: str, error: Exception) -> AwsError:
             )
         ):
             return AwsError(action, ErrorKind.NOT_FOUND, code, message)
-        if code in _TRANSIENT_CODES or status >= 500:
+        busy = code == "ValidationException" and any(text in message for text in _BUSY_MESSAGES)
+        if code in _TRANSIENT_CODES or status >= 500 or busy:
             return AwsError(action, ErrorKind.TRANSIENT, code, message)
         return AwsError(action, ErrorKind.PERMANENT, code, message)
     if isinstance(error, botocore.exceptions.NoCredentialsError | botocore.exceptions.NoRegionError):
