@@ -21,20 +21,28 @@ PAYLOAD = inline("0.2,1,0,3,0.7", "text/csv")
 pytestmark = pytest.mark.timeout(30)
 
 
+# A run during which this process was held up for longer than this (by the machine, not the engine) says nothing
+# about the engine's accuracy at the tail; it is measured again.
+DISTURBED_MS = 20.0
+
+
 @pytest.mark.parametrize(
     "latency", [LogNormal(p50_ms=20, p99_ms=60), Normal(mean_ms=30, stdev_ms=6), Fixed(25)], ids=repr
 )
 async def test_measured_percentiles_match_the_injected_distribution(
     latency: Latency, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with ModelServer(latency=latency, seed=7) as server:
-        result = await run(target_of(server, monkeypatch), PAYLOAD, Load(concurrency=12, requests=1000))
+    for _attempt in range(3):
+        with ModelServer(latency=latency, seed=7) as server:
+            result = await run(target_of(server, monkeypatch), PAYLOAD, Load(concurrency=12, requests=1000))
+        # The scheduling delays of this process during the run, as the engine and the server measured them: on a
+        # busy machine an answer can be sent and read that much late, never early.
+        lag_ms = result.loop_lag.get_max_value() / 1000 + server.lateness_max_ms
+        if lag_ms <= DISTURBED_MS:
+            break
     summary = result.summary()
     assert summary.requests == 1000
     assert summary.errors == 0
-    # The scheduling delays of this process during the run, as the engine and the server measured them: on a busy
-    # machine an answer can be sent and read that much late, never early.
-    lag_ms = result.loop_lag.get_max_value() / 1000 + server.lateness_max_ms
     # (measured, percentile, how far under the distribution it may be, how far over: ratio and milliseconds)
     for measured, percentile, under, over, over_ms in (
         (summary.p50_ms, 50, 0.1, 0.1, 1.5),
@@ -42,7 +50,10 @@ async def test_measured_percentiles_match_the_injected_distribution(
         (summary.p99_ms, 99, 0.25, 0.2, 5.0),
     ):
         expected = latency.percentile_ms(percentile)
-        assert expected * (1 - under) <= measured <= expected * (1 + over) + over_ms + lag_ms, (
+        # A stall delays whichever answers were in flight, drawn from the whole distribution up to its max: when
+        # every attempt was disturbed, the bound grows by the stall on top of the largest service time.
+        allowance = lag_ms + latency.percentile_ms(99.9) - expected if lag_ms > DISTURBED_MS else lag_ms
+        assert expected * (1 - under) <= measured <= expected * (1 + over) + over_ms + allowance, (
             percentile,
             expected,
             measured,
