@@ -129,7 +129,6 @@ class Settings:
     tick_seconds: float
     aws_workers: int
     timeout_seconds: float
-    trim_request_log: bool
     log_dir: Path
 
 
@@ -297,47 +296,15 @@ def create_resources(api: Any, names: Sequence[str]) -> dict[str, float]:
         return dict(pool.map(create, names))
 
 
-class RequestLogTrimmer(threading.Thread):
-    """Empties the Kubernetes emulator's log of served requests every second.
-
-    A workaround, not a feature: kmock keeps every request it served, and before answering one it checks that the
-    emulator's catch-all reaction sees it by filtering *every request kept so far* (``request in payload._source`` in
-    kmock's ``_handle``, running the reaction's criteria, with an ``inspect.signature`` each time, per kept request).
-    Each answer costs time proportional to the traffic so far: a few thousand requests in, an answer takes tenths of
-    a second and the emulator, not the operator, sets the pace. Emptying the log on the emulator's own event loop
-    (between two requests) keeps that cost small. ``--keep-request-log`` shows the emulator without it.
-    """
-
-    def __init__(self, emulator: KubernetesEmulator) -> None:
-        super().__init__(name="request-log-trimmer", daemon=True)
-        self.emulator = emulator
-        self._stopping = threading.Event()
-
-    def run(self) -> None:
-        while not self._stopping.wait(1.0):
-            self.emulator._in_server_loop(self.emulator.api._requests.clear)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self.join()
-
-
 @contextmanager
-def kubernetes_cluster(directory: Path, *, trim_request_log: bool) -> Iterator[tuple[KubernetesEmulator, Path]]:
+def kubernetes_cluster(directory: Path) -> Iterator[tuple[KubernetesEmulator, Path]]:
     with KubernetesEmulator() as emulator:
         emulator.install_crd(yaml.safe_load(CRD_PATH.read_text()))
         configuration = kubernetes.client.Configuration()
         configuration.host = emulator.url
         core = kubernetes.client.CoreV1Api(kubernetes.client.ApiClient(configuration))
         core.create_namespace(kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=NAMESPACE)))
-        trimmer = RequestLogTrimmer(emulator) if trim_request_log else None
-        if trimmer is not None:
-            trimmer.start()
-        try:
-            yield emulator, emulator.write_kubeconfig(directory / "kubeconfig")
-        finally:
-            if trimmer is not None:
-                trimmer.stop()
+        yield emulator, emulator.write_kubeconfig(directory / "kubeconfig")
 
 
 # -- one run --
@@ -354,7 +321,7 @@ def run(endpoints: int, aws: AwsEmulator, settings: Settings) -> RunResult:
     ]
     with (
         tempfile.TemporaryDirectory() as directory,
-        kubernetes_cluster(Path(directory), trim_request_log=settings.trim_request_log) as (emulator, kubeconfig),
+        kubernetes_cluster(Path(directory)) as (emulator, kubeconfig),
     ):
         api = custom_objects_api(emulator.url)
         log_path = settings.log_dir / f"operator-{endpoints}.log"
@@ -552,11 +519,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where to keep the operator's log and each run's timeline (per resource: applied, InService in the "
         "emulator and in status; every AWS call); default: a new temporary directory",
     )
-    parser.add_argument(
-        "--keep-request-log",
-        action="store_true",
-        help="do not empty the Kubernetes emulator's request log every second (it then slows down as traffic grows)",
-    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     arguments = parser.parse_args(argv)
     log_dir = arguments.log_dir or Path(tempfile.mkdtemp(prefix="scale-"))
@@ -569,7 +531,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         tick_seconds=arguments.tick_seconds,
         aws_workers=arguments.aws_workers,
         timeout_seconds=arguments.timeout_seconds,
-        trim_request_log=not arguments.keep_request_log,
         log_dir=log_dir,
     )
     results = []

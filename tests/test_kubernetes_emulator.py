@@ -718,3 +718,19 @@ async def test_in_the_callers_event_loop_with_a_crd_installed_in_process() -> No
         stored = emulator.get("apiextensions.k8s.io/v1/customresourcedefinitions", None, crd["metadata"]["name"])
         assert stored is not None
         assert stored["status"]["acceptedNames"]["shortNames"] == ["lle"]
+
+
+def test_the_request_log_and_object_versions_stay_bounded_however_many_requests() -> None:
+    with KubernetesEmulator(request_log_limit=20, versions_limit=3) as emulator:
+        api = Http(emulator.url)
+        api.ok("POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "c"}, "data": {"n": "0"}})
+        for index in range(1, 60):
+            api.ok("PATCH", "/api/v1/namespaces/default/configmaps/c", {"data": {"n": str(index)}}, MERGE)
+        configmaps = kmock.resource("", "v1", "configmaps")
+        failure = {"kind": "Status", "apiVersion": "v1", "code": 503, "reason": "ServiceUnavailable"}
+        fault = emulator.api["get", configmaps] << 503 << failure  # a test's own reaction still sees its requests
+        for _ in range(30):
+            assert api.request("GET", "/api/v1/namespaces/default/configmaps/c")[0] == 503
+        history = emulator.api.objects[configmaps, "default", "c"].history
+        assert len(list(emulator.api)) == len(list(fault)) == 20
+        assert [version["data"]["n"] for version in history if version is not None] == ["57", "58", "59"]

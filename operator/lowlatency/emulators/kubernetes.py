@@ -59,8 +59,9 @@ Deviations from a real API server (deliberate; what the project's tests and demo
 * Built-in resources are stored as given, without their own defaulting or validation; generation is tracked for
   custom resources and CRDs only. Protobuf bodies (kubectl's typed clients, e.g. ``kubectl create namespace``)
   are decoded for their type and metadata only.
-* A ``continue`` token pages the current state, not a snapshot. kmock keeps every request and stored version for
-  assertions, so memory grows with traffic.
+* A ``continue`` token pages the current state, not a snapshot. For assertions, the last ``request_log_limit``
+  requests (per kmock reaction too) and the last ``versions_limit`` stored versions of each object are kept; older
+  ones are forgotten, so memory and the cost of an answer stay bounded however long the traffic runs.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ JSON = dict[str, Any]
 Event = tuple[int, kmock.resource, str, JSON]  # resourceVersion, resource, type, object
 
 HISTORY_LIMIT = 10_000
+REQUEST_LOG_LIMIT = 1_000
+VERSIONS_LIMIT = 10
 PRESET_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 CRDS = kmock.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 NAMESPACES = kmock.resource("", "v1", "namespaces")
@@ -468,7 +471,12 @@ class ApiServer(kmock.KubernetesScaffold):
 
     bookmark_seconds: float = 5.0
     history_limit: int = HISTORY_LIMIT
+    request_log_limit: int = REQUEST_LOG_LIMIT
+    versions_limit: int = VERSIONS_LIMIT
     _objects: kmock.ObjectsArray = attrs.field(factory=kmock.ObjectsArray, init=False)
+    _requests_received: int = attrs.field(default=0, init=False)
+    _builtin_reactions: frozenset[int] = attrs.field(factory=frozenset, init=False)
+    _serve_reaction: kmock.Reaction | None = attrs.field(default=None, init=False)
     _custom: dict[kmock.resource, CustomResource] = attrs.field(factory=dict, init=False)
     _revision: int = attrs.field(default=0, init=False)
     _history: list[Event] = attrs.field(factory=list, init=False)
@@ -479,11 +487,12 @@ class ApiServer(kmock.KubernetesScaffold):
         with warnings.catch_warnings():  # kmock reads its bundled file with a deprecated importlib call
             warnings.simplefilter("ignore", DeprecationWarning)
             self.resources.load_bundled()
-        (self.fallback**1)[
-            lambda request: bool(request.resource is not None and request.resource.plural)
-        ] << self._serve
+        serve_reaction = (self.fallback**1)[_addresses_a_resource] << self._serve
+        assert isinstance(serve_reaction, kmock.Reaction)  # a Stream only comes from a ``[...]`` view
+        self._serve_reaction = serve_reaction
         self.fallback["get /openapi/v3"] << self._serve_openapi_index
         self.fallback["get", re.compile(r"/openapi/v3/apis?/.+")] << self._serve_openapi
+        self._builtin_reactions = frozenset(id(reaction) for reaction in self._payloads)
         for namespace in PRESET_NAMESPACES:
             self.store_create(NAMESPACES, None, {"metadata": {"name": namespace}})
 
@@ -501,8 +510,9 @@ class ApiServer(kmock.KubernetesScaffold):
         except ValueError:
             data = None
         path = ApiPath.parse(raw_request.path)
+        self._requests_received += 1
         request = kmock.Request(
-            id=len(self._requests),
+            id=self._requests_received,
             raw_request=raw_request,
             url=raw_request.url,
             method=raw_request.method,
@@ -529,6 +539,22 @@ class ApiServer(kmock.KubernetesScaffold):
             if self._errors:
                 self._errors[-1].append(error)
             return await self._render_error(error)
+        finally:
+            self._forget_old_requests()
+
+    def _forget_old_requests(self) -> None:
+        """Keep the last ``request_log_limit`` requests: kmock checks whether a reaction sees a request by filtering
+        every kept request, so an unbounded log makes each answer slower than the one before."""
+        for log in (self._requests, *(reaction._requests for reaction in self._payloads)):
+            del log[: -self.request_log_limit]
+
+    async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        """Straight to the store when no test added a reaction: with only the built-in ones, the catch-all (the
+        first of them) is the one that takes any request addressing a resource."""
+        only_builtin = {id(reaction) for reaction in self._payloads} == self._builtin_reactions
+        if self._serve_reaction is not None and only_builtin and _addresses_a_resource(request):
+            return await self._serve_reaction(request)
+        return await super()._handle(request)
 
     async def _serve(self, request: kmock.Request) -> Response:
         assert request._raw_request is not None
@@ -804,6 +830,7 @@ class ApiServer(kmock.KubernetesScaffold):
             self._objects[key].delete()
         else:
             self._objects[key].create(copy.deepcopy(obj))
+        del self._objects[key].history[: -self.versions_limit]
         event = (self._revision, resource, event_type, copy.deepcopy(obj))
         self._history.append(event)
         del self._history[: -self.history_limit]
@@ -1076,6 +1103,10 @@ class ApiServer(kmock.KubernetesScaffold):
             queue.put_nowait(None)
 
 
+def _addresses_a_resource(request: kmock.Request) -> bool:
+    return bool(request.resource is not None and request.resource.plural)
+
+
 def _crd_status(crd: JSON) -> JSON:
     """What the apiextensions controllers write into a new CRD's status once its names are accepted."""
     conditions = [
@@ -1153,8 +1184,15 @@ class KubernetesEmulator:
         port: int = 0,
         bookmark_seconds: float = 5.0,
         history_limit: int = HISTORY_LIMIT,
+        request_log_limit: int = REQUEST_LOG_LIMIT,
+        versions_limit: int = VERSIONS_LIMIT,
     ) -> None:
-        self.api = ApiServer(bookmark_seconds=bookmark_seconds, history_limit=history_limit)
+        self.api = ApiServer(
+            bookmark_seconds=bookmark_seconds,
+            history_limit=history_limit,
+            request_log_limit=request_log_limit,
+            versions_limit=versions_limit,
+        )
         self._host, self._port = host, port
         self._runner: aiohttp.web.ServerRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
