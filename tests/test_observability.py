@@ -278,6 +278,24 @@ def test_text_logs_prefix_the_object_and_verbose_shows_debug(capsys: pytest.Capt
     assert lines[0].endswith("DEBUG kopf.objects: [adtech/bid-filter] looking at AWS")
 
 
+@pytest.mark.usefixtures("restore_root_logger")
+def test_the_poll_timers_successes_are_not_logged_but_its_failures_and_other_successes_are(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    observability.configure_logging("text", verbose=True)
+    logger = kopf_object_logger()
+    logger.info("Timer 'register.<locals>.poll' succeeded.")  # what kopf logs after every tick of the poll timer
+    logger.error("Timer 'register.<locals>.poll' failed with an exception. Will retry.")
+    logger.info("Handler 'register.<locals>.reconcile' succeeded.")
+    logger.info("Timer 'register.<locals>.poll_other' succeeded.")
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split("] ", 1)[1] for line in lines] == [
+        "Timer 'register.<locals>.poll' failed with an exception. Will retry.",
+        "Handler 'register.<locals>.reconcile' succeeded.",
+        "Timer 'register.<locals>.poll_other' succeeded.",
+    ]
+
+
 def test_an_unknown_log_format_is_refused() -> None:
     with pytest.raises(ValueError, match="xml"):
         observability.configure_logging("xml", verbose=False)

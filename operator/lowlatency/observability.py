@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -202,6 +203,13 @@ LOG_FORMATS = ("text", "json")
 # The loggers of the AWS SDK log whole requests at DEBUG (bodies included: model environments may hold secrets).
 _QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# kopf logs every handler's success at INFO; the poll timer succeeds once per resource per tick, quietly by design
+# (its passes log what they do), and would otherwise make nearly every line of a steady operator's log.
+_POLL_TIMER_SUCCEEDED = re.compile(r"Timer '(?:[\w.<>]+\.)?poll' succeeded\.")
+
+
+def _not_a_poll_timer_success(record: logging.LogRecord) -> bool:
+    return not (record.name == "kopf.objects" and _POLL_TIMER_SUCCEEDED.fullmatch(record.getMessage()))
 
 
 def _object_reference(record: logging.LogRecord) -> dict[str, str] | None:
@@ -263,6 +271,7 @@ def configure_logging(log_format: str, verbose: bool) -> None:
         raise ValueError(f"log format {log_format!r} is not one of {', '.join(LOG_FORMATS)}")
     handler = _OperatorLogHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(_not_a_poll_timer_success)
     root = logging.getLogger()
     root.handlers[:] = [existing for existing in root.handlers if not isinstance(existing, _OperatorLogHandler)]
     root.addHandler(handler)
