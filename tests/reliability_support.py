@@ -157,6 +157,6 @@ def report_rows(section: str) -> dict[str, str]:
     return {row.split("|")[1].strip(): row for row in rows}
 
 
-def tests_named(row: str) -> list[str]:
+def names_of_tests(row: str) -> list[str]:
     """The test functions a report row names (in backquotes)."""
     return re.findall(r"`(test_\w+)`", row)

@@ -14,7 +14,7 @@ import pytest
 from e2e_support import EndToEnd, Scaling, describe_scaling, status_of
 from fixtures_kubernetes import ROOT
 from lowlatency.desired import MANAGER, TAG_MANAGED_BY, TAG_UID
-from reliability_support import ProxiedEndToEnd, report_rows, tests_named, uid_of
+from reliability_support import ProxiedEndToEnd, names_of_tests, report_rows, uid_of
 from specs import bid_filter_spec
 
 pytest_plugins = ["e2e_fixtures", "reliability_fixtures"]
@@ -140,7 +140,7 @@ DAY_TWO_DELETION = "test_endpoint_deleted_out_of_band_is_recreated_with_an_event
 
 
 def test_the_reliability_report_names_these_drift_tests() -> None:
-    named = {test for row in report_rows("Drift").values() for test in tests_named(row)}
+    named = {test for row in report_rows("Drift").values() for test in names_of_tests(row)}
     drift_tests = {name for name, value in globals().items() if name.startswith("test_") and callable(value)}
     assert named == drift_tests - {"test_the_reliability_report_names_these_drift_tests"} | {DAY_TWO_DELETION}
     assert f"def {DAY_TWO_DELETION}(" in (ROOT / "tests" / "test_e2e_day_two.py").read_text()

@@ -21,9 +21,9 @@ from reliability_support import (
     READ_TIMEOUT_SECONDS,
     ProxiedEndToEnd,
     expected_inventory,
+    names_of_tests,
     report_rows,
     retrying,
-    tests_named,
     uid_of,
     wait_for_inventory,
 )
@@ -35,7 +35,7 @@ NAME = "bid-filter"
 NEW_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-2"
 AUTOSCALING = {"minCapacity": 2, "maxCapacity": 4, "targetInvocationsPerInstance": 6000}
 CREATE_ENDPOINT = frozenset({"CreateEndpoint"})
-# Convergence under faults takes retries with backoff; still far below the production poll of 30 s.
+# One step (create, update or delete) under faults, retries and backoff included; throttling takes the longest.
 CONVERGE_SECONDS = 60
 
 
@@ -252,5 +252,5 @@ def test_the_reliability_report_states_the_faults_tested() -> None:
     kubernetes = report_rows("Kubernetes API faults")
     assert len(kubernetes) == 3
     for row in kubernetes.values():
-        (named,) = tests_named(row)
+        (named,) = names_of_tests(row)
         assert callable(globals().get(named)), f"docs/reliability.md names {named}, which is not in this module"
