@@ -21,7 +21,7 @@ import pytest
 from fixtures_aws import TEST_DELAYS, AwsClientFactory, ManualClock
 from lowlatency import endpoints, planner, vpc
 from lowlatency.api import VpcEndpointSpec
-from lowlatency.aws import ErrorKind, RegionClients, classify, is_already_exists
+from lowlatency.aws import AwsClients, AwsSettings, ErrorKind, RegionClients, classify, is_already_exists
 from lowlatency.desired import Owner, ScheduledScaling, build_desired
 from lowlatency.emulators.aws import AwsEmulator, Delays
 from lowlatency.emulators.model_server import Fixed, ModelServer
@@ -990,12 +990,11 @@ def test_reset_forgets_everything(aws_emulator: AwsEmulator, sagemaker: Any, in_
 
 
 @pytest.fixture
-def region_clients(aws_client: AwsClientFactory) -> RegionClients:
-    return RegionClients(
-        aws_client("sagemaker", retries=False),
-        aws_client("application-autoscaling", retries=False),
-        aws_client("ec2", retries=False),
-    )
+def region_clients(aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> RegionClients:
+    """The operator's own clients, without retries (``max_attempts=0``: one attempt) to see every error as sent."""
+    for variable, value in aws_emulator.environment().items():
+        monkeypatch.setenv(variable, value)
+    return AwsClients(AwsSettings(endpoint_url=aws_emulator.url, max_attempts=0)).for_region(aws_emulator.region)
 
 
 def test_the_operators_endpoint_calls_through_a_rollout_under_autoscaling(

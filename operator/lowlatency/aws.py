@@ -1,7 +1,9 @@
 """The one place that builds AWS clients and decides what an AWS error means.
 
-Clients: one boto3 session, one client per (service, region), shared by all handlers (boto3 clients are
-thread-safe; sessions are not, so clients are made under a lock), each measured for the operator's metrics. Every
+Clients: one boto3 session, one client per (service, region), built when first used (a region whose resources use
+no VPC endpoint never gets an EC2 client) and shared by all handlers (boto3 clients are thread-safe; sessions are
+not, so clients are made under a lock), each measured for the operator's metrics. Each client's connection pool is
+as large as the number of threads making AWS calls, so that no call waits for a connection. Every
 client has botocore's adaptive retry mode (token-bucket client-side rate limiting plus exponential backoff for
 throttling and 5xx), bounded connect and read timeouts, and honours the standard endpoint overrides
 (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_<SERVICE>``, the shared config file) exactly as boto3 does, unless an
@@ -46,6 +48,7 @@ class AwsSettings:
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
     max_attempts: int = 5
+    max_pool_connections: int = 10  # botocore's default; the operator sets its AWS worker count
 
 
 class AwsClients:
@@ -60,7 +63,7 @@ class AwsClients:
             retries={"mode": "adaptive", "max_attempts": settings.max_attempts},
             connect_timeout=settings.connect_timeout_seconds,
             read_timeout=settings.read_timeout_seconds,
-            max_pool_connections=32,
+            max_pool_connections=settings.max_pool_connections,
             user_agent_extra="lowlatency-operator",
         )
 
@@ -89,18 +92,27 @@ class AwsClients:
             return self._clients[key]
 
     def for_region(self, region: str) -> RegionClients:
-        return RegionClients(
-            self.client("sagemaker", region), self.client("application-autoscaling", region), self.client("ec2", region)
-        )
+        return RegionClients(self, region)
 
 
 @dataclass(frozen=True)
 class RegionClients:
-    """The clients one resource's reconciliation uses, all in its region."""
+    """The clients one resource's reconciliation uses, all in its region, each built (once, shared) on first use."""
 
-    sagemaker: SageMakerClient
-    autoscaling: ApplicationAutoScalingClient
-    ec2: EC2Client
+    clients: AwsClients
+    region: str
+
+    @property
+    def sagemaker(self) -> SageMakerClient:
+        return self.clients.client("sagemaker", self.region)
+
+    @property
+    def autoscaling(self) -> ApplicationAutoScalingClient:
+        return self.clients.client("application-autoscaling", self.region)
+
+    @property
+    def ec2(self) -> EC2Client:
+        return self.clients.client("ec2", self.region)
 
 
 class ErrorKind(enum.Enum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lowlatency.aws import AwsSettings
@@ -56,12 +56,16 @@ class Benchmarking:
     ramp_step_seconds: float = 10.0  # autoscaling 'auto': time at each offered rate
 
 
+AWS_WORKERS = 16
+
+
 @dataclass(frozen=True)
 class OperatorConfig:
-    aws: AwsSettings = field(default_factory=AwsSettings)
+    # Each AWS worker makes one call at a time: as many pooled connections per client as workers.
+    aws: AwsSettings = field(default_factory=lambda: AwsSettings(max_pool_connections=AWS_WORKERS))
     timing: Timing = field(default_factory=Timing)
     namespaces: tuple[str, ...] = ()  # empty: all namespaces
-    aws_workers: int = 16  # concurrent blocking AWS passes (threads)
+    aws_workers: int = AWS_WORKERS  # concurrent blocking AWS passes (threads)
     liveness_endpoint: str | None = None
     metrics_port: int | None = None
     log_format: str = "text"
@@ -238,7 +242,7 @@ def add_benchmarking_arguments(parser: argparse.ArgumentParser, defaults: Benchm
 
 def from_arguments(arguments: argparse.Namespace) -> OperatorConfig:
     return OperatorConfig(
-        aws=aws_settings(arguments),
+        aws=replace(aws_settings(arguments), max_pool_connections=arguments.aws_workers),
         timing=Timing(
             poll_seconds=arguments.poll_seconds,
             resync_seconds=arguments.resync_seconds,
