@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 
 import kopf
 import pytest
+from kopf._core.engines import posting
 
-from lowlatency import cli, config
+from lowlatency import cli, config, observability
 from lowlatency.config import OperatorConfig, Peering, Timing
 from lowlatency.handlers import PEERING_PRIORITIES, Schedule, Supervisor, configure_peering
 from lowlatency.reconciler import PassResult
@@ -58,6 +61,61 @@ def test_an_audit_interrupted_by_an_error_is_done_again_at_the_next_pass() -> No
     schedule.audit_is_due(TIMING, now=0.0)
     schedule.after(PassResult({}, retry=True), TIMING, now=1000.0, audited=True)
     assert schedule.audit_is_due(TIMING, now=1010.0)
+
+
+def passes_so_far() -> float:
+    return sum(
+        observability.REGISTRY.get_sample_value("lowlatency_reconcile_passes_total", {"outcome": outcome}) or 0.0
+        for outcome in ("ok", "moving", "retry", "failed")
+    )
+
+
+def new_resource() -> kopf.Body:
+    """A resource whose pass needs no AWS: its spec is invalid, so the pass only reports that."""
+    raw: kopf.RawBody = {
+        "apiVersion": "lowlatency.io/v1alpha1",
+        "kind": "LowLatencyEndpoint",
+        "metadata": {"namespace": "adtech", "name": "bid-filter", "uid": "0f1e2d3c"},
+    }
+    return kopf.Body(raw)
+
+
+def post_events_to_a_queue() -> None:
+    """Give the passes somewhere to post their Events, as kopf's operator gives its handlers."""
+    posting.settings_var.set(kopf.OperatorSettings())
+    posting.event_queue_var.set(asyncio.Queue())
+    posting.event_queue_loop_var.set(asyncio.get_running_loop())
+
+
+@pytest.fixture
+def supervisor() -> Iterator[Supervisor]:
+    supervisor = Supervisor(OperatorConfig(timing=Timing(tick_seconds=0.2)))
+    yield supervisor
+    supervisor.shutdown()
+
+
+@pytest.mark.timeout(10)
+async def test_a_new_resource_gets_one_pass_from_its_create_handler_not_a_second_from_its_timer(
+    supervisor: Supervisor,
+) -> None:
+    post_events_to_a_queue()
+    body, memo, before = new_resource(), kopf.Memo(), passes_so_far()
+    await supervisor.reconcile_if_due(body, kopf.Patch(), memo)  # the timer's first tick, alongside the creation
+    await supervisor.reconcile(body, kopf.Patch(), memo)  # the create (or resume) handler
+    await asyncio.sleep(0.3)
+    await supervisor.reconcile_if_due(body, kopf.Patch(), memo)  # the next tick: the create pass set the schedule
+    assert passes_so_far() - before == 1
+
+
+@pytest.mark.timeout(10)
+async def test_the_timer_runs_the_first_pass_a_tick_later_when_no_handler_did(supervisor: Supervisor) -> None:
+    post_events_to_a_queue()
+    body, memo, before = new_resource(), kopf.Memo(), passes_so_far()
+    await supervisor.reconcile_if_due(body, kopf.Patch(), memo)
+    assert passes_so_far() == before
+    await asyncio.sleep(0.3)
+    await supervisor.reconcile_if_due(body, kopf.Patch(), memo)
+    assert passes_so_far() - before == 1
 
 
 def test_standalone_without_a_peering_name() -> None:

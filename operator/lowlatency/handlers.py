@@ -3,8 +3,9 @@
 Scheduling: a pass runs at once on create, resume, every spec change and a change of the adoption annotation;
 after that each resource's timer wakes every ``tick_seconds`` and runs a pass when one is due: soon while SageMaker
 is moving, rarely at steady state, with backoff after transient errors, and a wider drift audit every
-``audit_seconds``. Waiting is never a sleep inside a handler and never a kopf TemporaryError (which kopf reports as
-an error), except while deleting, when only the finalizer can wait.
+``audit_seconds``. The timer leaves a resource's first pass to the create or resume handler (one pass, not two),
+and runs it a tick later only if that handler did not. Waiting is never a sleep inside a handler and never a kopf
+TemporaryError (which kopf reports as an error), except while deleting, when only the finalizer can wait.
 
 Every pass runs in a bounded thread pool (boto3 blocks), never on kopf's event loop, one pass per resource at a
 time. Each pass is counted in the metrics by outcome, with the endpoint's phase and last benchmark p99.
@@ -91,7 +92,7 @@ class Supervisor:
         return await asyncio.get_running_loop().run_in_executor(self._pool, step)
 
     async def reconcile(self, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo) -> None:
-        schedule = _schedule(memo)
+        schedule = self._schedule(memo)
         timing = self.config.timing
         loop = asyncio.get_running_loop()
         async with schedule.lock:
@@ -108,7 +109,7 @@ class Supervisor:
             schedule.after(result, timing, loop.time(), audited=audit)
 
     async def reconcile_if_due(self, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo) -> None:
-        schedule = _schedule(memo)
+        schedule = self._schedule(memo)
         if schedule.lock.locked():
             return
         if asyncio.get_running_loop().time() < schedule.due and not self.measurer.finished(memo):
@@ -129,10 +130,10 @@ class Supervisor:
             await asyncio.to_thread(cluster.patch_status, metadata["namespace"], metadata["name"], status)
         except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
             logger.warning(f"Writing status failed, the pass runs again: {error}")
-            _schedule(memo).due = asyncio.get_running_loop().time() + self.config.timing.poll_seconds
+            self._schedule(memo).due = asyncio.get_running_loop().time() + self.config.timing.poll_seconds
 
     async def delete(self, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo) -> PassResult:
-        async with _schedule(memo).lock:  # a pass still running for this object finishes first
+        async with self._schedule(memo).lock:  # a pass still running for this object finishes first
             resource = EndpointResource.from_body(body)
             result = await self.run(functools.partial(self.reconciler.delete, resource))
             deliver(result, body, patch)
@@ -141,6 +142,15 @@ class Supervisor:
                 observability.set_phase(resource.owner.namespace, resource.owner.name, None)
                 observability.set_benchmark_p99(resource.owner.namespace, resource.owner.name, None)
             return result
+
+    def _schedule(self, memo: kopf.Memo) -> Schedule:
+        schedule = memo.get("schedule")
+        if not isinstance(schedule, Schedule):
+            # The object is new to this process, and kopf runs its create or resume handler alongside the timer's
+            # first tick: that pass sets the schedule. The timer steps in a tick later only if no pass has run.
+            due = asyncio.get_running_loop().time() + self.config.timing.tick_seconds
+            schedule = memo["schedule"] = Schedule(due=due)
+        return schedule
 
     def start(self) -> None:
         if self.config.metrics_port is not None:
@@ -153,13 +163,6 @@ class Supervisor:
             self.metrics = None
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.measurer.shutdown()
-
-
-def _schedule(memo: kopf.Memo) -> Schedule:
-    schedule = memo.get("schedule")
-    if not isinstance(schedule, Schedule):
-        schedule = memo["schedule"] = Schedule()
-    return schedule
 
 
 def _measure(resource: EndpointResource, result: PassResult) -> None:
