@@ -1,23 +1,22 @@
 """The fault proxy answers like AWS does when it fails, and the operator's AWS layer reads each answer right.
 
-Real boto3 clients talk through the proxy to moto in server mode; nothing is patched.
+Real boto3 clients talk through the proxy to the AWS emulator (moto in server mode); nothing is patched.
 """
 
 from __future__ import annotations
 
 import threading
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import botocore.config
 import pytest
-from moto.server import ThreadedMotoServer
 
 from lowlatency import endpoints
 from lowlatency.aws import AwsClients, AwsError, AwsSettings, ErrorKind, aws_call, classify
 from lowlatency.desired import Owner, build_desired
+from lowlatency.emulators.aws import AwsEmulator
 from lowlatency.emulators.faults import AwsRequest, FaultProxy, FaultRates
 from lowlatency.planner import CreateModel
 from specs import parsed
@@ -25,25 +24,9 @@ from specs import parsed
 OWNER = Owner(namespace="adtech", name="bid-filter", uid="4b1c9a52-0000-4000-8000-000000000001")
 
 
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def moto_url(moto_server: str) -> Iterator[str]:
-    yield moto_server
-    # moto's backends are process-wide: reset them so that the next test starts from an empty account.
-    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=5).close()
-
-
-@pytest.fixture
-def proxy(moto_url: str) -> Iterator[FaultProxy]:
-    with FaultProxy(moto_url, seed=7) as running:
+def proxy(aws_emulator: AwsEmulator) -> Iterator[FaultProxy]:
+    with FaultProxy(aws_emulator.url, seed=7) as running:
         yield running
 
 
