@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from lowlatency import cli, config, pricing
+from lowlatency import pricing
 from lowlatency.tenancy import TenantPolicy
+from rendered import one, operator_config, operator_container, rules_of, run_arguments
 
 REPO = Path(__file__).resolve().parent.parent
 CHART = REPO / "charts" / "lowlatency-operator"
@@ -146,28 +145,12 @@ def value_set(request: pytest.FixtureRequest) -> str:
     return name
 
 
-def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    (found,) = [obj for obj in objects if obj["kind"] == kind]
-    return found
-
-
 def container(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    (operator,) = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
-    return dict(operator)
+    return operator_container(one(objects, "Deployment"))
 
 
 def env_of(objects: list[dict[str, Any]]) -> dict[str, str]:
     return {variable["name"]: variable.get("value", "") for variable in container(objects)["env"]}
-
-
-def run_arguments(objects: list[dict[str, Any]]) -> argparse.Namespace:
-    """What the image's entrypoint, `lowlatency-operator run`, parses from the rendered container's env and args."""
-    with mock.patch.dict(os.environ, env_of(objects), clear=True):
-        return cli.build_parser().parse_args(["run", *container(objects).get("args", [])])
-
-
-def operator_config(objects: list[dict[str, Any]]) -> config.OperatorConfig:
-    return config.from_arguments(run_arguments(objects))
 
 
 def test_helm_lint(helm: str, tmp_path: Path, value_set: str) -> None:
@@ -215,18 +198,8 @@ def test_irsa_role_on_the_service_account(helm: str, tmp_path: Path) -> None:
     assert service_account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": ROLE_ARN}
     deployment = one(objects, "Deployment")
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == service_account["metadata"]["name"]
-    assert operator_config(objects).aws.default_region == "eu-west-1"
+    assert operator_config(one(objects, "Deployment")).aws.default_region == "eu-west-1"
     assert "annotations" not in one(render(helm, tmp_path, {}), "ServiceAccount")["metadata"]
-
-
-def rules_of(role: dict[str, Any]) -> set[tuple[str, str, str]]:
-    return {
-        (group, resource, verb)
-        for rule in role["rules"]
-        for group in rule["apiGroups"]
-        for resource in rule["resources"]
-        for verb in rule["verbs"]
-    }
 
 
 RESOURCE_RULES = {
@@ -248,7 +221,7 @@ def test_cluster_wide_rbac_is_least_privilege(helm: str, tmp_path: Path) -> None
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": one(objects, "ServiceAccount")["metadata"]["name"], "namespace": NAMESPACE}
     ]
-    assert operator_config(objects).namespaces == ()
+    assert operator_config(one(objects, "Deployment")).namespaces == ()
 
 
 def test_namespaced_rbac_has_a_role_per_watched_namespace(helm: str, tmp_path: Path) -> None:
@@ -260,7 +233,7 @@ def test_namespaced_rbac_has_a_role_per_watched_namespace(helm: str, tmp_path: P
         assert rules_of(role) == RESOURCE_RULES
     (observer,) = [obj for obj in objects if obj["kind"] == "ClusterRole"]
     assert rules_of(observer) == NAMESPACE_OBSERVATION | CRD_OBSERVATION, "read-only observation, nothing else"
-    assert operator_config(objects).namespaces == ("adtech", "search")
+    assert operator_config(one(objects, "Deployment")).namespaces == ("adtech", "search")
 
 
 def test_peering_adds_its_rbac_argument_and_rolling_updates(helm: str, tmp_path: Path) -> None:
@@ -299,7 +272,7 @@ def test_the_pod_is_restricted_and_read_only(helm: str, tmp_path: Path, value_se
 def test_probes_use_kopfs_liveness_endpoint(helm: str, tmp_path: Path, value_set: str) -> None:
     objects = render(helm, tmp_path, VALUE_SETS[value_set])
     operator = container(objects)
-    liveness = operator_config(objects).liveness_endpoint
+    liveness = operator_config(one(objects, "Deployment")).liveness_endpoint
     ports = {port["name"]: port["containerPort"] for port in operator["ports"]}
     assert liveness == f"http://0.0.0.0:{ports['health']}/healthz"
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -309,7 +282,7 @@ def test_probes_use_kopfs_liveness_endpoint(helm: str, tmp_path: Path, value_set
 
 def test_metrics_port_service_and_servicemonitor_agree(helm: str, tmp_path: Path) -> None:
     objects = render(helm, tmp_path, VALUE_SETS["metrics-and-servicemonitor"])
-    assert operator_config(objects).metrics_port == 9100
+    assert operator_config(one(objects, "Deployment")).metrics_port == 9100
     ports = {port["name"]: port["containerPort"] for port in container(objects)["ports"]}
     assert ports["metrics"] == 9100
     service = one(objects, "Service")
@@ -328,7 +301,7 @@ def test_metrics_port_service_and_servicemonitor_agree(helm: str, tmp_path: Path
 
 def test_without_metrics_nothing_listens_for_them(helm: str, tmp_path: Path) -> None:
     objects = render(helm, tmp_path, VALUE_SETS["no-metrics-no-crd"])
-    assert operator_config(objects).metrics_port is None
+    assert operator_config(one(objects, "Deployment")).metrics_port is None
     assert "Service" not in {obj["kind"] for obj in objects}
     assert [port["name"] for port in container(objects)["ports"]] == ["health"]
 
@@ -336,7 +309,7 @@ def test_without_metrics_nothing_listens_for_them(helm: str, tmp_path: Path) -> 
 def test_every_setting_reaches_the_operator(helm: str, tmp_path: Path) -> None:
     objects = render(helm, tmp_path, VALUE_SETS["everything"])
     environment = env_of(objects)
-    settings = operator_config(objects)
+    settings = operator_config(one(objects, "Deployment"))
     assert settings.aws.default_region == "eu-west-1"
     assert settings.aws.endpoint_url == "http://aws.local:5000"
     assert settings.aws.read_timeout_seconds == 12.5
@@ -358,7 +331,7 @@ def test_every_setting_reaches_the_operator(helm: str, tmp_path: Path) -> None:
     assert settings.benchmarking.safety_factor == 0.7
     assert settings.benchmarking.ramp_step_seconds == 4.5
     assert environment["X"] == "1"
-    assert run_arguments(objects).verbose is True
+    assert run_arguments(one(objects, "Deployment")).verbose is True
     assert container(objects)["image"] == "ghcr.io/lowlatency-io/lowlatency-operator@sha256:" + "0" * 64
     policy_path = settings.tenant_policy
     assert policy_path is not None
@@ -374,8 +347,8 @@ def test_every_setting_reaches_the_operator(helm: str, tmp_path: Path) -> None:
 
 def test_no_run_flag_is_left_at_what_the_chart_defaults_to(helm: str, tmp_path: Path) -> None:
     """Each flag of `lowlatency-operator run` is set by some value: a flag the chart cannot reach fails here."""
-    defaults = vars(run_arguments(render(helm, tmp_path, {})))
-    everything = vars(run_arguments(render(helm, tmp_path, VALUE_SETS["everything"])))
+    defaults = vars(run_arguments(one(render(helm, tmp_path, {}), "Deployment")))
+    everything = vars(run_arguments(one(render(helm, tmp_path, VALUE_SETS["everything"]), "Deployment")))
     unreachable = sorted(flag for flag, value in everything.items() if value == defaults[flag] and flag != "func")
     assert not unreachable, f"no chart value changes {unreachable}"
 
@@ -392,7 +365,7 @@ def mounted_config_map(objects: list[dict[str, Any]], path: Path) -> dict[str, A
 
 def test_a_price_table_in_values_is_the_one_the_operator_loads(helm: str, tmp_path: Path) -> None:
     objects = render(helm, tmp_path, VALUE_SETS["everything"])
-    prices_path = operator_config(objects).benchmarking.prices
+    prices_path = operator_config(one(objects, "Deployment")).benchmarking.prices
     assert prices_path is not None
     document = json.loads(mounted_config_map(objects, prices_path)["data"][prices_path.name])
     table = pricing.parse(document, str(prices_path))
@@ -410,7 +383,7 @@ def test_a_price_table_in_values_is_the_one_the_operator_loads(helm: str, tmp_pa
 
 def test_an_existing_price_configmap_is_mounted_not_created(helm: str, tmp_path: Path) -> None:
     objects = render(helm, tmp_path, VALUE_SETS["existing-price-configmap"])
-    prices_path = operator_config(objects).benchmarking.prices
+    prices_path = operator_config(one(objects, "Deployment")).benchmarking.prices
     assert prices_path is not None
     mount = next(m for m in container(objects)["volumeMounts"] if m["mountPath"] == str(prices_path.parent))
     assert "subPath" not in mount
@@ -423,7 +396,7 @@ def test_an_existing_price_configmap_is_mounted_not_created(helm: str, tmp_path:
 
 def test_without_a_price_table_the_bundled_one_is_used(helm: str, tmp_path: Path) -> None:
     objects = render(helm, tmp_path, {})
-    assert operator_config(objects).benchmarking.prices is None
+    assert operator_config(one(objects, "Deployment")).benchmarking.prices is None
     assert [mount["name"] for mount in container(objects)["volumeMounts"]] == ["tmp"]
 
 

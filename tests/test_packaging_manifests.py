@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import jsonschema
 import kubernetes_validate
@@ -17,6 +15,7 @@ import yaml
 
 from lowlatency import config
 from lowlatency.api import LowLatencyEndpoint
+from rendered import one, operator_config, rules_of
 
 REPO = Path(__file__).resolve().parent.parent
 MANIFESTS = REPO / "manifests"
@@ -53,31 +52,6 @@ def crd_schema() -> dict[str, Any]:
     (version,) = yaml.safe_load(CRD_FILE.read_text())["spec"]["versions"]
     schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
     return schema
-
-
-def operator_config(deployment: dict[str, Any]) -> config.OperatorConfig:
-    """What `lowlatency-operator run` makes of the Deployment's environment."""
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    environment = {variable["name"]: variable["value"] for variable in container["env"]}
-    with mock.patch.dict(os.environ, environment):
-        parser = argparse.ArgumentParser()
-        config.add_arguments(parser)
-        return config.from_arguments(parser.parse_args(container.get("args", [])))
-
-
-def rules_of(role: dict[str, Any]) -> set[tuple[str, str, str]]:
-    return {
-        (group, resource, verb)
-        for rule in role["rules"]
-        for group in rule["apiGroups"]
-        for resource in rule["resources"]
-        for verb in rule["verbs"]
-    }
-
-
-def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    (found,) = [obj for obj in objects if obj["kind"] == kind]
-    return found
 
 
 def test_the_crd_in_crds_manifests_and_the_chart_is_the_same_file() -> None:
