@@ -136,7 +136,7 @@ async def test_open_loop_sends_at_the_asked_rate_for_the_asked_time(monkeypatch:
     assert server.invocations == 440
     assert result.send_rate_rps is not None
     assert 380 <= result.send_rate_rps <= 420
-    assert 1.05 <= elapsed <= 2.0
+    assert 1.05 <= elapsed <= 5.0  # never sooner than the schedule; later only if the machine held it up
 
 
 async def test_max_seconds_bounds_a_run_that_asks_for_more(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,8 +146,10 @@ async def test_max_seconds_bounds_a_run_that_asks_for_more(monkeypatch: pytest.M
             target_of(server, monkeypatch), PAYLOAD, Load(concurrency=2, requests=100_000, max_seconds=0.5)
         )
         elapsed = time.monotonic() - started
-    assert elapsed < 1.0
-    assert 0 < result.measurement.requests < 100_000
+    # Two clients of a server that takes at least 5 ms can complete at most 2 x 0.5 s / 5 ms requests in the bound,
+    # however fast or busy the machine; the 100,000 asked for would take 250 s.
+    assert 0 < result.measurement.requests <= 200
+    assert elapsed < 5.0
 
 
 async def test_a_spec_benchmark_runs_from_a_worker_thread_of_an_async_program(monkeypatch: pytest.MonkeyPatch) -> None:
