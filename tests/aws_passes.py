@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import pytest
 from moto.server import ThreadedMotoServer
 
+from lowlatency.aws import AwsClients, AwsSettings
 from lowlatency.reconciler import EndpointReconciler, EndpointResource, PassResult
 
 
@@ -30,6 +32,13 @@ def moto_server() -> Iterator[str]:
 def _reset(url: str) -> None:
     with urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10):
         pass
+
+
+def operator_clients(url: str, monkeypatch: pytest.MonkeyPatch) -> AwsClients:
+    """The operator's own AWS clients, as `lowlatency-operator run` builds them, pointed at the moto server."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    return AwsClients(AwsSettings(endpoint_url=url))
 
 
 def aws_client(service: str, url: str) -> Any:

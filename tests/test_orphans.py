@@ -10,9 +10,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from aws_passes import aws_client, converge, create_foreign_endpoint, moto_server, resource_body
+from aws_passes import (
+    aws_client,
+    converge,
+    create_foreign_endpoint,
+    moto_server,
+    operator_clients,
+    resource_body,
+)
 from lowlatency import cli, orphans
-from lowlatency.aws import AwsClients, AwsSettings, RegionClients
+from lowlatency.aws import AwsClients, RegionClients
 from lowlatency.desired import Owner
 from lowlatency.orphans import OwnedResource
 from lowlatency.reconciler import EndpointReconciler, EndpointResource
@@ -102,9 +109,7 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture
 def clients(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> AwsClients:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    return AwsClients(AwsSettings(endpoint_url=moto_url))
+    return operator_clients(moto_url, monkeypatch)
 
 
 def everything(region: RegionClients) -> set[tuple[str, str]]:

@@ -12,10 +12,17 @@ from typing import Any
 
 import pytest
 
-from aws_passes import aws_client, converge, create_foreign_endpoint, moto_server, resource_body, run_pass
+from aws_passes import (
+    aws_client,
+    converge,
+    create_foreign_endpoint,
+    moto_server,
+    operator_clients,
+    resource_body,
+    run_pass,
+)
 from e2e_support import create_network
 from lowlatency import observability
-from lowlatency.aws import AwsClients, AwsSettings
 from lowlatency.desired import TAG_UID
 from lowlatency.reconciler import ADOPT_ANNOTATION, EndpointReconciler, EndpointResource
 from lowlatency.vpc import USER_TAG_PREFIX as USER_TAG
@@ -32,9 +39,7 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture
 def reconciler(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> EndpointReconciler:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    return EndpointReconciler(AwsClients(AwsSettings(endpoint_url=moto_url)))
+    return EndpointReconciler(operator_clients(moto_url, monkeypatch))
 
 
 def aws_calls() -> Counter[str]:
