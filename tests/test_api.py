@@ -6,7 +6,7 @@ Invalid specs, and the layer (schema, CEL or this one) that must refuse each fir
 import pydantic
 import pytest
 
-from lowlatency.api import Spec
+from lowlatency.api import DeploymentSpec, Spec, is_reserved_tag_key
 from lowlatency.reconciler import describe_validation_error
 from specs import bid_filter_spec
 
@@ -53,3 +53,46 @@ def test_duplicates_are_named() -> None:
     assert describe_validation_error(raised.value, prefix="spec") == (
         "spec.vpcEndpoint.subnetIds: Value error, duplicate values ['subnet-1']"
     )
+
+
+def test_a_bake_watches_alarms_and_is_skipped_without_them() -> None:
+    """Both fleets are billed while a baking period runs: without rollback alarms it watches nothing."""
+    assert DeploymentSpec().bake_seconds() == 0
+    assert DeploymentSpec(rollback_alarms=["p99-high"]).bake_seconds() == 300
+    assert DeploymentSpec(wait_seconds=45).bake_seconds() == 45
+    assert DeploymentSpec(wait_seconds=0, rollback_alarms=["p99-high"]).bake_seconds() == 0
+
+
+@pytest.mark.parametrize(
+    ("deployment", "periods", "timeout"),
+    [
+        ({}, 1, 1800),
+        ({"rollbackAlarms": ["a"]}, 1, 300 + 1800),
+        ({"strategy": "Canary", "canarySizePercent": 10, "waitSeconds": 600}, 2, 2 * 600 + 1800),
+        ({"strategy": "Linear", "linearStepPercent": 30, "waitSeconds": 100, "terminationWaitSeconds": 50}, 4, 2250),
+        ({"strategy": "Rolling", "rollingBatchPercent": 5, "waitSeconds": 1350}, 20, 28800),
+    ],
+)
+def test_the_deployment_timeout_covers_every_bake_and_the_provisioning(
+    deployment: dict[str, object], periods: int, timeout: int
+) -> None:
+    """One baking period per traffic shift (canary: the canary and the rest; linear and rolling: each step or batch,
+    rounded up), then the termination wait, then 30 minutes to provision: MaximumExecutionTimeoutInSeconds."""
+    parsed = DeploymentSpec.model_validate(deployment)
+    assert parsed.baking_periods() == periods
+    assert parsed.execution_timeout_seconds() == timeout
+    assert parsed.execution_timeout_seconds() > parsed.total_wait_seconds()
+
+
+def test_a_short_deployment_still_gets_sagemakers_minimum_timeout() -> None:
+    assert DeploymentSpec(wait_seconds=0).execution_timeout_seconds() >= 600
+
+
+@pytest.mark.parametrize("key", ["aws:team", "AWS:team", "aWs:x", "lowlatency.io/uid"])
+def test_reserved_tag_keys(key: str) -> None:
+    assert is_reserved_tag_key(key)
+
+
+@pytest.mark.parametrize("key", ["team", "aws", "awsteam", "Lowlatency.io/x", "my-aws:x"])
+def test_tag_keys_that_are_not_reserved(key: str) -> None:
+    assert not is_reserved_tag_key(key)

@@ -312,6 +312,20 @@ CASE_CLASSES: dict[str, list[Case]] = {
             "spec.deployment.rollingBatchPercent",
         ),
         Case("wait above an hour", deployment(waitSeconds=3601), "schema", "spec.deployment.waitSeconds"),
+        # 20 batches of 5 %, each baked 1351 s: 27020 s of waits leave less than the 1800 s the new instances need
+        # within SageMaker's 28800 s maximum deployment time.
+        Case(
+            "rolling waits beyond SageMaker's maximum deployment time",
+            deployment(strategy="Rolling", rollingBatchPercent=5, waitSeconds=1351),
+            "cel",
+            "spec.deployment.waitSeconds",
+        ),
+        Case(
+            "linear waits and termination wait beyond the maximum deployment time",
+            deployment(strategy="Linear", linearStepPercent=10, waitSeconds=2400, terminationWaitSeconds=3600),
+            "cel",
+            "spec.deployment.waitSeconds",
+        ),
         Case(
             "11 rollback alarms",
             deployment(rollbackAlarms=[f"alarm-{i}" for i in range(11)]),
@@ -397,6 +411,8 @@ CASE_CLASSES: dict[str, list[Case]] = {
         Case("tag value too long", spec(tags={"team": "b" * 257}), "schema", "spec.tags.team"),
         Case("tag value with !", spec(tags={"team": "bidding!"}), "schema", "spec.tags.team"),
         Case("reserved aws: tag key", spec(tags={"aws:team": "x"}), "cel", "spec.tags"),
+        Case("reserved aws: tag key in upper case", spec(tags={"AWS:team": "x"}), "cel", "spec.tags"),
+        Case("reserved aws: tag key in mixed case", spec(tags={"Aws:team": "x"}), "cel", "spec.tags"),
         Case("reserved lowlatency.io/ tag key", spec(tags={"lowlatency.io/owner": "x"}), "cel", "spec.tags"),
         Case("tag key with !", spec(tags={"team!": "x"}), "cel", "spec.tags"),
         Case("tag key too long", spec(tags={"k" * 129: "x"}), "cel", "spec.tags"),
@@ -566,7 +582,15 @@ BOUNDARY_SPECS = {
     "at a real time": schedule(cron="at(2028-02-29T09:30:00)"),
     "canary of 50%": deployment(strategy="Canary", canarySizePercent=50),
     "linear steps of 10%": deployment(strategy="Linear", linearStepPercent=10),
-    "rolling batches of 5%": deployment(strategy="Rolling", rollingBatchPercent=5, waitSeconds=3600),
+    "rolling batches of 5% with the longest bake that fits": deployment(
+        strategy="Rolling", rollingBatchPercent=5, waitSeconds=1350
+    ),
+    "linear steps of 10% baked 30 minutes and an hour's termination wait": deployment(
+        strategy="Linear", linearStepPercent=10, waitSeconds=1800, terminationWaitSeconds=3600, rollbackAlarms=["a"]
+    ),
+    "canary baked an hour twice": deployment(
+        strategy="Canary", canarySizePercent=10, waitSeconds=3600, terminationWaitSeconds=3600
+    ),
     "termination wait with blue/green": deployment(terminationWaitSeconds=3600, rollbackAlarms=["a", "b"]),
     "1000 instances": spec(instanceCount=1000),
     "instance count at both autoscaling bounds": spec(instanceCount=20, autoscaling=SCALING),

@@ -77,7 +77,8 @@ def test_defaults_and_validation_live_in_the_schema() -> None:
     assert spec["instanceCount"]["minimum"] == 1
     assert spec["instanceType"]["pattern"].startswith("^ml\\.")
     assert spec["deletionPolicy"]["default"] == "Delete"
-    assert spec["deployment"]["default"] == {}
+    # Valid as written (the API server checks a default against its node's rules without nested defaults).
+    assert spec["deployment"]["default"] == {"strategy": "AllAtOnce"}
     assert spec["deployment"]["properties"]["strategy"]["default"] == "AllAtOnce"
     assert spec["model"]["properties"]["modelDataUrl"]["pattern"].startswith("^s3://")
     assert spec["model"]["properties"]["executionRoleArn"]["pattern"].startswith("^arn:aws")

@@ -55,3 +55,19 @@ def test_two_resources_with_the_same_spec_get_different_names() -> None:
     first = build_desired(parsed(), OWNER, "us-east-1")
     second = build_desired(parsed(), Owner("adtech", "bid-filter-2", "uid-2"), "us-east-1")
     assert {first.model_name, first.endpoint_config_name}.isdisjoint({second.model_name, second.endpoint_config_name})
+
+
+def test_the_deployment_config_bounds_the_rollout_and_bakes_only_with_alarms() -> None:
+    """MaximumExecutionTimeoutInSeconds covers every bake; with no rollback alarms there is no bake at all."""
+    quiet = build_desired(parsed(deployment={"strategy": "Canary", "canarySizePercent": 10}), OWNER, "us-east-1")
+    policy = quiet.deployment_config["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"]["WaitIntervalInSeconds"] == 0
+    assert policy["MaximumExecutionTimeoutInSeconds"] == 1800
+    watched = build_desired(
+        parsed(deployment={"strategy": "Rolling", "rollingBatchPercent": 25, "rollbackAlarms": ["p99"]}),
+        OWNER,
+        "us-east-1",
+    )
+    rolling = watched.deployment_config["RollingUpdatePolicy"]
+    assert rolling["WaitIntervalInSeconds"] == 300
+    assert rolling["MaximumExecutionTimeoutInSeconds"] == 4 * 300 + 1800

@@ -47,6 +47,14 @@ TAG_KEY_PATTERN = r"^[a-zA-Z0-9_.:/=+@ -]{1,128}$"
 TAG_VALUE_PATTERN = r"^[a-zA-Z0-9_.:/=+@ -]*$"
 
 RESERVED_TAG_PREFIXES = ("aws:", "lowlatency.io/")
+# AWS reserves the aws: prefix in any case ("aws:, AWS:, or any upper or lowercase combination": Tagging AWS
+# resources, "Tag naming limits and requirements"); the operator's own prefix is matched exactly.
+_RESERVED_TAG_KEY = re.compile(r"^([aA][wW][sS]:|lowlatency\.io/)")
+RESERVED_TAG_KEY_PATTERN = _RESERVED_TAG_KEY.pattern
+
+
+def is_reserved_tag_key(key: str) -> bool:
+    return _RESERVED_TAG_KEY.match(key) is not None
 MAX_INSTANCE_COUNT = 1000
 MAX_USER_TAGS = 40  # AWS allows 50 per resource; the operator's ownership tags take the rest.
 MAX_ENV_KEY_LENGTH = 1024
@@ -294,11 +302,53 @@ _DEPLOYMENT_RULES: list[JsonValue] = [
     }
     for strategy, field in STRATEGY_SIZE.items()
 ]
+# A rule is evaluated on the object as the API server stores it (defaults applied), but also on the CRD's own
+# `default` of its node as written, where nested defaults are not applied: every rule that reads an optional or
+# defaulted field guards it with has(), so that `deployment: {strategy: AllAtOnce}` passes as written.
 _DEPLOYMENT_RULES.append(
     {
-        "rule": "self.strategy != 'Rolling' || self.terminationWaitSeconds == 0",
+        "rule": "self.strategy != 'Rolling' || !has(self.terminationWaitSeconds) || self.terminationWaitSeconds == 0",
         "message": TERMINATION_WAIT_MISFIT,
         "fieldPath": ".terminationWaitSeconds",
+    }
+)
+
+# SageMaker's deployment guardrails (developer guide, "Deployment guardrails"): a baking period of
+# WaitIntervalInSeconds follows each traffic shift -- one for all at once, two for canary (the canary, then the rest:
+# "the final baking period"), one per step for linear and one per batch for rolling -- and the old fleet is kept
+# TerminationWaitInSeconds after the last. The whole deployment must end within MaximumExecutionTimeoutInSeconds
+# (600 to 28800, "larger than the total waiting time": API reference, BlueGreenUpdatePolicy and RollingUpdatePolicy).
+MIN_EXECUTION_TIMEOUT_SECONDS = 600
+MAX_EXECUTION_TIMEOUT_SECONDS = 28800
+#: Time the operator allows SageMaker, beyond the waits, to provision the new instances and shift traffic.
+PROVISIONING_ALLOWANCE_SECONDS = 1800
+#: Without rollback alarms a baking period watches nothing while both fleets are billed: no bake by default then.
+BAKE_WITH_ALARMS_SECONDS = 300
+_STEP_SIZE = {"Linear": "linearStepPercent", "Rolling": "rollingBatchPercent"}
+_CEL_BAKE = (
+    f"(has(self.waitSeconds) ? self.waitSeconds : has(self.rollbackAlarms) && size(self.rollbackAlarms) > 0"
+    f" ? {BAKE_WITH_ALARMS_SECONDS} : 0)"
+)
+_CEL_BAKING_PERIODS = (
+    "(self.strategy == 'Canary' ? 2 : "
+    + "".join(
+        f"self.strategy == '{strategy}' && has(self.{field}) ? (100 + self.{field} - 1) / self.{field} : "
+        for strategy, field in _STEP_SIZE.items()
+    )
+    + "1)"
+)
+_CEL_TERMINATION_WAIT = "(has(self.terminationWaitSeconds) ? self.terminationWaitSeconds : 0)"
+DEPLOYMENT_TOO_LONG = (
+    f"the deployment's waits (waitSeconds per baking period, one per traffic shift or batch, plus "
+    f"terminationWaitSeconds) and {PROVISIONING_ALLOWANCE_SECONDS} s to provision the new fleet must fit in "
+    f"SageMaker's maximum deployment time of {MAX_EXECUTION_TIMEOUT_SECONDS} s: use larger steps or shorter waits"
+)
+_DEPLOYMENT_RULES.append(
+    {
+        "rule": f"{_CEL_BAKE} * {_CEL_BAKING_PERIODS} + {_CEL_TERMINATION_WAIT}"
+        f" <= {MAX_EXECUTION_TIMEOUT_SECONDS - PROVISIONING_ALLOWANCE_SECONDS}",
+        "message": DEPLOYMENT_TOO_LONG,
+        "fieldPath": ".waitSeconds",
     }
 )
 
@@ -320,8 +370,9 @@ class DeploymentSpec(SpecSchema):
     rolling_batch_percent: int | None = Field(default=None, ge=5, le=50)
     """Share of instances replaced in each batch, 5 to 50 (Rolling only)."""
 
-    wait_seconds: int = Field(default=300, ge=0, le=3600)
-    """Seconds to wait between traffic shifts (or batches) while watching the rollback alarms."""
+    wait_seconds: int | None = Field(default=None, ge=0, le=3600)
+    """Baking period: seconds to watch the rollback alarms after each traffic shift (or batch) while both fleets are
+    billed. Default: 300 with rollbackAlarms, 0 without (a bake that watches no alarm only costs)."""
 
     termination_wait_seconds: int = Field(default=0, ge=0, le=3600)
     """Seconds the old fleet is kept after all traffic moved, for a quick rollback (blue/green strategies only)."""
@@ -343,7 +394,32 @@ class DeploymentSpec(SpecSchema):
                 raise ValueError(_size_misfit(strategy, field))
         if self.strategy not in BLUE_GREEN and self.termination_wait_seconds:
             raise ValueError(TERMINATION_WAIT_MISFIT)
+        if self.total_wait_seconds() > MAX_EXECUTION_TIMEOUT_SECONDS - PROVISIONING_ALLOWANCE_SECONDS:
+            raise ValueError(DEPLOYMENT_TOO_LONG)
         return self
+
+    def bake_seconds(self) -> int:
+        """WaitIntervalInSeconds: the baking period after each traffic shift or batch."""
+        if self.wait_seconds is not None:
+            return self.wait_seconds
+        return BAKE_WITH_ALARMS_SECONDS if self.rollback_alarms else 0
+
+    def baking_periods(self) -> int:
+        if self.strategy == "Canary":
+            return 2
+        step = self.linear_step_percent if self.strategy == "Linear" else self.rolling_batch_percent
+        if self.strategy in _STEP_SIZE and step is not None:
+            return -(-100 // step)
+        return 1
+
+    def total_wait_seconds(self) -> int:
+        """What the deployment waits in all: its baking periods and the old fleet's termination wait."""
+        return self.bake_seconds() * self.baking_periods() + self.termination_wait_seconds
+
+    def execution_timeout_seconds(self) -> int:
+        """MaximumExecutionTimeoutInSeconds: the waits plus time to provision the new fleet, within SageMaker's
+        range (the validator above keeps it at or under the maximum)."""
+        return max(MIN_EXECUTION_TIMEOUT_SECONDS, self.total_wait_seconds() + PROVISIONING_ALLOWANCE_SECONDS)
 
 
 class VpcEndpointSpec(SpecSchema):
@@ -429,8 +505,8 @@ class Spec(SpecSchema):
         json_schema_extra={
             CEL: [
                 {
-                    "rule": "self.all(k, " + " && ".join(f"!k.startsWith('{p}')" for p in RESERVED_TAG_PREFIXES) + ")",
-                    "message": "tag keys may not start with " + " or ".join(RESERVED_TAG_PREFIXES) + " (reserved)",
+                    "rule": f"self.all(k, !k.matches('{RESERVED_TAG_KEY_PATTERN}'))",
+                    "message": "tag keys may not start with aws: (in any case) or lowlatency.io/ (reserved)",
                 },
                 {
                     "rule": f"self.all(k, k.matches('{TAG_KEY_PATTERN}'))",
@@ -445,9 +521,9 @@ class Spec(SpecSchema):
     @field_validator("tags")
     @classmethod
     def _no_reserved_tag_keys(cls, tags: dict[str, str]) -> dict[str, str]:
-        reserved = sorted(key for key in tags if key.startswith(RESERVED_TAG_PREFIXES))
+        reserved = sorted(key for key in tags if is_reserved_tag_key(key))
         if reserved:
-            raise ValueError(f"tag keys {reserved} are reserved (aws: and lowlatency.io/ prefixes)")
+            raise ValueError(f"tag keys {reserved} are reserved (aws: in any case and lowlatency.io/ prefixes)")
         return tags
 
     model_config = ConfigDict(

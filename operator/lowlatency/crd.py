@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from lowlatency import GROUP, KIND, PLURAL, SHORT_NAME, SINGULAR, VERSION
-from lowlatency.api import CEL, LowLatencyEndpoint
+from lowlatency.api import CEL, DeploymentSpec, LowLatencyEndpoint
 
 CRD_NAME = f"{PLURAL}.{GROUP}"
 CRD_FILE = f"{CRD_NAME}.yaml"
@@ -99,9 +99,12 @@ def openapi_schema() -> JsonSchema:
     root = structural(LowLatencyEndpoint.model_json_schema(by_alias=True, mode="validation"))
     properties = root["properties"]
     properties["status"] = _status_schema(properties["status"])
-    # The API server defaults `deployment` to an empty object so that its own defaults (strategy AllAtOnce, ...)
-    # appear in the stored object: what the operator acts on is what `kubectl get -o yaml` shows.
-    properties["spec"]["properties"]["deployment"]["default"] = {}
+    # The API server defaults `deployment` so that its own defaults (strategy AllAtOnce, ...) appear in the stored
+    # object: what the operator acts on is what `kubectl get -o yaml` shows. The API server validates a default as
+    # written, against its node's schema and CEL rules, without applying the nested defaults inside it (an empty
+    # object would fail the rules that read `strategy`: the whole CRD would be refused); the nested defaults are
+    # applied to the stored object after it.
+    properties["spec"]["properties"]["deployment"]["default"] = {"strategy": DeploymentSpec().strategy}
     return {
         "type": "object",
         "description": root["description"],

@@ -148,11 +148,12 @@ def build_deployment_config(deployment: DeploymentSpec) -> dict[str, Any]:
         config = {
             "RollingUpdatePolicy": {
                 "MaximumBatchSize": {**percent, "Value": deployment.rolling_batch_percent},
-                "WaitIntervalInSeconds": deployment.wait_seconds,
+                "WaitIntervalInSeconds": deployment.bake_seconds(),
+                "MaximumExecutionTimeoutInSeconds": deployment.execution_timeout_seconds(),
             }
         }
     else:
-        routing: dict[str, Any] = {"WaitIntervalInSeconds": deployment.wait_seconds}
+        routing: dict[str, Any] = {"WaitIntervalInSeconds": deployment.bake_seconds()}
         if deployment.strategy == "Canary":
             routing |= {"Type": "CANARY", "CanarySize": {**percent, "Value": deployment.canary_size_percent}}
         elif deployment.strategy == "Linear":
@@ -163,6 +164,7 @@ def build_deployment_config(deployment: DeploymentSpec) -> dict[str, Any]:
             "BlueGreenUpdatePolicy": {
                 "TrafficRoutingConfiguration": routing,
                 "TerminationWaitInSeconds": deployment.termination_wait_seconds,
+                "MaximumExecutionTimeoutInSeconds": deployment.execution_timeout_seconds(),
             }
         }
     if deployment.rollback_alarms:
