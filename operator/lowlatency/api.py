@@ -47,14 +47,17 @@ TAG_KEY_PATTERN = r"^[a-zA-Z0-9_.:/=+@ -]{1,128}$"
 TAG_VALUE_PATTERN = r"^[a-zA-Z0-9_.:/=+@ -]*$"
 
 RESERVED_TAG_PREFIXES = ("aws:", "lowlatency.io/")
-# AWS reserves the aws: prefix in any case ("aws:, AWS:, or any upper or lowercase combination": Tagging AWS
-# resources, "Tag naming limits and requirements"); the operator's own prefix is matched exactly.
+# AWS reserves the aws: prefix in any case ("aws:, AWS:, or any upper or lowercase combination": "Tag naming limits
+# and requirements", https://docs.aws.amazon.com/general/latest/gr/aws_tagging.html); the operator's own prefix is
+# matched exactly.
 _RESERVED_TAG_KEY = re.compile(r"^([aA][wW][sS]:|lowlatency\.io/)")
 RESERVED_TAG_KEY_PATTERN = _RESERVED_TAG_KEY.pattern
 
 
 def is_reserved_tag_key(key: str) -> bool:
     return _RESERVED_TAG_KEY.match(key) is not None
+
+
 MAX_INSTANCE_COUNT = 1000
 MAX_USER_TAGS = 40  # AWS allows 50 per resource; the operator's ownership tags take the rest.
 MAX_ENV_KEY_LENGTH = 1024
