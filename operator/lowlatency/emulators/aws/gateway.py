@@ -121,6 +121,11 @@ class ServiceError(Exception):
         self.extra = dict(extra or {})
 
 
+def validation_error(message: str) -> ServiceError:
+    """The answer of SageMaker and Application Auto Scaling to a request they refuse as sent."""
+    return ServiceError("ValidationException", message)
+
+
 def json_reply(payload: Mapping[str, Any], status: int = 200) -> Reply:
     body = json.dumps(payload, default=_json_default).encode()
     return Reply(

@@ -53,8 +53,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -66,19 +64,20 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpointConfig, sagemaker_backends
 
 from lowlatency.emulators.aws.autoscaling import forget_scalable_target, scalable_target
+from lowlatency.emulators.aws.deployments import validate_deployment_config
 from lowlatency.emulators.aws.gateway import (
     RUNTIME,
     ApiRequest,
     Gateway,
     PassThrough,
     Reply,
-    ServiceError,
     json_reply,
+    validation_error,
 )
+from lowlatency.emulators.aws.invocations import forward_invocation
 
 SERVING_STATUSES: Final = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
 MAX_TAGS: Final = 50
-INVOCATION_TIMEOUT_SECONDS: Final = 60.0
 
 Clock = Callable[[], float]
 TransitionKind = Literal["create", "update", "rollback", "capacity", "delete"]
@@ -173,10 +172,6 @@ def arn(kind: str, name: str, region: str) -> str:
 def variant_resource_id(endpoint_name: str, variant: str) -> str:
     """How Application Auto Scaling names a SageMaker variant."""
     return f"endpoint/{endpoint_name}/variant/{variant}"
-
-
-def validation_error(message: str) -> ServiceError:
-    return ServiceError("ValidationException", message)
 
 
 def _backend(region: str) -> Any:
@@ -623,7 +618,7 @@ class SageMakerEndpoints:
             variant = endpoint.variants[0].name
             if url is None:
                 return pass_through()
-        return _forward_invocation(url, request, variant, endpoint.name)
+        return forward_invocation(url, request, variant, endpoint.name)
 
 
 def _settled(variants: list[_Variant]) -> list[_Variant]:
@@ -631,77 +626,3 @@ def _settled(variants: list[_Variant]) -> list[_Variant]:
         replace(variant, current_count=variant.desired_count, current_weight=variant.desired_weight)
         for variant in variants
     ]
-
-
-def validate_deployment_config(config: Mapping[str, Any]) -> None:
-    """The rules SageMaker applies to a DeploymentConfig beyond its shape (botocore checks required members)."""
-    blue_green = config.get("BlueGreenUpdatePolicy")
-    rolling = config.get("RollingUpdatePolicy")
-    if blue_green is not None and rolling is not None:
-        raise validation_error("Only one of BlueGreenUpdatePolicy and RollingUpdatePolicy may be specified.")
-    policy = blue_green if blue_green is not None else rolling
-    if policy is not None:
-        _within(policy, "MaximumExecutionTimeoutInSeconds", 600, 28800)
-    if blue_green is not None:
-        _within(blue_green, "TerminationWaitInSeconds", 0, 3600)
-        routing = blue_green["TrafficRoutingConfiguration"]
-        _within(routing, "WaitIntervalInSeconds", 0, 3600)
-        kind = routing.get("Type")
-        if kind not in {"ALL_AT_ONCE", "CANARY", "LINEAR"}:
-            raise validation_error(f"Invalid TrafficRoutingConfiguration Type {kind!r}.")
-        if kind == "CANARY":
-            _percent_within(routing, "CanarySize", 1, 50)
-        if kind == "LINEAR":
-            _percent_within(routing, "LinearStepSize", 10, 50)
-    if rolling is not None:
-        _within(rolling, "WaitIntervalInSeconds", 0, 3600)
-        _percent_within(rolling, "MaximumBatchSize", 5, 50)
-    alarms = config.get("AutoRollbackConfiguration", {}).get("Alarms", [])
-    if len(alarms) > 10:
-        raise validation_error("AutoRollbackConfiguration accepts at most 10 alarms.")
-
-
-def _within(settings: Mapping[str, Any], name: str, low: int, high: int) -> None:
-    if name in settings and not low <= int(settings[name]) <= high:
-        raise validation_error(f"{name} must be between {low} and {high}; got {settings[name]}.")
-
-
-def _percent_within(settings: Mapping[str, Any], name: str, low: int, high: int) -> None:
-    size = settings.get(name)
-    if size is None:
-        raise validation_error(f"{name} is required for this deployment policy.")
-    if size.get("Type") == "CAPACITY_PERCENT" and not low <= int(size.get("Value", 0)) <= high:
-        raise validation_error(f"{name} as CAPACITY_PERCENT must be between {low} and {high}; got {size.get('Value')}.")
-
-
-def _forward_invocation(url: str, request: ApiRequest, variant: str, endpoint_name: str) -> Reply:
-    """Call the model container as SageMaker does: ``POST /invocations`` with the body and Content-Type."""
-    headers = {"Content-Type": request.headers.get("content-type") or "application/octet-stream"}
-    for name in ("accept", "x-amzn-sagemaker-custom-attributes"):
-        if name in request.headers:
-            headers[name] = request.headers[name]
-    call = urllib.request.Request(f"{url}/invocations", data=request.body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(call, timeout=INVOCATION_TIMEOUT_SECONDS) as answer:
-            body = answer.read()
-            reply_headers = [
-                ("Content-Type", answer.headers.get("Content-Type", "application/octet-stream")),
-                ("x-Amzn-Invoked-Production-Variant", variant),
-            ]
-            custom = answer.headers.get("X-Amzn-SageMaker-Custom-Attributes")
-            if custom:
-                reply_headers.append(("X-Amzn-SageMaker-Custom-Attributes", custom))
-            return Reply(200, reply_headers, body)
-    except urllib.error.HTTPError as error:
-        status, message = error.code, error.read().decode(errors="replace")
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-        status, message = 0, str(getattr(error, "reason", error))
-    side = "client" if 400 <= status < 500 else "server"
-    log_group = f"/aws/sagemaker/Endpoints/{endpoint_name}"
-    raise ServiceError(
-        "ModelError",
-        f'Received {side} error ({status}) from {variant} with message "{message}". '
-        f"See the log group {log_group} in account {DEFAULT_ACCOUNT_ID} for more information.",
-        424,
-        {"OriginalStatusCode": status, "OriginalMessage": message, "LogStreamArn": log_group},
-    )
