@@ -140,6 +140,7 @@ def test_wildcard_resources_only_where_aws_has_no_resource_level_permissions(pol
         "sagemaker:ListModels",
         "sagemaker:ListEndpointConfigs",
         "sagemaker:ListEndpoints",
+        "ec2:DescribeSubnets",
         "ec2:DescribeVpcEndpoints",
         "route53:AssociateVPCWithHostedZone",
     } | {action for action in granted(policy) if action.startswith("application-autoscaling:")}

@@ -23,6 +23,8 @@ from lowlatency.vpc import (
     find,
     plan_vpc_endpoint,
     release,
+    subnet_zones,
+    uncovered_subnets,
     user_tag,
 )
 
@@ -47,10 +49,17 @@ def test_the_first_user_creates_it_in_the_runtime_service_of_its_region() -> Non
 
 def test_a_second_user_joins_and_adds_missing_subnets() -> None:
     observed = shared({**MANAGED, "lowlatency.io/user/uid-1": "adtech/bid-filter"}, subnets=())
-    assert plan_vpc_endpoint(SPEC, observed, SECOND, "us-east-1") == [
+    assert plan_vpc_endpoint(SPEC, observed, SECOND, "us-east-1", {"subnet-0a1b": "us-east-1a"}) == [
         AddVpcEndpointUser("vpce-1", "lowlatency.io/user/uid-2", "adtech/pacing"),
         ExtendVpcEndpoint("vpce-1", ("subnet-0a1b",), ()),
     ]
+
+
+def test_only_subnets_of_zones_the_endpoint_does_not_cover_are_added() -> None:
+    spec = SPEC.model_copy(update={"subnet_ids": ["subnet-a2", "subnet-b1", "subnet-c1"]})
+    observed = shared(MANAGED, subnets=("subnet-a1",))
+    zones = {"subnet-a1": "eu-west-1a", "subnet-a2": "eu-west-1a", "subnet-b1": "eu-west-1b", "subnet-c1": "eu-west-1c"}
+    assert uncovered_subnets(spec, observed, zones) == ("subnet-b1", "subnet-c1")
 
 
 def test_an_endpoint_the_operator_did_not_create_is_used_as_is() -> None:
@@ -206,3 +215,56 @@ def test_a_creation_ec2_refuses_for_another_reason_stays_a_rejection(
         apply(ec2, creation(network))
     assert (raised.value.kind, raised.value.aws_message) == (ErrorKind.PERMANENT, refusal)
     assert usable(ec2, network.vpc_id) == []
+
+
+# --- subnets: one per Availability Zone ------------------------------------------------------------------------
+
+
+def subnet_in(ec2: Any, vpc_id: str, cidr: str, zone: str) -> str:
+    subnet_id: str = ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+    return subnet_id
+
+
+def join(ec2: Any, spec: VpcEndpointSpec, owner: Owner) -> None:
+    """What a pass of the reconciler does with a spec that names the VPC."""
+    observed = find(ec2, "us-east-1", vpc_id=spec.vpc_id)
+    zones = subnet_zones(ec2, [*spec.subnet_ids, *observed.subnet_ids]) if observed is not None else {}
+    for action in plan_vpc_endpoint(spec, observed, owner, "us-east-1", zones):
+        apply(ec2, action)
+
+
+@pytest.mark.timeout(30)
+def test_users_with_subnets_in_one_zone_share_the_endpoint_with_one_subnet_per_zone(
+    ec2: Any, network: VpcEndpointSpec, aws_emulator: AwsEmulator
+) -> None:
+    first_zone = ec2.describe_subnets(SubnetIds=network.subnet_ids)["Subnets"][0]["AvailabilityZone"]
+    same_zone = subnet_in(ec2, network.vpc_id, "10.20.2.0/24", first_zone)
+    other_zone = subnet_in(
+        ec2, network.vpc_id, "10.20.3.0/24", "us-east-1c" if first_zone != "us-east-1c" else "us-east-1b"
+    )
+
+    join(ec2, network, FIRST)
+    join(ec2, network.model_copy(update={"subnet_ids": [same_zone]}), SECOND)
+    join(ec2, network.model_copy(update={"subnet_ids": [same_zone, other_zone]}), Owner("adtech", "ranker", "uid-3"))
+
+    observed = find(ec2, "us-east-1", vpc_id=network.vpc_id)
+    assert observed is not None
+    assert observed.subnet_ids == {*network.subnet_ids, other_zone}
+    assert [call.error_code for call in aws_emulator.calls(operation="ModifyVpcEndpoint")] == [None]
+
+
+@pytest.mark.timeout(30)
+def test_a_subnet_that_does_not_exist_is_the_specs_mistake_not_retried(ec2: Any, network: VpcEndpointSpec) -> None:
+    join(ec2, network, FIRST)
+    observed = find(ec2, "us-east-1", vpc_id=network.vpc_id)
+    assert observed is not None
+    missing = "subnet-0123456789abcdef0"
+
+    with pytest.raises(AwsError) as looked_up:
+        join(ec2, network.model_copy(update={"subnet_ids": [missing]}), SECOND)
+    with pytest.raises(AwsError) as added:  # a subnet deleted between the look-up and the change
+        apply(ec2, ExtendVpcEndpoint(observed.id, (missing,), ()))
+
+    for raised in (looked_up, added):
+        assert (raised.value.kind, raised.value.code) == (ErrorKind.PERMANENT, "InvalidSubnetID.NotFound")
+        assert missing in str(raised.value)

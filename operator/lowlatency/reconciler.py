@@ -223,7 +223,12 @@ class EndpointReconciler:
             observed = vpc.find(ec2, region, vpc_id=spec.vpc_id)
         else:
             observed = vpc.find(ec2, region, endpoint_id=recorded)
-        actions = vpc.plan_vpc_endpoint(spec, observed, resource.owner, region)
+        zones = (
+            vpc.subnet_zones(ec2, [*spec.subnet_ids, *observed.subnet_ids])
+            if spec is not None and observed is not None and vpc.needs_zones(spec, observed)
+            else {}
+        )
+        actions = vpc.plan_vpc_endpoint(spec, observed, resource.owner, region, zones)
         if spec is not None and recorded is not None and (observed is None or observed.id != recorded):
             # The spec names another VPC now: let go of the endpoint used in the previous one.
             actions = vpc.release(vpc.find(ec2, region, endpoint_id=recorded), resource.owner) + actions

@@ -10,6 +10,7 @@ tag remains; one it found is used and never modified or deleted.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,8 @@ MAX_CREATE_ATTEMPTS = 5
 # EC2's answers to a creation that another creator's finished first: the same token with other subnets or groups,
 # or a second endpoint with private DNS in the VPC.
 _LOST_RACE = {"IdempotentParameterMismatch": "", "InvalidParameter": "conflicting DNS domain"}
+# The endpoint itself is gone (deleted meanwhile): the next pass looks again, unlike a missing subnet or group.
+_ENDPOINT_NOT_FOUND = "InvalidVpcEndpointId.NotFound"
 
 
 def runtime_service(region: str) -> str:
@@ -94,9 +97,16 @@ VpcAction = CreateVpcEndpoint | AddVpcEndpointUser | ExtendVpcEndpoint | RemoveV
 
 
 def plan_vpc_endpoint(
-    spec: VpcEndpointSpec | None, observed: ObservedVpcEndpoint | None, owner: Owner, region: str
+    spec: VpcEndpointSpec | None,
+    observed: ObservedVpcEndpoint | None,
+    owner: Owner,
+    region: str,
+    zones: Mapping[str, str] | None = None,
 ) -> list[VpcAction]:
-    """Use (or create) the VPC's runtime endpoint when the spec asks for one; let go of it when it does not."""
+    """Use (or create) the VPC's runtime endpoint when the spec asks for one; let go of it when it does not.
+
+    ``zones`` maps the subnets of the endpoint and of the spec to their Availability Zones (see
+    :func:`subnet_zones`); it is needed only when the spec names a subnet the endpoint does not have."""
     tag = user_tag(owner)
     if spec is None:
         return release(observed, owner)
@@ -107,11 +117,43 @@ def plan_vpc_endpoint(
     actions: list[VpcAction] = []
     if tag not in observed.tags:
         actions.append(AddVpcEndpointUser(observed.id, tag, f"{owner.namespace}/{owner.name}"))
-    missing_subnets = tuple(sorted(set(spec.subnet_ids) - observed.subnet_ids))
+    missing_subnets = uncovered_subnets(spec, observed, zones or {})
     missing_groups = tuple(sorted(set(spec.security_group_ids) - observed.security_group_ids))
     if missing_subnets or missing_groups:
         actions.append(ExtendVpcEndpoint(observed.id, missing_subnets, missing_groups))
     return actions
+
+
+def needs_zones(spec: VpcEndpointSpec | None, observed: ObservedVpcEndpoint | None) -> bool:
+    """Whether planning must know the subnets' zones: the spec names a subnet the shared endpoint lacks."""
+    return spec is not None and observed is not None and not set(spec.subnet_ids) <= observed.subnet_ids
+
+
+def uncovered_subnets(
+    spec: VpcEndpointSpec, observed: ObservedVpcEndpoint, zones: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The spec's subnets in Availability Zones where the endpoint has no subnet yet.
+
+    EC2 gives an interface endpoint one subnet per zone (``DuplicateSubnetsInSameZone``): a user whose subnet is in
+    a zone the endpoint covers reaches the endpoint's interface in that zone through the VPC's local route. Two
+    subnets of the spec in one uncovered zone are both asked for, and EC2's refusal names the spec's mistake."""
+    covered = {zones[subnet] for subnet in observed.subnet_ids}
+    return tuple(
+        sorted(subnet for subnet in set(spec.subnet_ids) - observed.subnet_ids if zones[subnet] not in covered)
+    )
+
+
+def subnet_zones(ec2: EC2Client, subnet_ids: Iterable[str]) -> dict[str, str]:
+    """Each subnet's Availability Zone (botocore ec2 Subnet.AvailabilityZone). A subnet that does not exist is the
+    spec's mistake: a refusal naming it (EC2 answers ``InvalidSubnetID.NotFound`` with its id)."""
+    try:
+        with aws_call("ec2:DescribeSubnets"):
+            subnets = ec2.describe_subnets(SubnetIds=sorted(set(subnet_ids)))["Subnets"]
+    except AwsError as error:
+        if error.kind is not ErrorKind.NOT_FOUND:
+            raise
+        raise AwsError(error.action, ErrorKind.PERMANENT, error.code, error.aws_message) from error
+    return {subnet["SubnetId"]: subnet["AvailabilityZone"] for subnet in subnets}
 
 
 def release(observed: ObservedVpcEndpoint | None, owner: Owner) -> list[VpcAction]:
@@ -232,10 +274,16 @@ def apply(ec2: EC2Client, action: VpcAction) -> None:
             with aws_call("ec2:CreateTags"):
                 ec2.create_tags(Resources=[endpoint_id], Tags=[{"Key": tag, "Value": user}])
         case ExtendVpcEndpoint(id=endpoint_id, subnet_ids=subnets, security_group_ids=groups):
-            with aws_call("ec2:ModifyVpcEndpoint"):
-                ec2.modify_vpc_endpoint(
-                    VpcEndpointId=endpoint_id, AddSubnetIds=list(subnets), AddSecurityGroupIds=list(groups)
-                )
+            try:
+                with aws_call("ec2:ModifyVpcEndpoint"):
+                    ec2.modify_vpc_endpoint(
+                        VpcEndpointId=endpoint_id, AddSubnetIds=list(subnets), AddSecurityGroupIds=list(groups)
+                    )
+            except AwsError as error:
+                if error.kind is ErrorKind.NOT_FOUND and error.code != _ENDPOINT_NOT_FOUND:
+                    # A subnet or security group of the spec that does not exist: only the user can correct it.
+                    raise AwsError(error.action, ErrorKind.PERMANENT, error.code, error.aws_message) from error
+                raise
         case RemoveVpcEndpointUser(id=endpoint_id, user_tag=tag):
             with aws_call("ec2:DeleteTags"):
                 ec2.delete_tags(Resources=[endpoint_id], Tags=[{"Key": tag}])

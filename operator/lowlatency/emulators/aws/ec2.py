@@ -10,11 +10,18 @@ What real EC2 does for ``CreateVpcEndpoint`` of type Interface, and what moto la
   second answers ``InvalidParameter`` ("... conflicting DNS domain ...").
 - **DnsEntries**: a regional name ``vpce-<id>-<suffix>.runtime.sagemaker.<region>.vpce.amazonaws.com``, one zonal
   name per subnet's availability zone, and the private host name when private DNS is on.
+- **One subnet per Availability Zone**: an interface endpoint has at most one subnet in each zone; a request that
+  would give it two (in CreateVpcEndpoint's SubnetIds, or ModifyVpcEndpoint's AddSubnetIds next to the subnets it
+  has) answers ``DuplicateSubnetsInSameZone`` (EC2's error codes,
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html, and "one subnet per Availability
+  Zone" in https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html). The message is the
+  shape EC2 answers with ("Found another VPC endpoint subnet in the availability zone of <subnet>").
 
-The VPC, subnets and security groups must exist, as in EC2 (moto checks the first two; the groups are checked here,
-also when ModifyVpcEndpoint adds some). DescribeVpcEndpoints with filters,
-ModifyVpcEndpoint, DeleteVpcEndpoints (the endpoint stays visible as ``deleted``), CreateTags/DeleteTags are moto's
-and already answer in EC2's shapes.
+The VPC, subnets and security groups must exist, as in EC2: moto checks the first two on CreateVpcEndpoint; the
+groups are checked here, and so are the subnets ModifyVpcEndpoint adds (``InvalidSubnetID.NotFound``, moto's
+message). DescribeSubnets names the subnet that does not exist (moto names any of the requested ones).
+DescribeVpcEndpoints with filters, DeleteVpcEndpoints (the endpoint stays visible as ``deleted``),
+CreateTags/DeleteTags are moto's and already answer in EC2's shapes.
 """
 
 from __future__ import annotations
@@ -22,15 +29,18 @@ from __future__ import annotations
 from typing import Any
 
 from moto.ec2.exceptions import EC2ClientError, InvalidSecurityGroupNotFoundError
+from moto.ec2.models.subnets import SubnetBackend
 from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.utils import random_resource_id
 
 
 def extend_moto() -> None:
-    """Wrap moto's CreateVpcEndpoint with EC2's idempotency, private DNS rule and DNS names, and both it and
-    ModifyVpcEndpoint with EC2's check that the security groups exist (once per process)."""
+    """Wrap moto's CreateVpcEndpoint with EC2's idempotency, private DNS rule and DNS names, both it and
+    ModifyVpcEndpoint with EC2's checks of subnets (they exist, one per zone) and security groups, and
+    DescribeSubnets with the name of the missing subnet (once per process)."""
     create = VPCBackend.create_vpc_endpoint
     modify = VPCBackend.modify_vpc_endpoint
+    describe_subnets = SubnetBackend.describe_subnets
 
     def create_vpc_endpoint(backend: Any, **request: Any) -> Any:
         existing = _by_client_token(backend, request)
@@ -38,6 +48,8 @@ def extend_moto() -> None:
             return existing
         _require_security_groups(backend, request.get("security_group_ids"))
         interface = str(request.get("endpoint_type") or "").lower() == "interface"
+        if interface:
+            _refuse_two_subnets_in_a_zone(backend, [], request.get("subnet_ids") or [])
         if interface and request.get("private_dns_enabled"):
             _refuse_conflicting_private_dns(backend, request)
         endpoint = create(backend, **request)
@@ -47,17 +59,43 @@ def extend_moto() -> None:
         return endpoint
 
     def modify_vpc_endpoint(backend: Any, **request: Any) -> Any:
+        endpoint = backend.get_vpc_end_point(request["vpc_id"])  # moto names the endpoint id "vpc_id" here
         _require_security_groups(backend, request.get("add_security_groups"))
+        if str(endpoint.vpc_endpoint_type or "").lower() == "interface":
+            staying = [s for s in endpoint.subnet_ids or [] if s not in (request.get("remove_subnets") or [])]
+            added = [s for s in request.get("add_subnets") or [] if s not in staying]
+            _refuse_two_subnets_in_a_zone(backend, staying, added)
         return modify(backend, **request)
+
+    def describe_subnets_naming_the_missing(
+        backend: Any, subnet_ids: list[str] | None = None, filters: Any | None = None
+    ) -> Any:
+        for subnet_id in subnet_ids or []:
+            backend.get_subnet(subnet_id)  # raises InvalidSubnetID.NotFound naming it
+        return describe_subnets(backend, subnet_ids=subnet_ids, filters=filters)
 
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint  # type: ignore[method-assign,assignment]
     VPCBackend.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign,assignment]
+    SubnetBackend.describe_subnets = describe_subnets_naming_the_missing  # type: ignore[method-assign,assignment]
 
 
 def _require_security_groups(backend: Any, group_ids: list[str] | None) -> None:
     for group_id in group_ids or []:
         if backend.get_security_group_from_id(group_id) is None:
             raise InvalidSecurityGroupNotFoundError(group_id)
+
+
+def _refuse_two_subnets_in_a_zone(backend: Any, present: list[str], added: list[str]) -> None:
+    """EC2's one subnet per Availability Zone of an interface endpoint; every added subnet must exist."""
+    zones = {backend.get_subnet(subnet_id).availability_zone: subnet_id for subnet_id in present}
+    for subnet_id in added:
+        zone = backend.get_subnet(subnet_id).availability_zone  # InvalidSubnetID.NotFound when it does not exist
+        if zone in zones:
+            raise EC2ClientError(
+                "DuplicateSubnetsInSameZone",
+                f"Found another VPC endpoint subnet in the availability zone of {zones[zone]}",
+            )
+        zones[zone] = subnet_id
 
 
 # The parameters an idempotent repeat must match, kept on moto's endpoint object as they were first requested
