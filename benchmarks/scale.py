@@ -534,7 +534,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_dir=log_dir,
     )
     results = []
-    with AwsEmulator(delays=Delays(create=arguments.create_delay)) as aws:
+    artifacts = [SPEC["model"]["modelDataUrl"]]
+    with AwsEmulator(delays=Delays(create=arguments.create_delay), model_artifacts=artifacts) as aws:
         for endpoints in arguments.endpoints:
             results.append(run(endpoints, aws, settings))
             print(f"N={endpoints} done; operator log in {log_dir}", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 One server runs for the whole session (moto's state is process-wide, and starting it costs more than emptying it);
 each test that asks for ``aws_emulator`` gets it emptied: no resources, injected failures, faults, routes or logged
-calls, and the test delays below.
+calls, and the test delays below; the model artifacts the tests' specs name are in its S3.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import boto3
 import botocore.config
 import pytest
 
+from emulator_requests import make_config, status
 from lowlatency.emulators.aws import AwsEmulator, Delays, boto3_settings
+from specs import MODEL_ARTIFACTS
 
 # Short enough for tests to pass through every state in well under a second, long enough to observe each state.
 TEST_DELAYS = Delays(create=0.5, update=0.5, rollback=0.25, capacity=0.25, delete=0.25)
@@ -43,7 +45,7 @@ class ManualClock:
 @pytest.fixture(scope="session")
 def aws_server() -> Iterator[AwsEmulator]:
     """The session's AWS emulator; tests normally ask for ``aws_emulator``, which empties it first."""
-    with AwsEmulator(delays=TEST_DELAYS) as emulator:
+    with AwsEmulator(delays=TEST_DELAYS, model_artifacts=MODEL_ARTIFACTS) as emulator:
         yield emulator
 
 
@@ -79,3 +81,25 @@ def aws_client(aws_emulator: AwsEmulator) -> AwsClientFactory:
         return boto3.client(service, config=config, **boto3_settings(aws_emulator))  # type: ignore[call-overload]
 
     return make
+
+
+@pytest.fixture
+def sagemaker(aws_client: AwsClientFactory) -> Any:
+    """A SageMaker client of the emulator that sees every error as sent (no retries)."""
+    return aws_client("sagemaker", retries=False)
+
+
+@pytest.fixture
+def autoscaling(aws_client: AwsClientFactory) -> Any:
+    """An Application Auto Scaling client of the emulator that sees every error as sent (no retries)."""
+    return aws_client("application-autoscaling", retries=False)
+
+
+@pytest.fixture
+def in_service(sagemaker: Any, aws_clock: ManualClock) -> str:
+    """An InService endpoint ``bid`` on config ``bid-v1`` (2 instances of ml.c5.xlarge), on the hand-driven clock."""
+    make_config(sagemaker, "bid-v1")
+    sagemaker.create_endpoint(EndpointName="bid", EndpointConfigName="bid-v1")
+    aws_clock.advance(TEST_DELAYS.create)
+    assert status(sagemaker, "bid") == "InService"
+    return "bid"

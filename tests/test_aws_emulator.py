@@ -12,12 +12,24 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import botocore.exceptions
 import pytest
 
+from emulator_requests import (
+    DIMENSION,
+    IMAGE,
+    NEW_IMAGE,
+    ROLE,
+    VARIANT,
+    client_error,
+    code_of,
+    counts,
+    make_config,
+    register,
+    status,
+)
 from fixtures_aws import TEST_DELAYS, AwsClientFactory, ManualClock
 from lowlatency import endpoints, planner, vpc
 from lowlatency.api import VpcEndpointSpec
@@ -29,76 +41,7 @@ from specs import bid_filter_spec, parsed
 
 pytestmark = pytest.mark.timeout(60)
 
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-NEW_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-2"
-VARIANT = "AllTraffic"
-DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 RUNTIME_SERVICE = "com.amazonaws.us-east-1.sagemaker.runtime"
-
-
-def client_error(call: Callable[[], Any]) -> botocore.exceptions.ClientError:
-    with pytest.raises(botocore.exceptions.ClientError) as raised:
-        call()
-    return raised.value
-
-
-def code_of(error: botocore.exceptions.ClientError) -> str:
-    return str(error.response["Error"]["Code"])
-
-
-def make_config(
-    sagemaker: Any, name: str, *, image: str = IMAGE, instance_type: str = "ml.c5.xlarge", count: int = 2
-) -> None:
-    """A model and an endpoint config of the same name."""
-    sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": image})
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {"VariantName": VARIANT, "ModelName": name, "InstanceType": instance_type, "InitialInstanceCount": count}
-        ],
-    )
-
-
-def status(sagemaker: Any, name: str) -> str:
-    return str(sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"])
-
-
-def counts(sagemaker: Any, name: str) -> tuple[int, int]:
-    variant = sagemaker.describe_endpoint(EndpointName=name)["ProductionVariants"][0]
-    return variant["CurrentInstanceCount"], variant["DesiredInstanceCount"]
-
-
-@pytest.fixture
-def sagemaker(aws_client: AwsClientFactory) -> Any:
-    return aws_client("sagemaker", retries=False)
-
-
-@pytest.fixture
-def autoscaling(aws_client: AwsClientFactory) -> Any:
-    return aws_client("application-autoscaling", retries=False)
-
-
-@pytest.fixture
-def in_service(sagemaker: Any, aws_clock: ManualClock) -> str:
-    """An InService endpoint ``bid`` on config ``bid-v1`` (2 instances of ml.c5.xlarge)."""
-    make_config(sagemaker, "bid-v1")
-    sagemaker.create_endpoint(EndpointName="bid", EndpointConfigName="bid-v1")
-    aws_clock.advance(TEST_DELAYS.create)
-    assert status(sagemaker, "bid") == "InService"
-    return "bid"
-
-
-def register(autoscaling: Any, endpoint: str, low: int = 2, high: int = 10) -> str:
-    resource_id = f"endpoint/{endpoint}/variant/{VARIANT}"
-    autoscaling.register_scalable_target(
-        ServiceNamespace="sagemaker",
-        ResourceId=resource_id,
-        ScalableDimension=DIMENSION,
-        MinCapacity=low,
-        MaxCapacity=high,
-    )
-    return resource_id
 
 
 # Creation

@@ -49,6 +49,17 @@ def test_sagemaker_could_not_find_is_not_found(message: str) -> None:
     assert classify("DescribeEndpoint", client_error("ValidationException", message)).kind is ErrorKind.NOT_FOUND
 
 
+def test_a_missing_model_artifact_is_the_specs_error_not_an_absence() -> None:
+    """CreateModel names the spec's S3 artifact; asking again cannot help until it is uploaded or the spec changes,
+    while a missing model, config or endpoint on a describe or delete is an observation."""
+    missing = client_error("ValidationException", "Could not find model data at s3://acme-models/rtb/model.tar.gz.")
+    refused = classify("sagemaker:CreateModel", missing)
+    assert (refused.kind, refused.code) == (ErrorKind.PERMANENT, "ValidationException")
+    assert "s3://acme-models/rtb/model.tar.gz" in str(refused)
+    gone = client_error("ValidationException", 'Could not find model "arn:aws:sagemaker:us-east-1:1:model/m".')
+    assert classify("sagemaker:DescribeModel", gone).kind is ErrorKind.NOT_FOUND
+
+
 def test_creating_what_exists_is_recognised() -> None:
     error = classify("CreateModel", client_error("ValidationException", 'Cannot create already existing model "m".'))
     assert is_already_exists(error)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from aws_passes import resource_body, run_pass
-from fixtures_aws import TEST_DELAYS, AwsClientFactory, ManualClock
+from fixtures_aws import TEST_DELAYS, ManualClock
 from lowlatency.aws import AwsClients, AwsSettings
 from lowlatency.emulators.aws import AwsEmulator
 from lowlatency.reconciler import EndpointReconciler
@@ -31,11 +31,6 @@ def reconciler(aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> En
     for variable, value in aws_emulator.environment().items():
         monkeypatch.setenv(variable, value)
     return EndpointReconciler(AwsClients(AwsSettings(endpoint_url=aws_emulator.url)))
-
-
-@pytest.fixture
-def autoscaling(aws_client: AwsClientFactory) -> Any:
-    return aws_client("application-autoscaling", retries=False)
 
 
 def converge(reconciler: EndpointReconciler, body: dict[str, Any], clock: ManualClock) -> None:
@@ -148,3 +143,25 @@ def test_a_spec_change_after_a_refusal_tries_again(
     assert autoscaled["status"]["observedGeneration"] == 3
     assert condition(autoscaled, "Degraded")["status"] == "False"
     assert scaling_of(autoscaling) == ([(2, 8)], [f"adtech-{NAME}-invocations-per-instance"])
+
+
+def test_a_model_artifact_that_is_not_in_s3_is_a_rejection_naming_it_until_the_spec_changes(
+    reconciler: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock
+) -> None:
+    artifact = "s3://acme-models/rtb/xgboost/model-3.tar.gz"
+    body = resource_body(NAME, bid_filter_spec(model={**bid_filter_spec()["model"], "modelDataUrl": artifact}))
+
+    refused = run_pass(reconciler, body)
+
+    assert [(event.type, event.reason) for event in refused.events] == [("Warning", "AWSRejected")]
+    ready = condition(body, "Ready")
+    assert (body["status"]["phase"], ready["status"], ready["reason"]) == ("Failed", "False", "AWSRejected")
+    assert f"CreateModel failed: ValidationException: Could not find model data at {artifact}" in ready["message"]
+    for _ in range(3):
+        assert not run_pass(reconciler, body).retry
+    assert aws_emulator.count("CreateModel") == 1, "a refused create is not sent again for the same generation"
+
+    aws_emulator.put_model_artifact(artifact)
+    body["metadata"]["generation"] = 2
+    converge(reconciler, body, aws_clock)
+    assert body["status"]["observedGeneration"] == 2

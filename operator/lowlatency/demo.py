@@ -163,7 +163,7 @@ def main(*, keep: bool = False, example: str | None = None, out: Any = sys.stdou
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     with (
         ModelServer(latency=MODEL_LATENCY) as model_server,
-        AwsEmulator(delays=DEMO_DELAYS) as aws,
+        AwsEmulator(delays=DEMO_DELAYS, model_artifacts=[document["spec"]["model"]["modelDataUrl"]]) as aws,
         KubernetesEmulator() as kube,
     ):
         aws.sagemaker.route_invocations(None, model_server.url)

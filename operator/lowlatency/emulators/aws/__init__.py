@@ -2,20 +2,21 @@
 
 The operator, the tests and ``lowlatency-operator demo`` reach it exactly as they reach AWS: boto3 clients with
 ``endpoint_url`` (or ``AWS_ENDPOINT_URL``) pointing at :attr:`AwsEmulator.url`, over HTTP, signed with test
-credentials. It serves SageMaker (models, endpoint configs, endpoints with their real lifecycle, tags), the
-SageMaker Runtime (InvokeEndpoint routed to a model server), Application Auto Scaling and EC2 interface VPC
-endpoints; every other service moto knows is there too, unchanged.
+credentials. It serves SageMaker (models, endpoint configs, endpoints with their real lifecycle, tags), S3 (the
+model artifacts CreateModel looks for), the SageMaker Runtime (InvokeEndpoint routed to a model server), Application
+Auto Scaling and EC2 interface VPC endpoints; every other service moto knows is there too, unchanged.
 
 What real AWS does at each point and how it is imitated is described in the modules: :mod:`.sagemaker` (endpoint
-lifecycle, updates, failures, tags, invocations), :mod:`.autoscaling` (scalable targets, policies, scheduled
-actions), :mod:`.ec2` (interface VPC endpoints), :mod:`.gateway` (protocols, errors, call log, injected faults).
+lifecycle, updates, failures, tags, invocations), :mod:`.deployments` (DeploymentConfig rules), :mod:`.artifacts`
+(model artifacts in S3), :mod:`.autoscaling` (scalable targets, policies, scheduled actions), :mod:`.ec2` (interface
+VPC endpoints), :mod:`.gateway` (protocols, errors, call log, injected faults).
 
 moto's backends live in the process, so one emulator runs per process at a time; :meth:`AwsEmulator.reset` empties
 it between tests far faster than starting a new one.
 
 Use::
 
-    with AwsEmulator(delays=Delays(create=0.5)) as aws:
+    with AwsEmulator(delays=Delays(create=0.5), model_artifacts=["s3://acme-models/rtb/model.tar.gz"]) as aws:
         sagemaker = boto3.client("sagemaker", endpoint_url=aws.url, region_name=aws.region, ...)
         aws.sagemaker.fail_next_update("adtech-bid-filter", "Alarm bid-filter-p99-high went into ALARM")
         aws.faults.throttle("DescribeEndpoint", times=2)
@@ -27,6 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self
 
@@ -34,7 +36,7 @@ from moto.backends import get_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from lowlatency.emulators.aws import ec2, sagemaker
+from lowlatency.emulators.aws import artifacts, ec2, sagemaker
 from lowlatency.emulators.aws.autoscaling import ApplicationAutoScaling
 from lowlatency.emulators.aws.gateway import ApiCall, Faults, Gateway
 from lowlatency.emulators.aws.sagemaker import Clock, Delays, SageMakerEndpoints
@@ -78,8 +80,12 @@ class AwsEmulator:
         region: str = "us-east-1",
         delays: Delays | None = None,
         clock: Clock = time.time,
+        model_artifacts: Iterable[str] = (),
     ) -> None:
+        """``model_artifacts``: S3 URLs of model artifacts put in the emulator's S3 at start and after every reset
+        (SageMaker's CreateModel refuses an artifact that is not there)."""
         self.region = region
+        self._model_artifacts = tuple(model_artifacts)
         self._host, self._port = host, port
         self._initial_delays = delays or Delays()
         self._gateway = Gateway(DomainDispatcherApplication(create_backend_app))
@@ -110,6 +116,7 @@ class AwsEmulator:
 
     def start(self) -> Self:
         _extend_moto_once()
+        self._put_model_artifacts()
         self._server = make_server(
             self._host, self._port, self._gateway, threaded=True, request_handler=_QuietRequestHandler
         )
@@ -137,9 +144,19 @@ class AwsEmulator:
         """Forget every resource, injected failure and fault, route and logged call; restore the initial delays."""
         with self._gateway.lock:
             get_backend("moto_api")["global"].reset()
+            self._put_model_artifacts()
             self.sagemaker.reset(self._initial_delays)
             self._gateway.faults.clear()
             self._gateway.log.clear()
+
+    def put_model_artifact(self, s3_url: str) -> None:
+        """Upload a model artifact (``s3://bucket/key``) as a user does before deploying it."""
+        with self._gateway.lock:
+            artifacts.put_artifact(s3_url, self.region)
+
+    def _put_model_artifacts(self) -> None:
+        for s3_url in self._model_artifacts:
+            self.put_model_artifact(s3_url)
 
     def calls(
         self, *, service: str | None = None, operation: str | None = None, resource: str | None = None

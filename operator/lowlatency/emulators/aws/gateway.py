@@ -282,14 +282,12 @@ class Gateway:
                 reply.error_code,
             )
         )
-        headers = [(name, value) for name, value in reply.headers if name.lower() != "content-length"]
-        start_response(
-            f"{reply.status} {_REASONS.get(reply.status, 'Status')}",
-            [
-                *headers,
-                ("Content-Length", str(len(reply.body))),
-            ],
-        )
+        if environ.get("REQUEST_METHOD") == "HEAD":  # the length of what a GET would answer (S3's HeadObject)
+            headers = reply.headers
+        else:
+            headers = [(name, value) for name, value in reply.headers if name.lower() != "content-length"]
+            headers.append(("Content-Length", str(len(reply.body))))
+        start_response(f"{reply.status} {_REASONS.get(reply.status, 'Status')}", headers)
         return [reply.body]
 
     def _answer(self, request: ApiRequest, environ: Environ) -> Reply:

@@ -34,6 +34,8 @@ What real SageMaker does, and what is imitated here:
   scalable targets when it sees the endpoint deleted. Deleting a missing endpoint, config or model answers the same
   kind of ``Could not find ...`` validation error. Deleting a config or model still in use is allowed (SageMaker warns
   in its documentation but does not refuse).
+- **CreateModel** refuses a container whose ``ModelDataUrl`` names an S3 object that does not exist
+  (``Could not find model data at s3://...``; the emulator's S3 is moto's, see :mod:`.artifacts`).
 - **CreateEndpointConfig** accepts the instance types SageMaker's API lists (botocore's model of it; moto alone knows
   an older subset) and refuses others with a ``ValidationException``.
 - **Tags** (AddTags/DeleteTags/ListTags) on endpoints, configs and models: AddTags overwrites the value of a key that
@@ -63,6 +65,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpointConfig, sagemaker_backends
 
+from lowlatency.emulators.aws.artifacts import require_model_data
 from lowlatency.emulators.aws.autoscaling import forget_scalable_target, scalable_target
 from lowlatency.emulators.aws.deployments import validate_deployment_config
 from lowlatency.emulators.aws.gateway import (
@@ -358,6 +361,7 @@ class SageMakerEndpoints:
 
     def _create_model(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
         self._existing(request, _backend(request.region)._models, "model", "model", "ModelName")
+        require_model_data(request.params)
         return pass_through()
 
     def _create_endpoint_config(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
