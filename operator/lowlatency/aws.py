@@ -160,8 +160,9 @@ _NOT_FOUND_CODES = {"ResourceNotFound", "ResourceNotFoundException", "ObjectNotF
 # SageMaker answers "no such resource" with a ValidationException whose message says so.
 _NOT_FOUND_MESSAGES = ("Could not find", "does not exist", "not found")
 _ALREADY_EXISTS_MESSAGES = ("already existing", "already exists")
-# CreateModel's answer to a ModelDataUrl naming no S3 object ('Could not find model data at s3://...'): the spec's
-# artifact is missing, not the model being created; asking again cannot help until it is uploaded or the spec changes.
+# CreateModel's answer to a ModelDataUrl naming no S3 object ('Could not find model data at s3://...'; botocore
+# sagemaker ContainerDefinition.ModelDataUrl): the spec's artifact is missing, not the model being created; asking
+# again cannot help until it is uploaded or the spec changes.
 _ARTIFACT_MISSING_MESSAGE = "Could not find model data"
 # SageMaker refuses to change an endpoint that is changing ('Cannot update in-progress endpoint "<arn>".'): the
 # endpoint is busy, often with the operator's own request whose answer was lost, and the next pass sees where it goes.

@@ -2,9 +2,9 @@
 
 Real CreateModel checks that the ``ModelDataUrl`` of each container names an S3 object that exists, and refuses the
 model otherwise with ``ValidationException: Could not find model data at s3://<bucket>/<key>.`` (the text users
-report; the rule is that of botocore sagemaker ``ContainerDefinition.ModelDataUrl``: "the S3 path where the model
-artifacts ... are stored"). Tests and the demo put the artifacts their specs name here, as a user uploads
-model.tar.gz before deploying it; the emulator can also keep a list of artifacts that every reset puts back.
+report). Source: botocore sagemaker ContainerDefinition.ModelDataUrl ("the S3 path where the model artifacts ... are
+stored"). Tests and the demo put the artifacts their specs name here, as a user uploads model.tar.gz before
+deploying it; the emulator can also keep a list of artifacts that every reset puts back.
 """
 
 from __future__ import annotations
