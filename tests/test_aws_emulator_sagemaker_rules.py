@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
-from emulator_requests import IMAGE, ROLE, client_error, code_of, message_of
+from emulator_requests import IMAGE, NEW_IMAGE, ROLE, client_error, code_of, make_config, message_of, status
+from fixtures_aws import TEST_DELAYS, ManualClock
 from lowlatency.aws import ErrorKind, classify
+from lowlatency.desired import Owner, build_desired
 from lowlatency.emulators.aws import AwsEmulator
+from specs import parsed
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -48,3 +51,101 @@ def test_a_reset_forgets_uploaded_artifacts_and_puts_back_the_ones_the_emulator_
     gone = client_error(lambda: s3.head_object(Bucket="acme-models", Key="rtb/xgboost/never-uploaded.tar.gz"))
     assert code_of(gone) == "404"
     assert s3.head_object(Bucket="acme-models", Key="rtb/xgboost/model.tar.gz")["ContentLength"] > 0
+
+
+def canary(wait: int, timeout: int | None = None) -> dict[str, Any]:
+    policy: dict[str, Any] = {
+        "TrafficRoutingConfiguration": {
+            "Type": "CANARY",
+            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+            "WaitIntervalInSeconds": wait,
+        },
+        "TerminationWaitInSeconds": 120,
+    }
+    if timeout is not None:
+        policy["MaximumExecutionTimeoutInSeconds"] = timeout
+    return {"BlueGreenUpdatePolicy": policy}
+
+
+def linear_by_instances(wait: int, timeout: int) -> dict[str, Any]:
+    routing = {
+        "Type": "LINEAR",
+        "LinearStepSize": {"Type": "INSTANCE_COUNT", "Value": 1},
+        "WaitIntervalInSeconds": wait,
+    }
+    return {
+        "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": routing, "MaximumExecutionTimeoutInSeconds": timeout}
+    }
+
+
+@pytest.mark.parametrize(
+    ("deployment", "waits"),
+    [
+        (canary(wait=400, timeout=920), 2 * 400 + 120),  # the canary's bake, then the final one
+        (linear_by_instances(wait=700, timeout=1400), 2 * 700),  # two instances, one step each
+        (
+            {
+                "RollingUpdatePolicy": {
+                    "MaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": 5},
+                    "WaitIntervalInSeconds": 1500,
+                    "MaximumExecutionTimeoutInSeconds": 28800,
+                }
+            },
+            20 * 1500,
+        ),
+    ],
+    ids=["canary", "linear-by-instance", "rolling-5-percent"],
+)
+def test_a_deployment_whose_waits_reach_its_time_limit_is_refused(
+    sagemaker: Any, in_service: str, deployment: dict[str, Any], waits: int
+) -> None:
+    """API reference, BlueGreenUpdatePolicy / RollingUpdatePolicy: MaximumExecutionTimeoutInSeconds must be larger
+    than the deployment's total waiting time."""
+    make_config(sagemaker, "bid-v2", image=NEW_IMAGE)
+
+    refused = client_error(
+        lambda: sagemaker.update_endpoint(
+            EndpointName=in_service, EndpointConfigName="bid-v2", DeploymentConfig=deployment
+        )
+    )
+
+    assert code_of(refused) == "ValidationException"
+    assert f"total waiting time of the deployment ({waits} seconds" in message_of(refused)
+    assert status(sagemaker, in_service) == "InService"
+
+
+def test_a_deployment_within_its_time_limit_or_without_one_is_accepted(
+    sagemaker: Any, in_service: str, aws_clock: ManualClock
+) -> None:
+    make_config(sagemaker, "bid-v2", image=NEW_IMAGE)
+    sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-v2", DeploymentConfig=canary(400, 921))
+    aws_clock.advance(TEST_DELAYS.update)
+    make_config(sagemaker, "bid-v3")
+    sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-v3", DeploymentConfig=canary(3600))
+    aws_clock.advance(TEST_DELAYS.update)
+    assert sagemaker.describe_endpoint(EndpointName=in_service)["EndpointConfigName"] == "bid-v3"
+
+
+@pytest.mark.parametrize(
+    "deployment",
+    [
+        {"strategy": "AllAtOnce", "rollbackAlarms": ["bid-filter-p99-high"]},
+        {"strategy": "Canary", "canarySizePercent": 50, "waitSeconds": 3600, "terminationWaitSeconds": 3600},
+        {"strategy": "Linear", "linearStepPercent": 10, "waitSeconds": 2700},
+        {"strategy": "Rolling", "rollingBatchPercent": 5, "waitSeconds": 1350},
+    ],
+    ids=["all-at-once", "canary", "linear", "rolling"],
+)
+def test_the_operators_deployment_config_fits_its_time_limit_at_the_longest_the_crd_allows(
+    sagemaker: Any, in_service: str, aws_clock: ManualClock, deployment: dict[str, Any]
+) -> None:
+    """The CRD admits deployments whose waits fit 28800 s with time to provision; the operator's timeout covers them."""
+    desired = build_desired(parsed(deployment=deployment), Owner("adtech", "bid", "uid-bid"), "us-east-1")
+    make_config(sagemaker, "bid-v2", image=NEW_IMAGE)
+
+    sagemaker.update_endpoint(
+        EndpointName=in_service, EndpointConfigName="bid-v2", DeploymentConfig=desired.deployment_config
+    )
+
+    aws_clock.advance(TEST_DELAYS.update)
+    assert sagemaker.describe_endpoint(EndpointName=in_service)["LastDeploymentConfig"] == desired.deployment_config

@@ -4,18 +4,32 @@ botocore checks the shape before a request leaves the client (required members, 
 what only the service checks: value ranges and the combinations SageMaker refuses, each with the page of AWS's
 documentation or the botocore shape it comes from. Refusals are ``ValidationException`` as SageMaker answers them;
 their texts are this emulator's own where SageMaker's are not documented.
+
+- Ranges and sizes: botocore sagemaker BlueGreenUpdatePolicy, RollingUpdatePolicy and TrafficRoutingConfig (canary
+  at most 50 %, linear steps 10-50 %, rolling batches 5-50 %, waits 0-3600 s).
+- The deployment's time limit, ``MaximumExecutionTimeoutInSeconds`` (600-28800 s, optional), "should be larger than
+  the total waiting time specified in TerminationWaitInSeconds and WaitIntervalInSeconds"
+  (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html; for rolling
+  deployments "the time limit for the total deployment",
+  https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_RollingUpdatePolicy.html). How SageMaker adds the
+  waits up is not documented; the emulator counts one ``WaitIntervalInSeconds`` per baking period, as the deployment
+  guardrails pages describe them (one after all-at-once shifting, two for canary, one per linear step or rolling
+  batch, https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails.html), plus the termination wait, and
+  refuses a limit that is not larger: the strictest reading, so that a deployment the operator sends cannot time out.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from lowlatency.emulators.aws.gateway import validation_error
 
 
-def validate_deployment_config(config: Mapping[str, Any]) -> None:
-    """The rules SageMaker applies to a DeploymentConfig beyond its shape (botocore checks required members)."""
+def validate_deployment_config(config: Mapping[str, Any], fleet_size: int) -> None:
+    """The rules SageMaker applies to a DeploymentConfig beyond its shape (botocore checks required members);
+    ``fleet_size``: the instances of the new fleet, which INSTANCE_COUNT step sizes divide."""
     blue_green = config.get("BlueGreenUpdatePolicy")
     rolling = config.get("RollingUpdatePolicy")
     if blue_green is not None and rolling is not None:
@@ -37,6 +51,14 @@ def validate_deployment_config(config: Mapping[str, Any]) -> None:
     if rolling is not None:
         _within(rolling, "WaitIntervalInSeconds", 0, 3600)
         _percent_within(rolling, "MaximumBatchSize", 5, 50)
+    if policy is not None and "MaximumExecutionTimeoutInSeconds" in policy:
+        waits = total_wait_seconds(config, fleet_size)
+        if int(policy["MaximumExecutionTimeoutInSeconds"]) <= waits:
+            raise validation_error(
+                f"MaximumExecutionTimeoutInSeconds ({policy['MaximumExecutionTimeoutInSeconds']}) must be larger "
+                f"than the total waiting time of the deployment ({waits} seconds of WaitIntervalInSeconds and "
+                "TerminationWaitInSeconds)."
+            )
     alarms = config.get("AutoRollbackConfiguration", {}).get("Alarms", [])
     if len(alarms) > 10:
         raise validation_error("AutoRollbackConfiguration accepts at most 10 alarms.")
@@ -53,3 +75,24 @@ def _percent_within(settings: Mapping[str, Any], name: str, low: int, high: int)
         raise validation_error(f"{name} is required for this deployment policy.")
     if size.get("Type") == "CAPACITY_PERCENT" and not low <= int(size.get("Value", 0)) <= high:
         raise validation_error(f"{name} as CAPACITY_PERCENT must be between {low} and {high}; got {size.get('Value')}.")
+
+
+def total_wait_seconds(config: Mapping[str, Any], fleet_size: int) -> int:
+    """What a deployment waits in all: a baking period of WaitIntervalInSeconds after each traffic shift (or batch),
+    and TerminationWaitInSeconds before the old fleet goes."""
+    blue_green = config.get("BlueGreenUpdatePolicy")
+    if blue_green is not None:
+        routing = blue_green["TrafficRoutingConfiguration"]
+        shifts = {"CANARY": 2, "LINEAR": _steps(routing.get("LinearStepSize"), fleet_size)}.get(routing["Type"], 1)
+        return shifts * int(routing["WaitIntervalInSeconds"]) + int(blue_green.get("TerminationWaitInSeconds", 0))
+    rolling = config["RollingUpdatePolicy"]
+    return _steps(rolling["MaximumBatchSize"], fleet_size) * int(rolling["WaitIntervalInSeconds"])
+
+
+def _steps(size: Mapping[str, Any] | None, fleet_size: int) -> int:
+    """How many steps of ``size`` (a CapacitySize) move the whole fleet."""
+    if size is None:
+        return 1
+    value = int(size["Value"])
+    whole = 100 if size["Type"] == "CAPACITY_PERCENT" else fleet_size
+    return max(1, math.ceil(whole / value))

@@ -485,7 +485,7 @@ class SageMakerEndpoints:
         variants = self._variants_of(request.region, config_name)
         deployment_config = request.params.get("DeploymentConfig")
         if deployment_config is not None:
-            validate_deployment_config(deployment_config)
+            validate_deployment_config(deployment_config, sum(variant.desired_count for variant in variants))
         self._refuse_instance_type_change_under_autoscaling(endpoint, variants)
         if request.params.get("RetainAllVariantProperties", False):
             excluded = {
