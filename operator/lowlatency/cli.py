@@ -1,11 +1,12 @@
 """The `lowlatency-operator` command: run the operator, print the CRD, run the embedded demo, benchmark, find
-orphaned AWS resources."""
+orphaned AWS resources, build a price table from AWS's Price List."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from lowlatency import crd
 
@@ -74,7 +75,46 @@ def find_orphans(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def build_price_table(arguments: argparse.Namespace) -> int:
+    import botocore.exceptions
+
+    from lowlatency import pricelist
+
+    try:
+        if arguments.source == "api":
+            offer = pricelist.from_pricing_api(pricelist.pricing_client(arguments.pricing_region), arguments.region)
+        else:
+            offer = pricelist.from_offer_file(Path(arguments.source), arguments.region)
+    except (
+        pricelist.PriceListError,
+        OSError,
+        botocore.exceptions.BotoCoreError,
+        botocore.exceptions.ClientError,
+    ) as error:
+        print(f"lowlatency-operator prices: {error}", file=sys.stderr)
+        return 1
+    text = pricelist.render(pricelist.table_document(offer, arguments.note))
+    if arguments.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(arguments.output).write_text(text, encoding="utf-8")
+    instance_types = {name for prices in offer.hourly_usd.values() for name in prices}
+    print(
+        f"{len(instance_types)} real-time instance types in {len(offer.hourly_usd)} regions, serverless prices in "
+        f"{len(offer.serverless_usd_per_second)}, from offer version {offer.version} of {offer.publication_date}.",
+        file=sys.stderr,
+    )
+    if offer.dropped:
+        print(
+            f"Left out (not instance types of real-time endpoints): {', '.join(sorted(offer.dropped))}.",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    import boto3
+
     from lowlatency import config
     from lowlatency.benchmark import command as benchmark_command
 
@@ -116,6 +156,35 @@ def build_parser() -> argparse.ArgumentParser:
     orphaned.add_argument("--delete", action="store_true", help="Delete the orphans after confirmation.")
     orphaned.add_argument("--yes", "-y", action="store_true", help="With --delete: do not ask for confirmation.")
     orphaned.set_defaults(func=find_orphans)
+
+    prices = subparsers.add_parser(
+        "prices",
+        help="Build a price table for --prices from AWS's Price List: the Pricing API (service code AmazonSageMaker) "
+        "or a downloaded AmazonSageMaker offer file.",
+    )
+    prices.add_argument(
+        "--source",
+        required=True,
+        metavar="api|OFFER_FILE",
+        help="'api': ask the Price List Query API's GetProducts (AWS credentials needed, pricing:GetProducts); "
+        "otherwise the path of an offer file, e.g. https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/"
+        "AmazonSageMaker/current/index.json (every region) or .../current/<region>/index.json, downloaded.",
+    )
+    prices.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        help="Keep the prices of this region (repeatable). Default: every region of the source.",
+    )
+    prices.add_argument(
+        "--pricing-region",
+        choices=boto3.session.Session().get_available_regions("pricing"),
+        default="us-east-1",
+        help="With --source api: the region whose Price List endpoint to ask (the API is served in these only).",
+    )
+    prices.add_argument("--note", default=None, help="A sentence added to the table's note: what the source covers.")
+    prices.add_argument("--output", "-o", default="-", help="Write the table here (default: standard output).")
+    prices.set_defaults(func=build_price_table)
     return parser
 
 

@@ -1,15 +1,20 @@
 """What SageMaker real-time inference instances cost: a bundled, dated table of on-demand hourly prices.
 
-The bundled table (``lowlatency/data/prices.json``) names its source and the date it was compiled; prices change,
-so a table of the same format can be given instead (``load(path)``). A price the table does not have is None:
-cost is then unknown, never guessed.
+The bundled table (``lowlatency/data/prices.json``) names its source and the date of its prices; prices change,
+so a table of the same format can be given instead (``load(path)``), such as one ``lowlatency-operator prices``
+builds from AWS's Price List (:mod:`lowlatency.pricelist`). A price the table does not have is None: cost is then
+unknown, never guessed.
+
+The format: ``source``, ``compiled`` (YYYY-MM-DD, the date of the prices), ``regions.<region>.<instance type>``
+(USD per instance-hour) and, optionally, ``serverlessPerSecondUsd.<region>.<memory size in MB>`` (USD per second of
+serverless inference compute); other keys (description, note, ...) are for people.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,8 @@ class PriceTable:
     compiled: datetime.date
     hourly_usd: dict[str, dict[str, float]]
     """Region, then instance type, to USD per instance-hour."""
+    serverless_usd_per_second: dict[str, dict[int, float]] = field(default_factory=dict)
+    """Region, then serverless memory size in MB, to USD per second of compute."""
 
     def price(self, instance_type: str, region: str) -> float | None:
         """On-demand USD per instance-hour, or None when the table does not know it."""
@@ -71,11 +78,24 @@ def parse(document: Any, origin: str) -> PriceTable:
     try:
         regions = document["regions"]
         hourly = {
-            str(region): {str(instance): float(price) for instance, price in prices.items()}
+            str(region): {str(instance): _price(price) for instance, price in prices.items()}
             for region, prices in regions.items()
         }
-        return PriceTable(str(document["source"]), datetime.date.fromisoformat(document["compiled"]), hourly)
+        serverless = {
+            str(region): {int(megabytes): _price(price) for megabytes, price in prices.items()}
+            for region, prices in document.get("serverlessPerSecondUsd", {}).items()
+        }
+        compiled = datetime.date.fromisoformat(document["compiled"])
+        return PriceTable(str(document["source"]), compiled, hourly, serverless)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise PriceTableError(
-            f"{origin}: expected source, compiled (YYYY-MM-DD) and regions.<region>.<instance type>: price ({error})"
+            f"{origin}: expected source, compiled (YYYY-MM-DD), regions.<region>.<instance type>: price and "
+            f"optionally serverlessPerSecondUsd.<region>.<memory size in MB>: price ({error})"
         ) from None
+
+
+def _price(value: Any) -> float:
+    price = float(value)
+    if not price >= 0:  # also refuses NaN
+        raise ValueError(f"{value!r} is not a price")
+    return price

@@ -1,0 +1,214 @@
+"""`lowlatency-operator prices`: the price table built from AWS's Price List, from an offer file or GetProducts.
+
+``tests/data/sagemaker-offer-excerpt.json`` is a small excerpt in AWS's offer-file format, assembled for these tests:
+real-time hosting instance types in us-east-1 and us-west-2, an ``ml.t3.medium`` hosting line (real-time endpoints
+do not accept ``ml.t3``), a notebook, a training and a hosting-storage product that must be left out, and serverless
+inference lines. The bundled table is the command's output on it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from lowlatency import cli, pricelist, pricing
+
+REPO = Path(__file__).resolve().parent.parent
+EXCERPT = Path("tests/data/sagemaker-offer-excerpt.json")
+BUNDLED = REPO / "operator" / "lowlatency" / "data" / "prices.json"
+BUNDLED_NOTE = (
+    "This bundled table is built from a small excerpt in AWS's offer-file format, assembled for the tests: a few "
+    "products of us-east-1 and us-west-2 at AWS's published on-demand rates, with a version and publication date of "
+    "its own. It is not a complete or current price list: build one for your regions with `lowlatency-operator "
+    "prices --source api` (or from a downloaded offer file) and pass it with --prices."
+)
+REGENERATE = ["prices", "--source", str(EXCERPT), "--note", BUNDLED_NOTE, "--output", str(BUNDLED.relative_to(REPO))]
+
+
+def excerpt() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((REPO / EXCERPT).read_text())
+    return document
+
+
+def sku_of(usage_type: str) -> str:
+    return next(
+        sku for sku, product in excerpt()["products"].items() if product["attributes"]["usagetype"] == usage_type
+    )
+
+
+def published_price(usage_type: str) -> float:
+    """The excerpt's on-demand USD price of the product with this usage type, read straight from the JSON."""
+    sku = sku_of(usage_type)
+    (term,) = excerpt()["terms"]["OnDemand"][sku].values()
+    (dimension,) = term["priceDimensions"].values()
+    return float(dimension["pricePerUnit"]["USD"])
+
+
+def endpoint_instance_types() -> set[str]:
+    shape: Any = boto3.client("sagemaker", region_name="us-east-1").meta.service_model.shape_for(
+        "ProductionVariantInstanceType"
+    )
+    return set(shape.enum)
+
+
+def test_real_time_hosting_and_serverless_prices_are_kept_with_their_offer_date() -> None:
+    offer = pricelist.from_offer_file(REPO / EXCERPT)
+    table = pricing.parse(pricelist.table_document(offer), "the command's output")
+    assert {region: set(prices) for region, prices in table.hourly_usd.items()} == {
+        "us-east-1": {"ml.c5.xlarge", "ml.m5.large", "ml.g4dn.xlarge", "ml.g6e.2xlarge", "ml.t2.medium"},
+        "us-west-2": {"ml.c5.xlarge", "ml.g5.2xlarge"},
+    }
+    assert table.price("ml.c5.xlarge", "us-east-1") == published_price("USE1-Host:ml.c5.xlarge")
+    assert table.price("ml.g5.2xlarge", "us-west-2") == published_price("USW2-Host:ml.g5.2xlarge")
+    assert table.serverless_usd_per_second == {
+        "us-east-1": {
+            gigabytes * 1024: published_price(f"USE1-ServerlessInf:Mem-{gigabytes}GB") for gigabytes in (1, 2, 3, 6)
+        },
+        "us-west-2": {4096: published_price("USW2-ServerlessInf:Mem-4GB")},
+    }
+    assert (offer.version, offer.publication_date) == (excerpt()["version"], excerpt()["publicationDate"])
+    assert table.compiled.isoformat() == excerpt()["publicationDate"][:10]
+    assert str(REPO / EXCERPT) in table.source
+
+
+def test_what_real_time_endpoints_cannot_use_and_other_components_are_left_out() -> None:
+    offer = pricelist.from_offer_file(REPO / EXCERPT)
+    kept = {name for prices in offer.hourly_usd.values() for name in prices}
+    assert "ml.t3.medium" not in kept, "a hosting line of an instance type endpoints refuse (ml.t3)"
+    assert offer.dropped == {"ml.t3.medium"}
+    assert "ml.p3.2xlarge" not in kept, "a training product (component Training, usage type USE1-Train:)"
+    assert all(name.startswith("ml.") and "VolumeUsage" not in name for name in kept), "hosting storage is not kept"
+    assert kept <= endpoint_instance_types()
+
+
+def test_regions_can_be_chosen() -> None:
+    offer = pricelist.from_offer_file(REPO / EXCERPT, ["us-west-2"])
+    assert set(offer.hourly_usd) == set(offer.serverless_usd_per_second) == {"us-west-2"}
+    with pytest.raises(pricelist.PriceListError, match=r"no real-time inference instance prices in eu-west-1"):
+        pricelist.from_offer_file(REPO / EXCERPT, ["eu-west-1"])
+
+
+def _truncated(path: Path) -> None:
+    path.write_text((REPO / EXCERPT).read_text()[:5000])
+
+
+def _edited(change: Any) -> Any:
+    def write(path: Path) -> None:
+        document = excerpt()
+        change(document)
+        path.write_text(json.dumps(document))
+
+    return write
+
+
+def _dimension(document: dict[str, Any], usage_type: str, sku: str | None = None) -> dict[str, Any]:
+    sku = sku or next(sku for sku, p in document["products"].items() if p["attributes"]["usagetype"] == usage_type)
+    (term,) = document["terms"]["OnDemand"][sku].values()
+    (dimension,) = term["priceDimensions"].values()
+    return dimension  # type: ignore[no-any-return]
+
+
+def _without_term(document: dict[str, Any]) -> None:
+    del document["terms"]["OnDemand"][sku_of("USE1-Host:ml.c5.xlarge")]
+
+
+def _copy_of(document: dict[str, Any], usage_type: str, sku: str, usd: str, **attributes: str) -> None:
+    """Add a product like the one of ``usage_type``, under another SKU, at another price."""
+    original = sku_of(usage_type)
+    product = json.loads(json.dumps(document["products"][original]))
+    product["sku"] = sku
+    product["attributes"].update(attributes)
+    document["products"][sku] = product
+    terms = json.dumps(document["terms"]["OnDemand"][original]).replace(original, sku)
+    document["terms"]["OnDemand"][sku] = json.loads(terms)
+    _dimension(document, usage_type, sku)["pricePerUnit"]["USD"] = usd
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        pytest.param(_truncated, r"not a complete JSON document", id="truncated"),
+        pytest.param(_edited(lambda d: d.update(offerCode="AmazonEC2")), r"offerCode is 'AmazonEC2'", id="other-offer"),
+        pytest.param(_edited(lambda d: d.pop("publicationDate")), r"no publicationDate", id="no-date"),
+        pytest.param(_edited(lambda d: d.pop("terms")), r"no terms.OnDemand", id="no-terms"),
+        pytest.param(
+            _edited(_without_term),
+            r"product \w+ \(usage type USE1-Host:ml.c5.xlarge\) has no on-demand term",
+            id="unpriced",
+        ),
+        pytest.param(
+            _edited(lambda d: d["products"][sku_of("USE1-Host:ml.m5.large")]["attributes"].update(usagetype="Box")),
+            r"hosting product \w+: usage type 'Box' is not <region prefix>-Host:ml.m5.large",
+            id="hosting-usage-type",
+        ),
+        pytest.param(
+            _edited(lambda d: _dimension(d, "USE1-Host:ml.m5.large")["pricePerUnit"].update(USD="cheap")),
+            r"USE1-Host:ml.m5.large\): pricePerUnit.USD 'cheap' is not a number",
+            id="price-not-a-number",
+        ),
+        pytest.param(
+            _edited(lambda d: _copy_of(d, "USE1-Host:ml.c5.xlarge", "ZZZZZZZZZZZZZZZZ", "0.3000000000")),
+            r"SKUs \w+ and ZZZZZZZZZZZZZZZZ give ml.c5.xlarge in us-east-1 two prices \(0.2040000000 and 0.3000000000",
+            id="two-prices",
+        ),
+        pytest.param(
+            _edited(lambda d: _dimension(d, "USE1-Host:ml.m5.large").update(unit="GB-Mo")),
+            r"USE1-Host:ml.m5.large\) is priced per 'GB-Mo'",
+            id="other-unit",
+        ),
+    ],
+)
+def test_a_malformed_offer_file_is_refused_naming_what_is_wrong(write: Any, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "offer.json"
+    write(path)
+    with pytest.raises(pricelist.PriceListError, match=message):
+        pricelist.from_offer_file(path)
+
+
+def test_products_outside_aws_regions_are_left_out(tmp_path: Path) -> None:
+    """An Outposts product of a region (locationType other than AWS Region) does not price the region."""
+    path = tmp_path / "offer.json"
+    _edited(
+        lambda d: _copy_of(d, "USE1-Host:ml.c5.xlarge", "ZZZZZZZZZZZZZZZZ", "0.3000000000", locationType="AWS Outposts")
+    )(path)
+    offer = pricelist.from_offer_file(path)
+    assert float(offer.hourly_usd["us-east-1"]["ml.c5.xlarge"]) == published_price("USE1-Host:ml.c5.xlarge")
+
+
+def test_the_command_refuses_a_malformed_offer_file_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, output = tmp_path / "offer.json", tmp_path / "prices.json"
+    _truncated(path)
+    assert cli.main(["prices", "--source", str(path), "--output", str(output)]) == 1
+    assert "not a complete JSON document" in capsys.readouterr().err
+    assert not output.exists()
+
+
+def test_the_bundled_table_is_the_command_output_on_the_excerpt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    output = tmp_path / "prices.json"
+    assert cli.main([*REGENERATE[:-1], str(output)]) == 0
+    assert "Left out (not instance types of real-time endpoints): ml.t3.medium." in capsys.readouterr().err
+    assert output.read_text() == BUNDLED.read_text(), (
+        "the bundled table differs from the excerpt's; regenerate it: lowlatency-operator "
+        + " ".join(f"'{argument}'" for argument in REGENERATE)
+    )
+    bundled = pricing.load()
+    assert bundled.source == f"AWS Price List offer file {EXCERPT}"
+    assert {name for prices in bundled.hourly_usd.values() for name in prices} <= endpoint_instance_types()
+
+
+def test_a_table_without_serverless_prices_is_read_as_before_and_bad_ones_are_refused() -> None:
+    old = {"source": "mine", "compiled": "2026-10-01", "regions": {"us-east-1": {"ml.c5.xlarge": 0.204}}}
+    table = pricing.parse(old, "old format")
+    assert (table.price("ml.c5.xlarge", "us-east-1"), table.serverless_usd_per_second) == (0.204, {})
+    for bad in ({"us-east-1": {"1 GB": 0.00002}}, {"us-east-1": {"1024": -1}}, {"us-east-1": {"1024": "cheap"}}):
+        with pytest.raises(pricing.PriceTableError, match="serverlessPerSecondUsd"):
+            pricing.parse({**old, "serverlessPerSecondUsd": bad}, "bad serverless")
