@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import pytest
 
 from lowlatency import cli, pricelist, pricing
+from lowlatency.emulators.aws import AwsEmulator, boto3_settings
 
 REPO = Path(__file__).resolve().parent.parent
 EXCERPT = Path("tests/data/sagemaker-offer-excerpt.json")
@@ -212,3 +214,66 @@ def test_a_table_without_serverless_prices_is_read_as_before_and_bad_ones_are_re
     for bad in ({"us-east-1": {"1 GB": 0.00002}}, {"us-east-1": {"1024": -1}}, {"us-east-1": {"1024": "cheap"}}):
         with pytest.raises(pricing.PriceTableError, match="serverlessPerSecondUsd"):
             pricing.parse({**old, "serverlessPerSecondUsd": bad}, "bad serverless")
+
+
+def test_the_command_builds_the_same_table_from_the_pricing_api(
+    aws_emulator: AwsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in aws_emulator.environment().items():
+        monkeypatch.setenv(name, value)
+    output = tmp_path / "prices.json"
+    with aws_emulator.pricing.serving(REPO / EXCERPT):
+        assert cli.main(["prices", "--source", "api", "--output", str(output)]) == 0
+        assert cli.main(["prices", "--source", "api", "--region", "us-west-2", "--output", str(tmp_path / "w")]) == 0
+    from_api = json.loads(output.read_text())
+    from_file = pricelist.table_document(pricelist.from_offer_file(REPO / EXCERPT))
+    for key in ("regions", "serverlessPerSecondUsd", "compiled", "offerVersion", "publicationDate"):
+        assert from_api[key] == from_file[key], key
+    assert from_api["source"] == f"AWS Price List Query API GetProducts at {aws_emulator.url}"
+    assert set(json.loads((tmp_path / "w").read_text())["regions"]) == {"us-west-2"}
+    calls = aws_emulator.calls(service="pricing", operation="GetProducts")
+    assert len(calls) == 4, "hosting and serverless, for every region and then for us-west-2"
+    assert all(call.region == "us-east-1" and call.status == 200 for call in calls)
+
+
+def test_the_pricing_api_emulator_pages_filters_and_refuses_as_getproducts_does(aws_emulator: AwsEmulator) -> None:
+    client: Any = boto3.client("pricing", **boto3_settings(aws_emulator))  # type: ignore[call-overload]
+    hosting = [{"Type": "TERM_MATCH", "Field": "component", "Value": "Hosting"}]
+    with aws_emulator.pricing.serving(REPO / EXCERPT):
+        pages = list(
+            client.get_paginator("get_products").paginate(
+                ServiceCode="AmazonSageMaker", Filters=hosting, PaginationConfig={"PageSize": 3}
+            )
+        )
+        everything = client.get_products(ServiceCode="AmazonSageMaker")["PriceList"]
+        contains = client.get_products(
+            ServiceCode="AmazonSageMaker", Filters=[{"Type": "CONTAINS", "Field": "usagetype", "Value": "Serverless"}]
+        )["PriceList"]
+        errors = {}
+        for name, call in {
+            "unknown service": lambda: client.get_products(ServiceCode="AmazonEC2"),
+            "bad token": lambda: client.get_products(ServiceCode="AmazonSageMaker", NextToken="bm90IG1pbmU="),
+            "format": lambda: client.get_products(ServiceCode="AmazonSageMaker", FormatVersion="aws_v2"),
+        }.items():
+            with pytest.raises(botocore.exceptions.ClientError) as refused:
+                call()
+            errors[name] = refused.value.response["Error"]["Code"]
+    served = [json.loads(text) for page in pages for text in page["PriceList"]]
+    hosting_skus = {sku for sku, p in excerpt()["products"].items() if p["attributes"].get("component") == "Hosting"}
+    assert [len(page["PriceList"]) for page in pages][:-1] == [3] * (len(pages) - 1)
+    assert len(pages) > 1
+    assert {item["product"]["sku"] for item in served} == hosting_skus
+    assert len(everything) == len(excerpt()["products"])
+    first = served[0]
+    sku = first["product"]["sku"]
+    assert first["product"] == excerpt()["products"][sku]
+    assert first["terms"] == {"OnDemand": excerpt()["terms"]["OnDemand"][sku]}
+    assert (first["serviceCode"], first["version"]) == ("AmazonSageMaker", excerpt()["version"])
+    assert {json.loads(text)["product"]["productFamily"] for text in contains} == {"ML Serverless"}
+    assert errors == {
+        "unknown service": "NotFoundException",
+        "bad token": "InvalidNextTokenException",
+        "format": "InvalidParameterException",
+    }
+    with pytest.raises(botocore.exceptions.ClientError, match="NotFoundException"):
+        client.get_products(ServiceCode="AmazonSageMaker")

@@ -39,6 +39,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from lowlatency.emulators.aws import artifacts, ec2, sagemaker
 from lowlatency.emulators.aws.autoscaling import ApplicationAutoScaling
 from lowlatency.emulators.aws.gateway import ApiCall, Faults, Gateway
+from lowlatency.emulators.aws.pricing import PriceListApi
 from lowlatency.emulators.aws.sagemaker import Clock, Delays, SageMakerEndpoints
 
 __all__ = ["ApiCall", "AwsEmulator", "Delays", "Faults", "SageMakerEndpoints", "boto3_settings"]
@@ -91,6 +92,7 @@ class AwsEmulator:
         self._gateway = Gateway(DomainDispatcherApplication(create_backend_app))
         self.sagemaker = SageMakerEndpoints(self._gateway, clock, self._initial_delays)
         self._autoscaling = ApplicationAutoScaling(self._gateway, self.sagemaker)
+        self.pricing = PriceListApi(self._gateway)  # the Price List Query API, from an offer file: .pricing
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
