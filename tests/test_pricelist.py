@@ -217,7 +217,7 @@ def test_a_table_without_serverless_prices_is_read_as_before_and_bad_ones_are_re
 
 
 def test_the_command_builds_the_same_table_from_the_pricing_api(
-    aws_emulator: AwsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    aws_emulator: AwsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name, value in aws_emulator.environment().items():
         monkeypatch.setenv(name, value)
@@ -234,6 +234,11 @@ def test_the_command_builds_the_same_table_from_the_pricing_api(
     calls = aws_emulator.calls(service="pricing", operation="GetProducts")
     assert len(calls) == 4, "hosting and serverless, for every region and then for us-west-2"
     assert all(call.region == "us-east-1" and call.status == 200 for call in calls)
+    capsys.readouterr()
+    refused = tmp_path / "refused.json"
+    assert cli.main(["prices", "--source", "api", "--output", str(refused)]) == 1, "no offer served: NotFound"
+    assert "NotFoundException" in capsys.readouterr().err
+    assert not refused.exists()
 
 
 def test_the_pricing_api_emulator_pages_filters_and_refuses_as_getproducts_does(aws_emulator: AwsEmulator) -> None:
