@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import copy
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from fixtures_aws import TEST_DELAYS
 from lowlatency.aws import AwsClients, AwsSettings
 from lowlatency.reconciler import EndpointReconciler, EndpointResource, PassResult
 
@@ -51,14 +52,16 @@ def aws_client(service: str, url: str) -> Any:
     )
 
 
-def create_foreign_endpoint(client: Any, name: str, tags: list[dict[str, str]] | None = None) -> str:
+def create_foreign_endpoint(
+    client: Any, name: str, tags: list[dict[str, str]] | None = None, *, variant_name: str = "AllTraffic"
+) -> str:
     """An endpoint made without the operator, with its own model and config; its ARN."""
     client.create_model(
         ModelName=f"model-of-{name}",
         PrimaryContainer={"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/xgboost:1"},
         ExecutionRoleArn="arn:aws:iam::123456789012:role/Legacy",
     )
-    variant = {"VariantName": "AllTraffic", "ModelName": f"model-of-{name}", "InstanceType": "ml.c5.xlarge"}
+    variant = {"VariantName": variant_name, "ModelName": f"model-of-{name}", "InstanceType": "ml.c5.xlarge"}
     client.create_endpoint_config(
         EndpointConfigName=f"config-of-{name}", ProductionVariants=[variant | {"InitialInstanceCount": 1}]
     )
@@ -81,9 +84,15 @@ def run_pass(reconciler: EndpointReconciler, body: dict[str, Any], *, audit: boo
     return result
 
 
-def converge(reconciler: EndpointReconciler, body: dict[str, Any]) -> None:
-    for _ in range(6):
+def converge(
+    reconciler: EndpointReconciler, body: dict[str, Any], clock: Callable[[float], None] | None = None
+) -> None:
+    """Passes until the resource is InService and nothing moves; ``clock``: moves the AWS emulator's hand-driven
+    clock between passes by the given seconds (moto's resources need no time)."""
+    for _ in range(8):
         result = run_pass(reconciler, body)
         if body["status"].get("phase") == "InService" and not result.moving:
             return
+        if clock is not None:
+            clock(TEST_DELAYS.create + TEST_DELAYS.update)
     raise AssertionError(f"not InService: {body['status']}")

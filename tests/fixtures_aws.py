@@ -16,7 +16,9 @@ import botocore.config
 import pytest
 
 from emulator_requests import make_config, status
+from lowlatency.aws import AwsClients, AwsSettings
 from lowlatency.emulators.aws import AwsEmulator, Delays, boto3_settings
+from lowlatency.reconciler import EndpointReconciler
 from specs import MODEL_ARTIFACTS
 
 # Short enough for tests to pass through every state in well under a second, long enough to observe each state.
@@ -103,3 +105,12 @@ def in_service(sagemaker: Any, aws_clock: ManualClock) -> str:
     aws_clock.advance(TEST_DELAYS.create)
     assert status(sagemaker, "bid") == "InService"
     return "bid"
+
+
+@pytest.fixture
+def reconciler_on_emulator(aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> EndpointReconciler:
+    """The operator's reconciler with its own AWS clients, as `lowlatency-operator run` builds them, on the emulator
+    (passes are played by hand with :mod:`aws_passes`)."""
+    for variable, value in aws_emulator.environment().items():
+        monkeypatch.setenv(variable, value)
+    return EndpointReconciler(AwsClients(AwsSettings(endpoint_url=aws_emulator.url)))

@@ -1,6 +1,7 @@
 """Adoption end to end: an endpoint made without the operator is a name conflict until the adoption annotation names
-it; then the operator tags it, moves it onto a config built from the spec and, on delete, deletes it, while the
-config and model it was found with (not the operator's) stay. The operator process runs against the Kubernetes API
+it; then the operator tags it, moves it onto a config built from the spec (keeping the variant's name, as a
+blue/green deployment requires) and, on delete, deletes it, while the config and model it was found with (not the
+operator's) stay. The operator process runs against the Kubernetes API
 emulator and the AWS emulator (SageMaker's lifecycle, UpdateEndpoint included)."""
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def test_an_endpoint_is_adopted_when_annotated_managed_and_deleted_as_ours(
         PrimaryContainer={"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"},
         ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerExecution",
     )
-    variant = {"VariantName": "AllTraffic", "ModelName": "hand-made-model", "InstanceType": "ml.c5.xlarge"}
+    # Not the operator's AllTraffic: a blue/green deployment must keep the variant's name.
+    variant = {"VariantName": "Primary", "ModelName": "hand-made-model", "InstanceType": "ml.c5.xlarge"}
     sagemaker.create_endpoint_config(
         EndpointConfigName="hand-made-config", ProductionVariants=[variant | {"InitialInstanceCount": 1}]
     )
@@ -79,6 +81,8 @@ def test_an_endpoint_is_adopted_when_annotated_managed_and_deleted_as_ours(
         )
         assert adopted["endpointArn"] == arn
         assert adopted["endpointConfigName"].startswith("adtech-bidder-")
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=adopted["endpointConfigName"])
+        assert [variant["VariantName"] for variant in config["ProductionVariants"]] == ["Primary"]
         tags = {tag["Key"]: tag["Value"] for tag in sagemaker.list_tags(ResourceArn=arn)["Tags"]}
         assert tags[TAG_UID] == lowlatency_endpoint(kubectl)["metadata"]["uid"]
         assert "Adopted" in event_reasons(kubectl)

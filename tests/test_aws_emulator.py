@@ -34,7 +34,7 @@ from fixtures_aws import TEST_DELAYS, AwsClientFactory, ManualClock
 from lowlatency import endpoints, planner, vpc
 from lowlatency.api import VpcEndpointSpec
 from lowlatency.aws import AwsClients, AwsSettings, ErrorKind, RegionClients, classify, is_already_exists
-from lowlatency.desired import Owner, ScheduledScaling, build_desired
+from lowlatency.desired import DesiredEndpoint, Owner, ScheduledScaling, build_desired
 from lowlatency.emulators.aws import AwsEmulator, Delays
 from lowlatency.emulators.model_server import Fixed, ModelServer
 from specs import bid_filter_spec, parsed
@@ -944,6 +944,11 @@ def test_the_operators_endpoint_calls_through_a_rollout_under_autoscaling(
     aws_emulator: AwsEmulator, region_clients: RegionClients, aws_clock: ManualClock
 ) -> None:
     owner = Owner("adtech", "bid-filter", "uid-1")
+
+    def observe(desired: DesiredEndpoint) -> planner.Observed:
+        endpoint = endpoints.describe_endpoint(region_clients.sagemaker, desired.endpoint_name, with_tags=True)
+        return endpoints.observe(region_clients, desired, owner, endpoint, look_wider=True)
+
     autoscaling_spec = {"minCapacity": 2, "maxCapacity": 8, "targetInvocationsPerInstance": 6000}
     first = build_desired(parsed(autoscaling=autoscaling_spec), owner, "us-east-1")
     for action in (
@@ -959,7 +964,7 @@ def test_the_operators_endpoint_calls_through_a_rollout_under_autoscaling(
     assert creating.tags is not None
     assert owner.owns(creating.tags)
     aws_clock.advance(TEST_DELAYS.create)
-    live = endpoints.observe(region_clients, first, owner, look_wider=True)
+    live = observe(first)
     assert live.endpoint is not None
     assert (live.endpoint.status, live.endpoint.current_instance_count) == ("InService", 2)
     assert first.scaling is not None
@@ -981,12 +986,12 @@ def test_the_operators_endpoint_calls_through_a_rollout_under_autoscaling(
     endpoints.apply(region_clients, planner.CreateEndpointConfig(second.endpoint_config_request))
     update = planner.UpdateEndpoint(second.endpoint_name, second.endpoint_config_name, True, second.deployment_config)
     endpoints.apply(region_clients, update)
-    moving = endpoints.observe(region_clients, second, owner, look_wider=True)
+    moving = observe(second)
     assert moving.endpoint is not None
     assert (moving.endpoint.status, moving.endpoint.pending_config_name) == ("Updating", second.endpoint_config_name)
     assert moving.live_instance_type == "ml.c5.xlarge"
     aws_clock.advance(TEST_DELAYS.update)
-    moved = endpoints.observe(region_clients, second, owner, look_wider=True)
+    moved = observe(second)
     assert moved.endpoint is not None
     assert (moved.endpoint.status, moved.endpoint.config_name) == ("InService", second.endpoint_config_name)
     assert moved.endpoint.current_instance_count == 5  # the autoscaler's count survived the update

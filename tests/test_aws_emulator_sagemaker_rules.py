@@ -149,3 +149,24 @@ def test_the_operators_deployment_config_fits_its_time_limit_at_the_longest_the_
 
     aws_clock.advance(TEST_DELAYS.update)
     assert sagemaker.describe_endpoint(EndpointName=in_service)["LastDeploymentConfig"] == desired.deployment_config
+
+
+def test_a_blue_green_or_rolling_deployment_must_keep_the_variant_name(
+    sagemaker: Any, in_service: str, aws_clock: ManualClock
+) -> None:
+    """Developer guide, deployment guardrails exclusions: the new config must have the old config's variant name."""
+    make_config(sagemaker, "bid-renamed", image=NEW_IMAGE, variant="Primary")
+    make_config(sagemaker, "bid-kept", image=NEW_IMAGE)
+
+    renamed = client_error(
+        lambda: sagemaker.update_endpoint(
+            EndpointName=in_service, EndpointConfigName="bid-renamed", DeploymentConfig=canary(wait=0)
+        )
+    )
+
+    assert code_of(renamed) == "ValidationException"
+    assert "['Primary'] must be the same as those of the current one ['AllTraffic']" in message_of(renamed)
+    assert classify("sagemaker:UpdateEndpoint", renamed).kind is ErrorKind.PERMANENT
+    sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-kept", DeploymentConfig=canary(wait=0))
+    aws_clock.advance(TEST_DELAYS.update)
+    assert sagemaker.describe_endpoint(EndpointName=in_service)["EndpointConfigName"] == "bid-kept"

@@ -71,3 +71,16 @@ def test_the_deployment_config_bounds_the_rollout_and_bakes_only_with_alarms() -
     rolling = watched.deployment_config["RollingUpdatePolicy"]
     assert rolling["WaitIntervalInSeconds"] == 300
     assert rolling["MaximumExecutionTimeoutInSeconds"] == 4 * 300 + 1800
+
+
+def test_a_config_for_an_adopted_endpoint_keeps_its_variant_name_and_autoscaling_follows_it() -> None:
+    """Blue/green and rolling deployments require the new config to keep the live variant's name."""
+    spec = parsed(autoscaling={"minCapacity": 2, "maxCapacity": 8, "targetInvocationsPerInstance": 6000})
+    ours = build_desired(spec, OWNER, "us-east-1")
+    adopted = build_desired(spec, OWNER, "us-east-1", endpoint_name="legacy-bidder", variant_name="Primary")
+
+    assert ours.variant_name == ours.endpoint_config_request["ProductionVariants"][0]["VariantName"] == "AllTraffic"
+    assert adopted.endpoint_config_request["ProductionVariants"][0]["VariantName"] == "Primary"
+    assert adopted.variant_name == "Primary"
+    assert adopted.scaling is not None
+    assert adopted.scaling.resource_id == "endpoint/legacy-bidder/variant/Primary"

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from aws_passes import resource_body, run_pass
-from fixtures_aws import TEST_DELAYS, ManualClock
-from lowlatency.aws import AwsClients, AwsSettings
+from aws_passes import converge, resource_body, run_pass
+from fixtures_aws import ManualClock
 from lowlatency.emulators.aws import AwsEmulator
 from lowlatency.reconciler import EndpointReconciler
 from specs import bid_filter_spec
@@ -27,19 +26,8 @@ REFUSAL = "The instance type ml.c5.2xlarge is not supported for endpoints in thi
 
 
 @pytest.fixture
-def reconciler(aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> EndpointReconciler:
-    for variable, value in aws_emulator.environment().items():
-        monkeypatch.setenv(variable, value)
-    return EndpointReconciler(AwsClients(AwsSettings(endpoint_url=aws_emulator.url)))
-
-
-def converge(reconciler: EndpointReconciler, body: dict[str, Any], clock: ManualClock) -> None:
-    for _ in range(8):
-        result = run_pass(reconciler, body)
-        if body["status"].get("phase") == "InService" and not result.moving:
-            return
-        clock.advance(max(TEST_DELAYS.create, TEST_DELAYS.update))
-    raise AssertionError(f"not InService: {body['status']}")
+def reconciler(reconciler_on_emulator: EndpointReconciler) -> EndpointReconciler:
+    return reconciler_on_emulator
 
 
 def scaling_of(autoscaling: Any) -> tuple[list[tuple[int, int]], list[str]]:
@@ -66,7 +54,7 @@ def change_instance_type(body: dict[str, Any]) -> None:
 def autoscaled(reconciler: EndpointReconciler, aws_clock: ManualClock, autoscaling: Any) -> dict[str, Any]:
     """An InService endpoint under autoscaling, as a resource body at generation 1."""
     body = resource_body(NAME, bid_filter_spec(autoscaling=SCALING))
-    converge(reconciler, body, aws_clock)
+    converge(reconciler, body, aws_clock.advance)
     assert scaling_of(autoscaling) == ([(2, 8)], [f"adtech-{NAME}-invocations-per-instance"])
     return body
 
@@ -137,7 +125,7 @@ def test_a_spec_change_after_a_refusal_tries_again(
     run_pass(reconciler, autoscaled)
 
     autoscaled["metadata"]["generation"] = 3
-    converge(reconciler, autoscaled, aws_clock)
+    converge(reconciler, autoscaled, aws_clock.advance)
 
     assert aws_emulator.count("UpdateEndpoint") == 2
     assert autoscaled["status"]["observedGeneration"] == 3
@@ -163,5 +151,5 @@ def test_a_model_artifact_that_is_not_in_s3_is_a_rejection_naming_it_until_the_s
 
     aws_emulator.put_model_artifact(artifact)
     body["metadata"]["generation"] = 2
-    converge(reconciler, body, aws_clock)
+    converge(reconciler, body, aws_clock.advance)
     assert body["status"]["observedGeneration"] == 2

@@ -16,7 +16,10 @@ from lowlatency.api import AutoscalingSpec, DeploymentSpec, Spec
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker.type_defs import TagTypeDef
 
-VARIANT_NAME = "AllTraffic"
+# The production variant of an endpoint the operator creates. An endpoint it adopts keeps its own variant name:
+# blue/green and rolling deployments require the new config to keep the old variant name (SageMaker developer guide,
+# https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html).
+DEFAULT_VARIANT_NAME = "AllTraffic"
 TAG_PREFIX = "lowlatency.io/"
 TAG_MANAGED_BY = f"{TAG_PREFIX}managed-by"
 TAG_NAMESPACE = f"{TAG_PREFIX}namespace"
@@ -93,6 +96,7 @@ class DesiredEndpoint:
     endpoint_name: str
     model_name: str
     endpoint_config_name: str
+    variant_name: str
     instance_type: str
     instance_count: int
     tags: dict[str, str]
@@ -100,10 +104,6 @@ class DesiredEndpoint:
     endpoint_config_request: dict[str, Any] = field(repr=False)
     deployment_config: dict[str, Any] = field(repr=False, default_factory=dict)
     scaling: DesiredScaling | None = None
-
-    @property
-    def variant_name(self) -> str:
-        return VARIANT_NAME
 
 
 def aws_tags(tags: dict[str, str]) -> list[TagTypeDef]:
@@ -131,11 +131,11 @@ def model_content(spec: Spec) -> dict[str, Any]:
     return content
 
 
-def endpoint_config_content(spec: Spec, model_name: str) -> dict[str, Any]:
+def endpoint_config_content(spec: Spec, model_name: str, variant_name: str) -> dict[str, Any]:
     """What makes an endpoint config, less the initial instance count (changed in place, see module doc)."""
     return {
         "ProductionVariants": [
-            {"VariantName": VARIANT_NAME, "ModelName": model_name, "InstanceType": spec.instance_type}
+            {"VariantName": variant_name, "ModelName": model_name, "InstanceType": spec.instance_type}
         ]
     }
 
@@ -172,10 +172,17 @@ def build_deployment_config(deployment: DeploymentSpec) -> dict[str, Any]:
     return config
 
 
-def build_scaling(scaling: AutoscalingSpec, endpoint: str, measured_target: float | None) -> DesiredScaling:
+def scaling_resource_id(endpoint: str, variant_name: str) -> str:
+    """How Application Auto Scaling names an endpoint's variant."""
+    return f"endpoint/{endpoint}/variant/{variant_name}"
+
+
+def build_scaling(
+    scaling: AutoscalingSpec, endpoint: str, variant_name: str, measured_target: float | None
+) -> DesiredScaling:
     target = scaling.target_invocations_per_instance
     return DesiredScaling(
-        resource_id=f"endpoint/{endpoint}/variant/{VARIANT_NAME}",
+        resource_id=scaling_resource_id(endpoint, variant_name),
         min_capacity=scaling.min_capacity,
         max_capacity=scaling.max_capacity,
         target_value=measured_target if target == "auto" else float(target),
@@ -189,16 +196,19 @@ def build_desired(
     spec: Spec,
     owner: Owner,
     default_region: str,
+    *,
     measured_target: float | None = None,
     endpoint_name: str | None = None,
+    variant_name: str = DEFAULT_VARIANT_NAME,
 ) -> DesiredEndpoint:
     """``measured_target``: the invocations-per-instance target derived from the last benchmark, for 'auto';
-    ``endpoint_name``: an adopted endpoint's name instead of the one derived from the owner."""
+    ``endpoint_name``: an adopted endpoint's name instead of the one derived from the owner; ``variant_name``: the
+    live endpoint's variant, which a new config must keep."""
     endpoint = endpoint_name or naming.endpoint_name(owner.namespace, owner.name)
     tags = {**spec.tags, **owner.tags()}
     model = model_content(spec)
     model_name = naming.content_name(endpoint, model)
-    config = endpoint_config_content(spec, model_name)
+    config = endpoint_config_content(spec, model_name, variant_name)
     config_name = naming.content_name(endpoint, config)
     variant = {**config["ProductionVariants"][0], "InitialInstanceCount": spec.instance_count}
     return DesiredEndpoint(
@@ -206,6 +216,7 @@ def build_desired(
         endpoint_name=endpoint,
         model_name=model_name,
         endpoint_config_name=config_name,
+        variant_name=variant_name,
         instance_type=spec.instance_type,
         instance_count=spec.instance_count,
         tags=tags,
@@ -216,5 +227,5 @@ def build_desired(
             "Tags": aws_tags(tags),
         },
         deployment_config=build_deployment_config(spec.deployment),
-        scaling=build_scaling(spec.autoscaling, endpoint, measured_target) if spec.autoscaling else None,
+        scaling=build_scaling(spec.autoscaling, endpoint, variant_name, measured_target) if spec.autoscaling else None,
     )

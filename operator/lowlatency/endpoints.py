@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final, cast
 
 from lowlatency import naming
 from lowlatency.aws import AwsError, ErrorKind, RegionClients, aws_call, is_already_exists
-from lowlatency.desired import DesiredEndpoint, Owner, ScheduledScaling, aws_tags
+from lowlatency.desired import DesiredEndpoint, Owner, ScheduledScaling, aws_tags, scaling_resource_id
 from lowlatency.planner import (
     Action,
     CreateEndpoint,
@@ -64,6 +64,7 @@ def describe_endpoint(sagemaker: SageMakerClient, name: str, *, with_tags: bool)
         desired_instance_count=sum(v.get("DesiredInstanceCount", 0) for v in variants) if variants else None,
         pending_config_name=pending.get("EndpointConfigName"),
         tags=tags_of(sagemaker, described["EndpointArn"]) if with_tags else None,
+        variant_names=tuple(variant["VariantName"] for variant in variants),
     )
 
 
@@ -177,19 +178,22 @@ def describe_scaling(autoscaling: ApplicationAutoScalingClient, resource_id: str
     )
 
 
-def scaling_resource_id(endpoint_name: str, variant: str) -> str:
-    return f"endpoint/{endpoint_name}/variant/{variant}"
-
-
-def observe(clients: RegionClients, desired: DesiredEndpoint, owner: Owner, *, look_wider: bool) -> Observed:
-    """What exists now, looking only as far as the planner's decision needs.
+def observe(
+    clients: RegionClients,
+    desired: DesiredEndpoint,
+    owner: Owner,
+    endpoint: ObservedEndpoint | None,
+    *,
+    look_wider: bool,
+) -> Observed:
+    """What exists now, looking only as far as the planner's decision needs, around the ``endpoint`` just described
+    (``describe_endpoint`` with tags when ``look_wider``; the desired config depends on its variant's name).
 
     ``look_wider``: the spec changed, the endpoint's history is unknown, or it is time for the drift audit: the
     endpoint's ownership, its tags, leftovers of earlier rollouts and autoscaling are looked at too. Otherwise a
     steady endpoint costs one DescribeEndpoint.
     """
     sagemaker = clients.sagemaker
-    endpoint = describe_endpoint(sagemaker, desired.endpoint_name, with_tags=look_wider)
     on_desired = endpoint is not None and endpoint.config_name == desired.endpoint_config_name
     live = on_desired and endpoint is not None and endpoint.status == "InService"
     model_exists = config_exists = True  # SageMaker keeps an in-use config and its model

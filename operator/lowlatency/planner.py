@@ -34,6 +34,12 @@ class ObservedEndpoint:
     desired_instance_count: int | None = None
     pending_config_name: str | None = None
     tags: dict[str, str] | None = None  # None: not looked up because ownership was already established
+    variant_names: tuple[str, ...] = ()  # the production variants (none while Creating or after a failed create)
+
+    @property
+    def variant_name(self) -> str | None:
+        """The single production variant's name, which a new config must keep (None: none, or several)."""
+        return self.variant_names[0] if len(self.variant_names) == 1 else None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import pydantic
 from lowlatency import endpoints, vpc
 from lowlatency.api import Condition, ConditionType, Phase, Rollout, Spec, Status
 from lowlatency.aws import AwsClients, AwsError, ErrorKind, RegionClients
-from lowlatency.desired import VARIANT_NAME, DesiredEndpoint, Owner, build_desired
+from lowlatency.desired import DEFAULT_VARIANT_NAME, DesiredEndpoint, Owner, build_desired, scaling_resource_id
 from lowlatency.naming import endpoint_name, is_sagemaker_name
 from lowlatency.observability import PassOutcome
 from lowlatency.planner import (
@@ -31,6 +31,7 @@ from lowlatency.planner import (
     Memory,
     Notice,
     Observed,
+    ObservedEndpoint,
     Plan,
     Rejection,
     Verdict,
@@ -178,20 +179,14 @@ class EndpointReconciler:
                 self._status(resource, "Failed", Verdict(False, "NotAllowed", message), failure_reason=message),
                 events=(Event("Warning", "NotAllowed", message),),
             )
-        rightsizing = resource.status.rightsizing
-        desired = build_desired(
-            resource.spec,
-            resource.owner,
-            self.clients.settings.default_region,
-            measured_target=None if rightsizing is None else rightsizing.target_invocations_per_instance,
-            endpoint_name=resource.endpoint_name,
-        )
-        clients = self.clients.for_region(desired.region)
+        clients = self.clients.for_region(self.clients.region(resource.spec.region))
         memory = _memory(resource)
         look_wider = audit or memory.endpoint_arn is None or _spec_changed(resource)
         observed: Observed | None = None
         try:
-            observed = endpoints.observe(clients, desired, resource.owner, look_wider=look_wider)
+            endpoint = endpoints.describe_endpoint(clients.sagemaker, resource.endpoint_name, with_tags=look_wider)
+            desired = self._desired(resource, resource.spec, endpoint)
+            observed = endpoints.observe(clients, desired, resource.owner, endpoint, look_wider=look_wider)
             decision = plan(desired, observed, resource.owner, memory)
             for action in decision.actions:
                 endpoints.apply(clients, action)
@@ -209,6 +204,18 @@ class EndpointReconciler:
         result = self._report(resource, desired, observed, decision)
         result.status.update(vpc_status)
         return result
+
+    def _desired(self, resource: EndpointResource, spec: Spec, endpoint: ObservedEndpoint | None) -> DesiredEndpoint:
+        """What AWS should hold; a new config keeps the live endpoint's variant name (an adopted endpoint's own)."""
+        rightsizing = resource.status.rightsizing
+        return build_desired(
+            spec,
+            resource.owner,
+            self.clients.settings.default_region,
+            measured_target=None if rightsizing is None else rightsizing.target_invocations_per_instance,
+            endpoint_name=resource.endpoint_name,
+            variant_name=(endpoint.variant_name if endpoint is not None else None) or DEFAULT_VARIANT_NAME,
+        )
 
     def _reconcile_vpc_endpoint(
         self, resource: EndpointResource, region: str, ec2: EC2Client, *, look_wider: bool
@@ -259,9 +266,8 @@ class EndpointReconciler:
             if endpoint is None:
                 leftovers = endpoints.owned_leftovers(clients.sagemaker, name, resource.owner, keep=set())
             elif endpoint.status != "Deleting":
-                scaling = endpoints.describe_scaling(
-                    clients.autoscaling, endpoints.scaling_resource_id(name, VARIANT_NAME)
-                )
+                variant = endpoint.variant_name or DEFAULT_VARIANT_NAME
+                scaling = endpoints.describe_scaling(clients.autoscaling, scaling_resource_id(name, variant))
             decision = plan_deletion(endpoint, resource.owner, leftovers, scaling)
             for action in decision.actions:
                 endpoints.apply(clients, action)

@@ -16,6 +16,9 @@ their texts are this emulator's own where SageMaker's are not documented.
   guardrails pages describe them (one after all-at-once shifting, two for canary, one per linear step or rolling
   batch, https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails.html), plus the termination wait, and
   refuses a limit that is not larger: the strictest reading, so that a deployment the operator sends cannot time out.
+- "When doing a blue/green or rolling deployment, your new endpoint configuration must have the same variant name as
+  the old endpoint configuration" (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html):
+  an UpdateEndpoint with a DeploymentConfig that renames, adds or removes a variant is refused.
 """
 
 from __future__ import annotations
@@ -96,3 +99,12 @@ def _steps(size: Mapping[str, Any] | None, fleet_size: int) -> int:
     value = int(size["Value"])
     whole = 100 if size["Type"] == "CAPACITY_PERCENT" else fleet_size
     return max(1, math.ceil(whole / value))
+
+
+def require_same_variants(live: list[str], new: list[str]) -> None:
+    """Deployment guardrails move traffic variant by variant: the new config must name the live variants."""
+    if sorted(live) != sorted(new):
+        raise validation_error(
+            f"The variant names of the new endpoint configuration {sorted(new)} must be the same as those of the "
+            f"current one {sorted(live)} for a blue/green or rolling deployment."
+        )

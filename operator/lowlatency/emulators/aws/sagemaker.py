@@ -26,7 +26,8 @@ What real SageMaker does, and what is imitated here:
   (new instances unhealthy, an alarm fired) is rolled back: ``RollingBack`` for a while, then **InService on the old
   config with a FailureReason** (here ``Delays.update`` then ``Delays.rollback``). Application Auto Scaling refuses an
   update that changes the instance type of a variant still registered as a scalable target; changing only the model
-  is allowed.
+  is allowed; removing a registered variant is refused too. Under a ``DeploymentConfig`` (blue/green or rolling) the
+  new config must keep the live variant names (:mod:`.deployments`).
 - **UpdateEndpointWeightsAndCapacities** (InService only) makes the endpoint ``Updating`` with the new
   ``DesiredInstanceCount`` while ``CurrentInstanceCount`` catches up, then ``InService``.
 - **DeleteEndpoint** makes it ``Deleting`` (minutes in reality) and then it is gone: DescribeEndpoint answers
@@ -67,7 +68,7 @@ from moto.sagemaker.models import FakeEndpointConfig, sagemaker_backends
 
 from lowlatency.emulators.aws.artifacts import require_model_data
 from lowlatency.emulators.aws.autoscaling import forget_scalable_target, scalable_target
-from lowlatency.emulators.aws.deployments import validate_deployment_config
+from lowlatency.emulators.aws.deployments import require_same_variants, validate_deployment_config
 from lowlatency.emulators.aws.gateway import (
     RUNTIME,
     ApiRequest,
@@ -486,7 +487,10 @@ class SageMakerEndpoints:
         deployment_config = request.params.get("DeploymentConfig")
         if deployment_config is not None:
             validate_deployment_config(deployment_config, sum(variant.desired_count for variant in variants))
-        self._refuse_instance_type_change_under_autoscaling(endpoint, variants)
+            require_same_variants(
+                [variant.name for variant in endpoint.variants], [variant.name for variant in variants]
+            )
+        self._refuse_changes_under_autoscaling(endpoint, variants)
         if request.params.get("RetainAllVariantProperties", False):
             excluded = {
                 item["VariantPropertyType"] for item in request.params.get("ExcludeRetainedVariantProperties", [])
@@ -508,19 +512,22 @@ class SageMakerEndpoints:
         )
         return json_reply({"EndpointArn": endpoint.arn})
 
-    def _refuse_instance_type_change_under_autoscaling(self, endpoint: _Endpoint, variants: list[_Variant]) -> None:
+    def _refuse_changes_under_autoscaling(self, endpoint: _Endpoint, variants: list[_Variant]) -> None:
+        """An update may neither change the instance type of a variant registered with Application Auto Scaling nor
+        remove one (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html)."""
+        new = {variant.name: variant for variant in variants}
         changed = [
-            variant.name
-            for variant in variants
-            if (live := endpoint.variant(variant.name)) is not None
-            and live.instance_type != variant.instance_type
-            and scalable_target(endpoint.region, variant_resource_id(endpoint.name, variant.name)) is not None
+            live.name
+            for live in endpoint.variants
+            if scalable_target(endpoint.region, variant_resource_id(endpoint.name, live.name)) is not None
+            and (live.name not in new or new[live.name].instance_type != live.instance_type)
         ]
         if changed:
             raise validation_error(
-                f'The update of endpoint "{endpoint.arn}" would change the instance type of variant(s) {changed}, '
-                "which are registered as scalable targets with Application Auto Scaling. Delete their scaling "
-                "policies and deregister the scalable targets before updating the endpoint, then register them again."
+                f'The update of endpoint "{endpoint.arn}" would change the instance type of variant(s) {changed} or '
+                "remove them, and they are registered as scalable targets with Application Auto Scaling. Delete their "
+                "scaling policies and deregister the scalable targets before updating the endpoint, then register "
+                "them again."
             )
 
     def _update_weights_and_capacities(self, request: ApiRequest, _: PassThrough) -> Reply:

@@ -1,0 +1,35 @@
+"""Application Auto Scaling rules the AWS emulator enforces because the service does (issue 11), seen through real
+boto3 clients; each test names the rule's source as the emulator's docstring does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from emulator_requests import client_error, code_of, make_config, message_of, register, status
+from fixtures_aws import TEST_DELAYS, ManualClock
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_an_update_that_removes_a_registered_variant_is_refused_until_it_is_deregistered(
+    sagemaker: Any, autoscaling: Any, in_service: str, aws_clock: ManualClock
+) -> None:
+    """Developer guide, "Update endpoints that use auto scaling": a variant registered as a scalable target must be
+    deregistered before an update removes it."""
+    resource_id = register(autoscaling, in_service)
+    make_config(sagemaker, "bid-primary", variant="Primary")
+
+    refused = client_error(lambda: sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-primary"))
+
+    assert code_of(refused) == "ValidationException"
+    assert "['AllTraffic']" in message_of(refused)
+    assert status(sagemaker, in_service) == "InService"
+    autoscaling.deregister_scalable_target(
+        ServiceNamespace="sagemaker", ResourceId=resource_id, ScalableDimension="sagemaker:variant:DesiredInstanceCount"
+    )
+    sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-primary")
+    aws_clock.advance(TEST_DELAYS.update)
+    described = sagemaker.describe_endpoint(EndpointName=in_service)
+    assert [variant["VariantName"] for variant in described["ProductionVariants"]] == ["Primary"]

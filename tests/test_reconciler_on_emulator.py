@@ -1,0 +1,68 @@
+"""Reconciliation passes against the AWS emulator for SageMaker's and Application Auto Scaling's own rules (issue
+11): what real AWS refuses or does on its own, met pass by pass (the Kubernetes side played by hand, as in
+test_reconciler_aws; the emulator's clock driven by hand, so that each pass sees SageMaker where the test put it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aws_passes import converge, create_foreign_endpoint, resource_body
+from fixtures_aws import TEST_DELAYS, ManualClock
+from lowlatency.emulators.aws import AwsEmulator
+from lowlatency.reconciler import ADOPT_ANNOTATION, EndpointReconciler, EndpointResource
+from specs import bid_filter_spec
+
+pytestmark = pytest.mark.timeout(60)
+
+SCALING = {"minCapacity": 2, "maxCapacity": 8, "targetInvocationsPerInstance": 6000}
+
+
+def delete_until_done(reconciler: EndpointReconciler, body: dict[str, Any], clock: ManualClock) -> None:
+    for _ in range(6):
+        if reconciler.delete(EndpointResource.from_body(body)).done:
+            return
+        clock.advance(TEST_DELAYS.delete)
+    raise AssertionError("the endpoint was not deleted")
+
+
+def targets(autoscaling: Any, endpoint: str) -> dict[str, tuple[int, int]]:
+    """Registered variants of the endpoint and their capacity range."""
+    found = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    prefix = f"endpoint/{endpoint}/variant/"
+    return {
+        target["ResourceId"].removeprefix(prefix): (target["MinCapacity"], target["MaxCapacity"])
+        for target in found
+        if target["ResourceId"].startswith(prefix)
+    }
+
+
+def test_an_adopted_endpoint_keeps_its_variant_name_and_its_autoscaling_follows_it(
+    reconciler_on_emulator: EndpointReconciler,
+    aws_emulator: AwsEmulator,
+    aws_clock: ManualClock,
+    sagemaker: Any,
+    autoscaling: Any,
+) -> None:
+    create_foreign_endpoint(sagemaker, "legacy-bidder", variant_name="Primary")
+    aws_clock.advance(TEST_DELAYS.create)
+    body = resource_body(
+        "adopter", bid_filter_spec(autoscaling=SCALING), annotations={ADOPT_ANNOTATION: "legacy-bidder"}
+    )
+
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+
+    config_name = body["status"]["endpointConfigName"]
+    assert config_name.startswith("legacy-bidder-")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    assert [variant["VariantName"] for variant in config["ProductionVariants"]] == ["Primary"]
+    assert aws_emulator.count("UpdateEndpoint") == 1
+    assert targets(autoscaling, "legacy-bidder") == {"Primary": (2, 8)}
+
+    delete_until_done(reconciler_on_emulator, body, aws_clock)
+
+    (deregistered,) = aws_emulator.calls(operation="DeregisterScalableTarget")
+    assert deregistered.status == 200
+    assert sagemaker.list_endpoints()["Endpoints"] == []
