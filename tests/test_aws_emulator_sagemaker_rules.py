@@ -170,3 +170,19 @@ def test_a_blue_green_or_rolling_deployment_must_keep_the_variant_name(
     sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-kept", DeploymentConfig=canary(wait=0))
     aws_clock.advance(TEST_DELAYS.update)
     assert sagemaker.describe_endpoint(EndpointName=in_service)["EndpointConfigName"] == "bid-kept"
+
+
+@pytest.mark.parametrize("key", ["aws:cloudformation:stack-name", "AWS:Origin", "Aws:team"])
+def test_tag_keys_with_the_aws_prefix_in_any_case_cannot_be_added_or_deleted(
+    aws_emulator: AwsEmulator, sagemaker: Any, in_service: str, key: str
+) -> None:
+    """Tagging AWS resources: the aws: prefix, in any combination of upper and lower case, is reserved for AWS."""
+    arn = sagemaker.describe_endpoint(EndpointName=in_service)["EndpointArn"]
+    added = client_error(lambda: sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": key, "Value": "x"}]))
+    aws_emulator.sagemaker_tags.add_system_tags(arn, {key: "stack-1"})
+
+    deleted = client_error(lambda: sagemaker.delete_tags(ResourceArn=arn, TagKeys=[key, "team"]))
+
+    assert code_of(added) == code_of(deleted) == "ValidationException"
+    assert classify("sagemaker:DeleteTags", deleted).kind is ErrorKind.PERMANENT
+    assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": key, "Value": "stack-1"}]

@@ -322,7 +322,8 @@ def test_updates_carry_the_deployment_config() -> None:
 
 def test_tags_are_added_and_removed_on_every_resource() -> None:
     arn = "arn:aws:sagemaker:us-east-1:1:endpoint/x"
-    current = {**DESIRED.tags, "team": "old", "obsolete": "1", "aws:cloudformation:stack": "s"}
+    # aws: keys are AWS's own in any case (DeleteTags of one is refused): never removed.
+    current = {**DESIRED.tags, "team": "old", "obsolete": "1", "aws:cloudformation:stack": "s", "AWS:Origin": "x"}
     observed = Observed(endpoint=endpoint(), model_exists=True, config_exists=True, tags={arn: current})
     (action,) = plan(DESIRED, observed, OWNER, Memory(2)).actions
     assert action == TagResource(arn, {"team": "bidding"}, ("obsolete",))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aws_passes import converge, create_foreign_endpoint, resource_body
+from aws_passes import converge, create_foreign_endpoint, resource_body, run_pass
 from fixtures_aws import TEST_DELAYS, ManualClock
 from lowlatency.emulators.aws import AwsEmulator
 from lowlatency.reconciler import ADOPT_ANNOTATION, EndpointReconciler, EndpointResource
@@ -66,3 +66,21 @@ def test_an_adopted_endpoint_keeps_its_variant_name_and_its_autoscaling_follows_
     (deregistered,) = aws_emulator.calls(operation="DeregisterScalableTarget")
     assert deregistered.status == 200
     assert sagemaker.list_endpoints()["Endpoints"] == []
+
+
+def test_the_audit_leaves_tags_that_aws_put_on_the_endpoint_whatever_their_case(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock, sagemaker: Any
+) -> None:
+    body = resource_body("stacked", bid_filter_spec())
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+    arn = body["status"]["endpointArn"]
+    aws_emulator.sagemaker_tags.add_system_tags(arn, {"AWS:CloudFormation:stack-name": "bidding"})
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "intruder", "Value": "x"}])
+
+    audited = run_pass(reconciler_on_emulator, body, audit=True)
+
+    tags = {tag["Key"]: tag["Value"] for tag in sagemaker.list_tags(ResourceArn=arn)["Tags"]}
+    assert "intruder" not in tags
+    assert tags["AWS:CloudFormation:stack-name"] == "bidding"
+    assert [event.reason for event in audited.events] == ["DriftRepaired"]
+    assert body["status"]["phase"] == "InService"

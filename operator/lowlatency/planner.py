@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lowlatency.api import RESERVED_TAG_PREFIXES, Phase
+from lowlatency.api import Phase, is_reserved_tag_key
 from lowlatency.desired import TAG_RETAINED, DesiredEndpoint, DesiredScaling, Owner, ScheduledScaling
 from lowlatency.naming import sibling_arn
 
@@ -352,11 +352,12 @@ def sync_scaling(desired: DesiredScaling | None, observed: ObservedScaling | Non
 
 
 def sync_tags(wanted: dict[str, str], observed: dict[str, dict[str, str]]) -> list[Action]:
-    """The spec is the source of truth for the tags of what the operator owns (aws: tags are AWS's own)."""
+    """The spec is the source of truth for the tags of what the operator owns (aws: tags, in any case, are AWS's own
+    and cannot be deleted)."""
     actions: list[Action] = []
     for arn, tags in observed.items():
         add = {key: value for key, value in wanted.items() if tags.get(key) != value}
-        remove = tuple(sorted(key for key in tags if key not in wanted and not key.startswith(RESERVED_TAG_PREFIXES)))
+        remove = tuple(sorted(key for key in tags if key not in wanted and not is_reserved_tag_key(key)))
         if add or remove:
             actions.append(TagResource(arn, add, remove))
     return actions

@@ -7,9 +7,9 @@ model artifacts CreateModel looks for), the SageMaker Runtime (InvokeEndpoint ro
 Auto Scaling and EC2 interface VPC endpoints; every other service moto knows is there too, unchanged.
 
 What real AWS does at each point and how it is imitated is described in the modules: :mod:`.sagemaker` (endpoint
-lifecycle, updates, failures, tags, invocations), :mod:`.deployments` (DeploymentConfig rules), :mod:`.artifacts`
-(model artifacts in S3), :mod:`.autoscaling` (scalable targets, policies, scheduled actions), :mod:`.ec2` (interface
-VPC endpoints), :mod:`.gateway` (protocols, errors, call log, injected faults).
+lifecycle, updates, failures, invocations), :mod:`.tags` (SageMaker's tags), :mod:`.deployments` (DeploymentConfig
+rules), :mod:`.artifacts` (model artifacts in S3), :mod:`.autoscaling` (scalable targets, policies, scheduled
+actions), :mod:`.ec2` (interface VPC endpoints), :mod:`.gateway` (protocols, errors, call log, injected faults).
 
 moto's backends live in the process, so one emulator runs per process at a time; :meth:`AwsEmulator.reset` empties
 it between tests far faster than starting a new one.
@@ -41,6 +41,7 @@ from lowlatency.emulators.aws.autoscaling import ApplicationAutoScaling
 from lowlatency.emulators.aws.gateway import ApiCall, Faults, Gateway
 from lowlatency.emulators.aws.pricing import PriceListApi
 from lowlatency.emulators.aws.sagemaker import Clock, Delays, SageMakerEndpoints
+from lowlatency.emulators.aws.tags import SageMakerTags
 
 __all__ = ["ApiCall", "AwsEmulator", "Delays", "Faults", "SageMakerEndpoints", "boto3_settings"]
 
@@ -92,6 +93,7 @@ class AwsEmulator:
         self._gateway = Gateway(DomainDispatcherApplication(create_backend_app))
         self.sagemaker = SageMakerEndpoints(self._gateway, clock, self._initial_delays)
         self._autoscaling = ApplicationAutoScaling(self._gateway, self.sagemaker)
+        self.sagemaker_tags = SageMakerTags(self._gateway)
         self.pricing = PriceListApi(self._gateway)  # the Price List Query API, from an offer file: .pricing
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

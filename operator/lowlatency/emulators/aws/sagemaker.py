@@ -39,8 +39,7 @@ What real SageMaker does, and what is imitated here:
   (``Could not find model data at s3://...``; the emulator's S3 is moto's, see :mod:`.artifacts`).
 - **CreateEndpointConfig** accepts the instance types SageMaker's API lists (botocore's model of it; moto alone knows
   an older subset) and refuses others with a ``ValidationException``.
-- **Tags** (AddTags/DeleteTags/ListTags) on endpoints, configs and models: AddTags overwrites the value of a key that
-  exists, at most 50 tags per resource; ARNs carry the name in lower case and are matched without regard to case.
+- **Tags** (AddTags/DeleteTags/ListTags) on endpoints, configs and models: :mod:`.tags`.
 - **InvokeEndpoint** (SageMaker Runtime) is served while the endpoint serves traffic (InService, Updating,
   RollingBack); the request goes to the model container as ``POST /invocations`` with the body and Content-Type, and
   the container's answer is returned; a container error becomes ``ModelError`` (HTTP 424) with the original status
@@ -81,7 +80,6 @@ from lowlatency.emulators.aws.gateway import (
 from lowlatency.emulators.aws.invocations import forward_invocation
 
 SERVING_STATUSES: Final = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
-MAX_TAGS: Final = 50
 
 Clock = Callable[[], float]
 TransitionKind = Literal["create", "update", "rollback", "capacity", "delete"]
@@ -220,9 +218,6 @@ class SageMakerEndpoints:
             "DeleteEndpoint": self._delete_endpoint,
             "DeleteEndpointConfig": self._delete_endpoint_config,
             "DeleteModel": self._delete_model,
-            "AddTags": self._add_tags,
-            "DeleteTags": self._delete_tags,
-            "ListTags": self._list_tags,
         }
         for operation, handler in routes.items():
             gateway.route("sagemaker", operation, handler)
@@ -574,44 +569,6 @@ class SageMakerEndpoints:
         if name not in _backend(request.region)._models:
             raise validation_error(f'Could not find model "{arn("model", name, request.region)}".')
         return pass_through()
-
-    # Tags.
-
-    def _tagged(self, resource_arn: str) -> Any:
-        """The moto object behind an endpoint, endpoint config or model ARN (names match regardless of case)."""
-        _, _, _, region, _, resource = (resource_arn.split(":", 5) + [""] * 6)[:6]
-        kind, _, name = resource.partition("/")
-        backend = _backend(region or "us-east-1")
-        tables = {"endpoint": backend.endpoints, "endpoint-config": backend.endpoint_configs, "model": backend._models}
-        nouns = {"endpoint": "endpoint", "endpoint-config": "endpoint configuration", "model": "model"}
-        if kind not in tables:
-            raise validation_error(f"Tagging of {resource_arn} is not supported by this emulator.")
-        found = next((item for key, item in tables[kind].items() if key.lower() == name.lower()), None)
-        if found is None:
-            raise validation_error(f'Could not find {nouns[kind]} "{resource_arn}".')
-        return found
-
-    def _add_tags(self, request: ApiRequest, _: PassThrough) -> Reply:
-        resource = self._tagged(str(request.params["ResourceArn"]))
-        added = list(request.params.get("Tags", []))
-        merged = {tag["Key"]: tag.get("Value", "") for tag in resource.tags}
-        merged.update({tag["Key"]: tag.get("Value", "") for tag in added})
-        if len(merged) > MAX_TAGS:
-            raise validation_error(
-                f"A resource can have at most {MAX_TAGS} tags; this request would make {len(merged)}."
-            )
-        resource.tags = [{"Key": key, "Value": value} for key, value in merged.items()]
-        return json_reply({"Tags": added})
-
-    def _delete_tags(self, request: ApiRequest, _: PassThrough) -> Reply:
-        resource = self._tagged(str(request.params["ResourceArn"]))
-        removed = set(request.params.get("TagKeys", []))
-        resource.tags = [tag for tag in resource.tags if tag["Key"] not in removed]
-        return json_reply({})
-
-    def _list_tags(self, request: ApiRequest, _: PassThrough) -> Reply:
-        # One page always suffices: a resource has at most MAX_TAGS tags, the smallest page SageMaker allows.
-        return json_reply({"Tags": self._tagged(str(request.params["ResourceArn"])).tags})
 
     # SageMaker Runtime.
 
