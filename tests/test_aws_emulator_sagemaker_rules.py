@@ -186,3 +186,31 @@ def test_tag_keys_with_the_aws_prefix_in_any_case_cannot_be_added_or_deleted(
     assert code_of(added) == code_of(deleted) == "ValidationException"
     assert classify("sagemaker:DeleteTags", deleted).kind is ErrorKind.PERMANENT
     assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": key, "Value": "stack-1"}]
+
+
+def test_instances_beyond_the_accounts_quota_are_refused_until_it_is_raised(
+    aws_emulator: AwsEmulator, sagemaker: Any, in_service: str, aws_clock: ManualClock
+) -> None:
+    """botocore sagemaker ResourceLimitExceeded: '<instance type> for endpoint usage' counts every endpoint's
+    instances of the type; the endpoint `bid` holds 2 of ml.c5.xlarge."""
+    aws_emulator.sagemaker.quotas.limit("ml.c5.xlarge", 3)
+    make_config(sagemaker, "second", count=2)
+
+    created = client_error(lambda: sagemaker.create_endpoint(EndpointName="second", EndpointConfigName="second"))
+    scaled = client_error(
+        lambda: sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=in_service,
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 4}],
+        )
+    )
+
+    assert code_of(created) == code_of(scaled) == "ResourceLimitExceeded"
+    assert message_of(created).startswith(
+        "The account-level service limit 'ml.c5.xlarge for endpoint usage' is 3 Instances, with current utilization "
+        "of 2 Instances and a request delta of 2 Instances."
+    )
+    assert classify("sagemaker:CreateEndpoint", created).kind is ErrorKind.QUOTA
+    aws_emulator.sagemaker.quotas.limit("ml.c5.xlarge", 4)
+    sagemaker.create_endpoint(EndpointName="second", EndpointConfigName="second")
+    aws_clock.advance(TEST_DELAYS.create)
+    assert status(sagemaker, "second") == "InService"

@@ -20,6 +20,7 @@ def client_error(code: str, message: str, status: int = 400) -> botocore.excepti
         ("InternalFailure", 500),
         ("ServiceUnavailable", 503),
         ("SomethingNew", 502),
+        ("InternalServiceException", 400),  # Application Auto Scaling's internal error
     ],
 )
 def test_throttling_and_server_errors_are_transient(code: str, status: int) -> None:
@@ -31,7 +32,6 @@ def test_throttling_and_server_errors_are_transient(code: str, status: int) -> N
     [
         ("ValidationException", "1 validation error detected: Value 'ml.bogus' at 'instanceType'"),
         ("AccessDeniedException", "User is not authorized to perform: sagemaker:CreateModel"),
-        ("ResourceLimitExceeded", "The account-level service limit 'ml.c5.xlarge for endpoint usage' is 2"),
     ],
 )
 def test_rejections_are_permanent_and_name_the_operation(code: str, message: str) -> None:
@@ -39,6 +39,24 @@ def test_rejections_are_permanent_and_name_the_operation(code: str, message: str
     assert error.kind is ErrorKind.PERMANENT
     assert str(error).startswith(f"CreateEndpointConfig failed: {code}: ")
     assert message in str(error)
+
+
+def test_a_quota_is_its_own_kind_and_names_the_quota_when_aws_does() -> None:
+    """Neither permanent (the quota may be raised) nor transient (asking again soon cannot help)."""
+    sagemaker = classify(
+        "sagemaker:CreateEndpoint",
+        client_error(
+            "ResourceLimitExceeded",
+            "The account-level service limit 'ml.g5.2xlarge for endpoint usage' is 0 Instances, with current "
+            "utilization of 0 Instances and a request delta of 2 Instances. Please use AWS Service Quotas to request "
+            "an increase for this quota.",
+        ),
+    )
+    assert (sagemaker.kind, sagemaker.quota) == (ErrorKind.QUOTA, "ml.g5.2xlarge for endpoint usage")
+    autoscaling = classify(
+        "application-autoscaling:RegisterScalableTarget", client_error("LimitExceededException", "Limit exceeded")
+    )
+    assert (autoscaling.kind, autoscaling.quota) == (ErrorKind.QUOTA, None)
 
 
 @pytest.mark.parametrize(

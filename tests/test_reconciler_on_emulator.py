@@ -20,6 +20,11 @@ pytestmark = pytest.mark.timeout(60)
 SCALING = {"minCapacity": 2, "maxCapacity": 8, "targetInvocationsPerInstance": 6000}
 
 
+def condition(body: dict[str, Any], type_: str) -> dict[str, Any]:
+    (found,) = [c for c in body["status"]["conditions"] if c["type"] == type_]
+    return found
+
+
 def delete_until_done(reconciler: EndpointReconciler, body: dict[str, Any], clock: ManualClock) -> None:
     for _ in range(6):
         if reconciler.delete(EndpointResource.from_body(body)).done:
@@ -84,3 +89,40 @@ def test_the_audit_leaves_tags_that_aws_put_on_the_endpoint_whatever_their_case(
     assert tags["AWS:CloudFormation:stack-name"] == "bidding"
     assert [event.reason for event in audited.events] == ["DriftRepaired"]
     assert body["status"]["phase"] == "InService"
+
+
+def test_an_endpoint_beyond_the_instance_quota_waits_for_the_quota_slowly_and_says_which(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock
+) -> None:
+    aws_emulator.sagemaker.quotas.limit("ml.c5.xlarge", 1)
+    body = resource_body("big", bid_filter_spec(instanceCount=2))
+
+    refused = run_pass(reconciler_on_emulator, body)
+
+    ready = condition(body, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "QuotaExceeded")
+    assert "'ml.c5.xlarge for endpoint usage'" in ready["message"]
+    assert "Service Quotas" in ready["message"]
+    assert [(event.type, event.reason) for event in refused.events] == [("Warning", "QuotaExceeded")]
+    assert (refused.retry, refused.moving) == (False, False), "asked again at the resync cadence, not quickly"
+    again = run_pass(reconciler_on_emulator, body)
+    assert again.events == ()
+    assert aws_emulator.count("CreateEndpoint") == 2
+
+    aws_emulator.sagemaker.quotas.limit("ml.c5.xlarge", 2)
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+    assert body["status"]["currentInstanceCount"] == 2
+
+
+def test_an_internal_error_of_application_auto_scaling_is_retried_not_rejected(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock, autoscaling: Any
+) -> None:
+    """botocore application-autoscaling InternalServiceException: the service's fault, sent as a 400."""
+    aws_emulator.faults.server_error("PutScalingPolicy", service="application-autoscaling", status=400)
+    body = resource_body("scaled", bid_filter_spec(autoscaling=SCALING))
+
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+
+    assert aws_emulator.count("PutScalingPolicy") == 2
+    assert all(c["reason"] != "AWSRejected" for c in body["status"]["conditions"])
+    assert targets(autoscaling, "adtech-scaled") == {"AllTraffic": (2, 8)}

@@ -9,9 +9,10 @@ throttling and 5xx), bounded connect and read timeouts, and honours the standard
 (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_<SERVICE>``, the shared config file) exactly as boto3 does, unless an
 explicit endpoint URL is configured.
 
-Errors: :func:`aws_call` turns what botocore raises into one of three kinds: the request may succeed later
+Errors: :func:`aws_call` turns what botocore raises into one of four kinds: the request may succeed later
 (throttling, 5xx, network), it never will as sent (validation, access denied: surfaced to the user, naming what AWS
-rejected), or the resource is not there (which the reconciler treats as an observation, not a failure).
+rejected), it exceeds an account quota (surfaced, naming the quota, and asked again slowly: the quota may be raised),
+or the resource is not there (which the reconciler treats as an observation, not a failure).
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ class RegionClients:
 class ErrorKind(enum.Enum):
     TRANSIENT = "transient"
     PERMANENT = "permanent"
+    QUOTA = "quota"
     NOT_FOUND = "not-found"
 
 
@@ -132,6 +134,12 @@ class AwsError(Exception):
         self.kind = kind
         self.code = code
         self.aws_message = message
+
+    @property
+    def quota(self) -> str | None:
+        """The exceeded quota's name, when AWS names it ("The account-level service limit '<name>' is ...")."""
+        named = _QUOTA_NAME.search(self.aws_message) if self.kind is ErrorKind.QUOTA else None
+        return named[1] if named else None
 
 
 _THROTTLING_CODES = {
@@ -155,7 +163,14 @@ _TRANSIENT_CODES = _THROTTLING_CODES | {
     "RequestTimeoutException",
     "ConcurrentUpdateException",
     "ConcurrentModificationException",
+    # Application Auto Scaling's internal error, a 400 whose code says it is the service's fault:
+    # botocore application-autoscaling InternalServiceException
+    "InternalServiceException",
 }
+# An account quota: the request goes through once the quota is raised (botocore sagemaker ResourceLimitExceeded;
+# Application Auto Scaling's LimitExceededException).
+_QUOTA_CODES = {"ResourceLimitExceeded", "LimitExceededException"}
+_QUOTA_NAME = re.compile(r"service limit '([^']+)'")
 _NOT_FOUND_CODES = {"ResourceNotFound", "ResourceNotFoundException", "ObjectNotFoundException"}
 # SageMaker answers "no such resource" with a ValidationException whose message says so.
 _NOT_FOUND_MESSAGES = ("Could not find", "does not exist", "not found")
@@ -202,6 +217,8 @@ def classify(action: str, error: Exception) -> AwsError:
             )
         ):
             return AwsError(action, ErrorKind.NOT_FOUND, code, message)
+        if code in _QUOTA_CODES:
+            return AwsError(action, ErrorKind.QUOTA, code, message)
         busy = code == "ValidationException" and any(text in message for text in _BUSY_MESSAGES)
         if code in _TRANSIENT_CODES or status >= 500 or busy:
             return AwsError(action, ErrorKind.TRANSIENT, code, message)

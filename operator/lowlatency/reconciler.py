@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 EventType = Literal["Normal", "Warning"]
 _REJECTED_PREFIX = "AWS rejected the request: "
+QUOTA_EXCEEDED = "QuotaExceeded"
 ADOPT_ANNOTATION = "lowlatency.io/adopt-endpoint"
 
 
@@ -343,10 +344,32 @@ class EndpointReconciler:
             else:
                 status = self._status(resource, "Failed", rejected, failure_reason=message)
             return PassResult(status, events=(Event("Warning", REJECTED, message),))
+        if error.kind is ErrorKind.QUOTA:
+            return self._quota_exceeded(resource, error, serving=serving)
         previous = _condition(resource.status, "Ready")
         verdict = Verdict(previous is not None and previous.status == "True", "Retrying", f"Retrying after: {error}")
         phase = resource.status.phase or "Pending"
         return PassResult(self._status(resource, phase, verdict), retry=True)
+
+    def _quota_exceeded(self, resource: EndpointResource, error: AwsError, *, serving: bool) -> PassResult:
+        """An account quota stands in the way: reported once, naming the quota, and asked again at the steady
+        cadence, not with a quick backoff (raising a quota takes a person and hours) and not given up (it may be
+        raised)."""
+        quota = f"the account's quota '{error.quota}'" if error.quota else "an account quota"
+        message = (
+            f"{error} -- the request exceeds {quota} in this region; ask for more in Service Quotas (or use less): "
+            "the operator sends it again at every resync until it goes through"
+        )
+        exceeded = Verdict(serving, QUOTA_EXCEEDED, message)
+        reported = _condition(resource.status, "Degraded" if serving else "Ready")
+        already = reported is not None and reported.reason == QUOTA_EXCEEDED
+        events = () if already else (Event("Warning", QUOTA_EXCEEDED, message),)
+        if serving:  # what serves keeps serving; what the request wanted waits for the quota
+            ready = Verdict(True, "InService", "Serving the previous configuration")
+            status = self._status(resource, "InService", ready, degraded=exceeded, failure_reason=message)
+        else:
+            status = self._status(resource, "Pending", exceeded, failure_reason=message)
+        return PassResult(status, events=events)
 
     def _status(
         self,

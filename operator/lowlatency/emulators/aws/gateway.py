@@ -191,8 +191,12 @@ class Faults:
         self._add(_Fault(service, operation, times, error))
 
     def server_error(self, operation: str, times: int = 1, *, service: str | None = None, status: int = 500) -> None:
-        """The next ``times`` calls answer with an internal error (5xx), as AWS does when it has an incident."""
-        code = "InternalError" if service == "ec2" else "InternalFailure"
+        """The next ``times`` calls answer with an internal error, as AWS does when it has an incident: each service
+        with its own code (Application Auto Scaling's is botocore application-autoscaling InternalServiceException,
+        for which the service model names no HTTP status: a test may send it as a 400)."""
+        code = {"ec2": "InternalError", "application-autoscaling": "InternalServiceException"}.get(
+            service or "", "InternalFailure"
+        )
         self._add(_Fault(service, operation, times, ServiceError(code, "We encountered an internal error.", status)))
 
     def reject(self, operation: str, code: str, message: str, times: int = 1, *, service: str | None = None) -> None:

@@ -37,6 +37,7 @@ What real SageMaker does, and what is imitated here:
   in its documentation but does not refuse).
 - **CreateModel** refuses a container whose ``ModelDataUrl`` names an S3 object that does not exist
   (``Could not find model data at s3://...``; the emulator's S3 is moto's, see :mod:`.artifacts`).
+- **Quotas**: instances of a type for endpoint usage, where a test sets one (:mod:`.quotas`).
 - **CreateEndpointConfig** accepts the instance types SageMaker's API lists (botocore's model of it; moto alone knows
   an older subset) and refuses others with a ``ValidationException``.
 - **Tags** (AddTags/DeleteTags/ListTags) on endpoints, configs and models: :mod:`.tags`.
@@ -55,6 +56,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -78,6 +80,7 @@ from lowlatency.emulators.aws.gateway import (
     validation_error,
 )
 from lowlatency.emulators.aws.invocations import forward_invocation
+from lowlatency.emulators.aws.quotas import InstanceQuotas
 
 SERVING_STATUSES: Final = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
 
@@ -207,6 +210,7 @@ class SageMakerEndpoints:
         self._failing_creates: dict[str, str] = {}
         self._failing_updates: dict[str, str] = {}
         self._model_servers: dict[str | None, str] = {}
+        self.quotas = InstanceQuotas()
         gateway.before_each.append(self.advance)
         routes: dict[str, Callable[[ApiRequest, PassThrough], Reply]] = {
             "CreateModel": self._create_model,
@@ -284,6 +288,7 @@ class SageMakerEndpoints:
             self._failing_creates.clear()
             self._failing_updates.clear()
             self._model_servers.clear()
+            self.quotas.clear()
 
     def _find(self, endpoint_name: str) -> _Endpoint:
         matches = [endpoint for (_, name), endpoint in self._endpoints.items() if name == endpoint_name]
@@ -372,6 +377,7 @@ class SageMakerEndpoints:
         name = self._existing(request, backend.endpoints, "endpoint", "endpoint", "EndpointName")
         config_name = str(request.params["EndpointConfigName"])
         variants = self._variants_of(request.region, config_name)
+        self.quotas.require(self._instances_in_use(request.region), _instances(variants))
         reply = pass_through()
         if reply.status != 200:
             return reply
@@ -422,6 +428,16 @@ class SageMakerEndpoints:
                 )
             )
         return variants
+
+    def _instances_in_use(self, region: str) -> Counter[str]:
+        """Instances per type that the region's endpoints hold: their fleets, and a new fleet being deployed."""
+        in_use: Counter[str] = Counter()
+        for (endpoint_region, _), endpoint in self._endpoints.items():
+            if endpoint_region == region:
+                in_use += _instances(endpoint.variants)
+                if endpoint.transition is not None and endpoint.transition.kind in {"create", "update"}:
+                    in_use += _instances(endpoint.transition.variants)
+        return in_use
 
     def _endpoint(self, request: ApiRequest) -> _Endpoint:
         name = str(request.params["EndpointName"])
@@ -498,6 +514,8 @@ class SageMakerEndpoints:
                     variant.current_count = variant.desired_count = live.desired_count
                 if "DesiredWeight" not in excluded:
                     variant.current_weight = variant.desired_weight = live.desired_weight
+        # The new fleet runs beside the old one until traffic has moved.
+        self.quotas.require(self._instances_in_use(request.region), _instances(variants))
         now = self.clock()
         failure = self._failing_updates.pop(endpoint.name, None)
         endpoint.failure_reason = None
@@ -543,6 +561,9 @@ class SageMakerEndpoints:
             seen.add(name)
             variant.desired_count = int(desired.get("DesiredInstanceCount", variant.desired_count))
             variant.desired_weight = float(desired.get("DesiredWeight", variant.desired_weight))
+        self.quotas.require(
+            self._instances_in_use(request.region), _instances(variants) - _instances(endpoint.variants)
+        )
         now = self.clock()
         self._start(endpoint, _Transition("capacity", now, now + self.delays.capacity, variants=variants))
         return json_reply({"EndpointArn": endpoint.arn})
@@ -587,6 +608,10 @@ class SageMakerEndpoints:
             if url is None:
                 return pass_through()
         return forward_invocation(url, request, variant, endpoint.name)
+
+
+def _instances(variants: list[_Variant]) -> Counter[str]:
+    return Counter({variant.instance_type: variant.desired_count for variant in variants if variant.instance_type})
 
 
 def _settled(variants: list[_Variant]) -> list[_Variant]:
