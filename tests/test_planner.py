@@ -26,6 +26,7 @@ from lowlatency.planner import (
     TagResource,
     UpdateEndpoint,
     UpdateInstanceCount,
+    Verdict,
     plan,
     plan_deletion,
     plan_retention,
@@ -37,7 +38,7 @@ DESIRED = build_desired(parsed(), OWNER, "us-east-1")
 
 
 def endpoint(
-    status: str = "InService", config: str = DESIRED.endpoint_config_name, **extra: object
+    status: str = "InService", config: str | None = DESIRED.endpoint_config_name, **extra: object
 ) -> ObservedEndpoint:
     return ObservedEndpoint(
         name=DESIRED.endpoint_name,
@@ -151,6 +152,21 @@ def test_in_service_on_another_config_is_updated() -> None:
     assert result.phase == "Updating"
     assert result.ready.status  # the old config keeps serving
     assert result.rollout == (DESIRED.endpoint_config_name, 2)
+
+
+def test_an_endpoint_described_without_its_config_name_is_moved_to_the_desired_config() -> None:
+    """DescribeEndpoint may leave EndpointConfigName out: what serves is then not known to be the spec's."""
+    observed = Observed(endpoint=endpoint(config=None), model_exists=True, config_exists=True)
+    result = plan(DESIRED, observed, OWNER, Memory(generation=1))
+    assert [type(action) for action in result.actions] == [UpdateEndpoint]
+    assert result.ready == Verdict(True, "Updating", result.ready.message)
+    failed = plan(
+        DESIRED,
+        observed,
+        OWNER,
+        Memory(generation=1, rollout_config_name=DESIRED.endpoint_config_name, rollout_generation=1),
+    )
+    assert failed.ready.message == "Serving the previous configuration"
 
 
 def test_failed_update_is_degraded_and_not_retried_for_the_same_generation() -> None:

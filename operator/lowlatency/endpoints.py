@@ -58,7 +58,7 @@ def describe_endpoint(sagemaker: SageMakerClient, name: str, *, with_tags: bool)
         name=name,
         arn=described["EndpointArn"],
         status=described["EndpointStatus"],
-        config_name=described["EndpointConfigName"],
+        config_name=described.get("EndpointConfigName"),
         failure_reason=described.get("FailureReason", ""),
         current_instance_count=sum(v.get("CurrentInstanceCount", 0) for v in variants) if variants else None,
         desired_instance_count=sum(v.get("DesiredInstanceCount", 0) for v in variants) if variants else None,
@@ -201,7 +201,7 @@ def observe(
     if not on_desired:
         config_exists = _config_exists(sagemaker, desired.endpoint_config_name)
         model_exists = _model_exists(sagemaker, desired.model_name)
-        if endpoint is not None:
+        if endpoint is not None and endpoint.config_name:
             live_instance_type = _instance_type_of(sagemaker, endpoint.config_name)
     superseded: tuple[list[str], list[str]] = ([], [])
     tags: dict[str, dict[str, str]] = {}

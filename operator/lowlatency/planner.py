@@ -28,7 +28,9 @@ class ObservedEndpoint:
     name: str
     arn: str
     status: str
-    config_name: str
+    config_name: (
+        str | None
+    )  # optional in DescribeEndpoint (botocore sagemaker DescribeEndpointOutput.EndpointConfigName)
     failure_reason: str = ""
     current_instance_count: int | None = None
     desired_instance_count: int | None = None
@@ -415,11 +417,11 @@ def _plan_update(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
     """InService on another config: move it, unless this very generation's move already failed."""
     if memory.rollout_generation == memory.generation and memory.rollout_config_name == desired.endpoint_config_name:
         reason = endpoint.failure_reason or "the update did not complete"
-        message = f"Rollout to {desired.endpoint_config_name} failed; {endpoint.config_name} still serves: {reason}"
+        message = f"Rollout to {desired.endpoint_config_name} failed; {_serving(endpoint)} still serves: {reason}"
         return Plan(
             tuple(_restore_scaling(desired, observed)),
             "InService",
-            Verdict(True, "InService", f"Serving the previous configuration {endpoint.config_name}"),
+            Verdict(True, "InService", f"Serving {_serving(endpoint)}"),
             degraded=Verdict(True, "RolloutFailed", message),
             failure_reason=reason,
         )
@@ -446,6 +448,13 @@ def _plan_update(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
     )
 
 
+def _serving(endpoint: ObservedEndpoint) -> str:
+    """The configuration that serves, for messages (DescribeEndpoint may leave its name out)."""
+    return (
+        f"the previous configuration {endpoint.config_name}" if endpoint.config_name else "the previous configuration"
+    )
+
+
 def _restore_scaling(desired: DesiredEndpoint, observed: Observed) -> list[Action]:
     """Autoscaling for the config that still serves after a move that did not happen: an instance type change
     deregistered it before the move, and the config that serves needs it back now, not at the next spec change."""
@@ -465,7 +474,7 @@ def _plan_rejected(desired: DesiredEndpoint, observed: Observed, owner: Owner, r
     return Plan(
         tuple(restore),
         "InService",
-        Verdict(True, "InService", f"Serving the previous configuration {endpoint.config_name}"),
+        Verdict(True, "InService", f"Serving {_serving(endpoint)}"),
         degraded=Verdict(True, REJECTED, rejection.message),
         failure_reason=rejection.message,
     )
@@ -501,7 +510,9 @@ def plan_retention(endpoint: ObservedEndpoint | None, owner: Owner, model_name: 
     command does not offer them for deletion."""
     if endpoint is None or endpoint.tags is None or not owner.owns(endpoint.tags):
         return ()
-    arns = [endpoint.arn, sibling_arn(endpoint.arn, "endpoint-config", endpoint.config_name)]
+    arns = [endpoint.arn]
+    if endpoint.config_name:
+        arns.append(sibling_arn(endpoint.arn, "endpoint-config", endpoint.config_name))
     if model_name:
         arns.append(sibling_arn(endpoint.arn, "model", model_name))
     return tuple(TagResource(arn, {TAG_RETAINED: "true"}, ()) for arn in arns)
