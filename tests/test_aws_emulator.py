@@ -31,8 +31,7 @@ from emulator_requests import (
     status,
 )
 from fixtures_aws import TEST_DELAYS, AwsClientFactory, ManualClock
-from lowlatency import endpoints, planner, vpc
-from lowlatency.api import VpcEndpointSpec
+from lowlatency import endpoints, planner
 from lowlatency.aws import AwsClients, AwsSettings, ErrorKind, RegionClients, classify, is_already_exists
 from lowlatency.desired import DesiredEndpoint, Owner, ScheduledScaling, build_desired
 from lowlatency.emulators.aws import AwsEmulator, Delays
@@ -40,8 +39,6 @@ from lowlatency.emulators.model_server import Fixed, ModelServer
 from specs import bid_filter_spec, parsed
 
 pytestmark = pytest.mark.timeout(60)
-
-RUNTIME_SERVICE = "com.amazonaws.us-east-1.sagemaker.runtime"
 
 
 # Creation
@@ -380,14 +377,6 @@ def test_delete_is_deleting_then_gone_with_sagemakers_not_found_answer(
     assert classify("sagemaker:DeleteModel", model).kind is ErrorKind.NOT_FOUND
 
 
-def test_delete_during_creation_wins(sagemaker: Any, aws_clock: ManualClock) -> None:
-    make_config(sagemaker, "short-v1")
-    sagemaker.create_endpoint(EndpointName="short", EndpointConfigName="short-v1")
-    sagemaker.delete_endpoint(EndpointName="short")
-    aws_clock.advance(max(TEST_DELAYS.create, TEST_DELAYS.delete))
-    assert client_error(lambda: sagemaker.describe_endpoint(EndpointName="short"))
-
-
 # Tags
 
 
@@ -555,109 +544,6 @@ def test_registering_brings_the_count_into_range_and_deleting_deregisters(
     sagemaker.delete_endpoint(EndpointName=in_service)
     assert autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
     assert autoscaling.describe_scheduled_actions(**scope)["ScheduledActions"] == []
-
-
-# EC2 interface VPC endpoints
-
-
-@pytest.fixture
-def network(aws_client: AwsClientFactory) -> dict[str, str]:
-    ec2 = aws_client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet_a = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]
-    subnet_b = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.2.0/24", AvailabilityZone="us-east-1b")["Subnet"]
-    group = ec2.create_security_group(GroupName="runtime", Description="runtime clients", VpcId=vpc)["GroupId"]
-    return {"vpc": vpc, "subnet_a": subnet_a["SubnetId"], "subnet_b": subnet_b["SubnetId"], "group": group}
-
-
-def create_runtime_endpoint(ec2: Any, network: dict[str, str], **overrides: Any) -> Any:
-    request: dict[str, Any] = {
-        "VpcEndpointType": "Interface",
-        "VpcId": network["vpc"],
-        "ServiceName": RUNTIME_SERVICE,
-        "SubnetIds": [network["subnet_a"]],
-        "SecurityGroupIds": [network["group"]],
-        "PrivateDnsEnabled": True,
-        "ClientToken": "token-1",
-        "TagSpecifications": [
-            {
-                "ResourceType": "vpc-endpoint",
-                "Tags": [{"Key": "lowlatency.io/managed-by", "Value": "lowlatency-operator"}],
-            }
-        ],
-    }
-    return ec2.create_vpc_endpoint(**(request | overrides))["VpcEndpoint"]
-
-
-def test_vpc_endpoint_creation_is_idempotent_by_client_token(
-    aws_client: AwsClientFactory, network: dict[str, str]
-) -> None:
-    ec2 = aws_client("ec2", retries=False)
-    first = create_runtime_endpoint(ec2, network)
-    second = create_runtime_endpoint(ec2, network)
-    assert first["VpcEndpointId"] == second["VpcEndpointId"]
-    assert len(ec2.describe_vpc_endpoints()["VpcEndpoints"]) == 1
-    mismatch = client_error(lambda: create_runtime_endpoint(ec2, network, SubnetIds=[network["subnet_b"]]))
-    assert code_of(mismatch) == "IdempotentParameterMismatch"
-    unknown_group = client_error(
-        lambda: create_runtime_endpoint(ec2, network, ClientToken="token-3", SecurityGroupIds=["sg-0c2d"])
-    )
-    assert code_of(unknown_group) == "InvalidGroup.NotFound"
-    conflict = client_error(lambda: create_runtime_endpoint(ec2, network, ClientToken="token-2"))
-    assert code_of(conflict) == "InvalidParameter"
-    assert "conflicting DNS domain" in conflict.response["Error"]["Message"]
-
-
-def test_vpc_endpoint_reports_dns_names_and_is_found_by_filters(
-    aws_client: AwsClientFactory, network: dict[str, str]
-) -> None:
-    ec2 = aws_client("ec2", retries=False)
-    created = create_runtime_endpoint(ec2, network, SubnetIds=[network["subnet_a"], network["subnet_b"]])
-    names = [entry["DnsName"] for entry in created["DnsEntries"]]
-    regional = f"{created['VpcEndpointId']}-"
-    assert names[0].startswith(regional)
-    assert names[0].endswith(".runtime.sagemaker.us-east-1.vpce.amazonaws.com")
-    assert any(name.endswith("-us-east-1a.runtime.sagemaker.us-east-1.vpce.amazonaws.com") for name in names)
-    assert any(name.endswith("-us-east-1b.runtime.sagemaker.us-east-1.vpce.amazonaws.com") for name in names)
-    assert names[-1] == "runtime.sagemaker.us-east-1.amazonaws.com"
-    found = ec2.describe_vpc_endpoints(
-        Filters=[
-            {"Name": "service-name", "Values": [RUNTIME_SERVICE]},
-            {"Name": "vpc-id", "Values": [network["vpc"]]},
-            {"Name": "tag:lowlatency.io/managed-by", "Values": ["lowlatency-operator"]},
-        ],
-        VpcEndpointIds=[],
-    )["VpcEndpoints"]
-    assert [endpoint["VpcEndpointId"] for endpoint in found] == [created["VpcEndpointId"]]
-    assert found[0]["State"] == "available"
-    assert found[0]["Groups"][0]["GroupId"] == network["group"]
-    other_vpc = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": ["vpc-000000"]}])["VpcEndpoints"]
-    assert other_vpc == []
-
-
-def test_vpc_endpoint_users_subnets_and_deletion(aws_client: AwsClientFactory, network: dict[str, str]) -> None:
-    ec2 = aws_client("ec2", retries=False)
-    endpoint_id = create_runtime_endpoint(ec2, network)["VpcEndpointId"]
-    ec2.create_tags(Resources=[endpoint_id], Tags=[{"Key": "lowlatency.io/user/uid-1", "Value": "adtech/bid"}])
-    ec2.modify_vpc_endpoint(VpcEndpointId=endpoint_id, AddSubnetIds=[network["subnet_b"]])
-    unknown_group = client_error(
-        lambda: ec2.modify_vpc_endpoint(VpcEndpointId=endpoint_id, AddSecurityGroupIds=["sg-0c2d"])
-    )
-    assert code_of(unknown_group) == "InvalidGroup.NotFound"
-    described = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
-    assert set(described["SubnetIds"]) == {network["subnet_a"], network["subnet_b"]}
-    assert {"Key": "lowlatency.io/user/uid-1", "Value": "adtech/bid"} in described["Tags"]
-    ec2.delete_tags(Resources=[endpoint_id], Tags=[{"Key": "lowlatency.io/user/uid-1"}])
-    tags = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]["Tags"]
-    assert all(tag["Key"] != "lowlatency.io/user/uid-1" for tag in tags)
-    assert ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id])["Unsuccessful"] == []
-    after = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
-    assert after["State"] == "deleted"
-    # EC2 answers a repeated client token with the original result, in its current state: here a deleted endpoint.
-    replayed = create_runtime_endpoint(ec2, network)
-    assert (replayed["VpcEndpointId"], replayed["State"]) == (endpoint_id, "deleted")
-    unknown = client_error(lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=["vpce-0000000000000000f"]))
-    assert classify("ec2:DescribeVpcEndpoints", unknown).kind is ErrorKind.NOT_FOUND
 
 
 # SageMaker Runtime
@@ -929,7 +815,7 @@ def test_reset_forgets_everything(aws_emulator: AwsEmulator, sagemaker: Any, in_
     assert status(sagemaker, "later") == "InService"  # the injected failure was forgotten, the real clock is back
 
 
-# The operator's own AWS layer (lowlatency.endpoints, lowlatency.vpc) against the emulator
+# The operator's own AWS layer (lowlatency.endpoints) against the emulator
 
 
 @pytest.fixture
@@ -1009,38 +895,6 @@ def test_the_operators_endpoint_calls_through_a_rollout_under_autoscaling(
         endpoints.apply(region_clients, action)  # again, as after a crash: what is gone counts as done
     aws_clock.advance(TEST_DELAYS.delete)
     assert endpoints.describe_endpoint(region_clients.sagemaker, second.endpoint_name, with_tags=False) is None
-
-
-def test_the_operators_vpc_endpoint_calls_share_one_endpoint_between_users(
-    region_clients: RegionClients, network: dict[str, str]
-) -> None:
-    ec2 = region_clients.ec2
-    spec = VpcEndpointSpec.model_validate(
-        {"vpcId": network["vpc"], "subnetIds": [network["subnet_a"]], "securityGroupIds": [network["group"]]}
-    )
-    first, second = Owner("adtech", "bid-filter", "uid-1"), Owner("adtech", "pacing", "uid-2")
-
-    def converge(owner: Owner, wanted: VpcEndpointSpec | None) -> vpc.ObservedVpcEndpoint | None:
-        observed = vpc.find(ec2, "us-east-1", vpc_id=network["vpc"])
-        for action in vpc.plan_vpc_endpoint(wanted, observed, owner, "us-east-1"):
-            vpc.apply(ec2, action)
-        return vpc.find(ec2, "us-east-1", vpc_id=network["vpc"])
-
-    shared = converge(first, spec)
-    assert shared is not None
-    assert shared.managed
-    assert "runtime.sagemaker.us-east-1.amazonaws.com" in shared.dns_names
-    wider = spec.model_copy(update={"subnet_ids": [network["subnet_a"], network["subnet_b"]]})
-    also = converge(second, wider)
-    assert also is not None
-    assert also.id == shared.id
-    assert also.users == {vpc.user_tag(first), vpc.user_tag(second)}
-    assert also.subnet_ids == {network["subnet_a"], network["subnet_b"]}
-    kept = converge(first, None)
-    assert kept is not None
-    assert kept.users == {vpc.user_tag(second)}
-    assert converge(second, None) is None
-    assert ec2.describe_vpc_endpoints(VpcEndpointIds=[shared.id])["VpcEndpoints"][0]["State"] == "deleted"
 
 
 def test_a_request_without_a_required_parameter_is_a_validation_error(aws_emulator: AwsEmulator) -> None:

@@ -6,6 +6,7 @@ code, then that the request goes through once the rule is met.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -214,3 +215,68 @@ def test_instances_beyond_the_accounts_quota_are_refused_until_it_is_raised(
     sagemaker.create_endpoint(EndpointName="second", EndpointConfigName="second")
     aws_clock.advance(TEST_DELAYS.create)
     assert status(sagemaker, "second") == "InService"
+
+
+def bring_to(status_wanted: str, aws_emulator: AwsEmulator, sagemaker: Any, endpoint: str, clock: ManualClock) -> None:
+    """Put the InService endpoint ``bid`` in a status where a change is in progress."""
+    make_config(sagemaker, "bid-v2", image=NEW_IMAGE)
+    if status_wanted == "Updating":
+        sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName="bid-v2")
+    elif status_wanted == "RollingBack":
+        aws_emulator.sagemaker.fail_next_update(endpoint, "the new fleet did not pass the ping health check")
+        sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName="bid-v2")
+        clock.advance(TEST_DELAYS.update)
+    else:
+        aws_emulator.sagemaker.start_maintenance(endpoint)
+    assert status(sagemaker, endpoint) == status_wanted
+
+
+@pytest.mark.parametrize("busy", ["Updating", "SystemUpdating", "RollingBack"])
+def test_an_endpoint_with_a_change_in_progress_refuses_delete_update_and_scaling(
+    aws_emulator: AwsEmulator, sagemaker: Any, in_service: str, aws_clock: ManualClock, busy: str
+) -> None:
+    """botocore sagemaker DescribeEndpointOutput.EndpointStatus: such an endpoint "cannot be updated or deleted or
+    re-scaled until it has completed"."""
+    bring_to(busy, aws_emulator, sagemaker, in_service, aws_clock)
+    make_config(sagemaker, "bid-v3")
+    capacity = [{"VariantName": "AllTraffic", "DesiredInstanceCount": 3}]
+
+    refusals = [
+        client_error(lambda: sagemaker.delete_endpoint(EndpointName=in_service)),
+        client_error(lambda: sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-v3")),
+        client_error(
+            lambda: sagemaker.update_endpoint_weights_and_capacities(
+                EndpointName=in_service, DesiredWeightsAndCapacities=capacity
+            )
+        ),
+    ]
+
+    for refused in refusals:
+        assert code_of(refused) == "ValidationException"
+        assert message_of(refused).startswith("Cannot update in-progress endpoint")
+        assert classify("sagemaker:DeleteEndpoint", refused).kind is ErrorKind.TRANSIENT
+    aws_clock.advance(max(TEST_DELAYS.update, aws_emulator.sagemaker.delays.maintenance))
+    assert status(sagemaker, in_service) == "InService"
+    sagemaker.delete_endpoint(EndpointName=in_service)
+    assert status(sagemaker, in_service) == "Deleting"
+
+
+def test_an_endpoint_being_created_can_be_deleted_only_once_it_is_in_service_or_failed(
+    aws_emulator: AwsEmulator, sagemaker: Any, aws_clock: ManualClock
+) -> None:
+    make_config(sagemaker, "short-v1")
+    make_config(sagemaker, "doomed-v1")
+    sagemaker.create_endpoint(EndpointName="short", EndpointConfigName="short-v1")
+    aws_emulator.sagemaker.fail_next_create("doomed", "The primary container did not pass the ping health check")
+    sagemaker.create_endpoint(EndpointName="doomed", EndpointConfigName="doomed-v1")
+
+    for name in ("short", "doomed"):
+        refused = client_error(functools.partial(sagemaker.delete_endpoint, EndpointName=name))
+        assert message_of(refused).startswith("Cannot update in-progress endpoint")
+
+    aws_clock.advance(TEST_DELAYS.create)
+    assert (status(sagemaker, "short"), status(sagemaker, "doomed")) == ("InService", "Failed")
+    for name in ("short", "doomed"):
+        sagemaker.delete_endpoint(EndpointName=name)
+    aws_clock.advance(TEST_DELAYS.delete)
+    assert sagemaker.list_endpoints()["Endpoints"] == []

@@ -350,6 +350,14 @@ def test_deletion_deregisters_autoscaling_before_deleting_the_endpoint() -> None
     assert result.actions == (DeregisterScalableTarget(RESOURCE_ID), DeleteEndpoint(DESIRED.endpoint_name))
 
 
+@pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"])
+def test_deletion_waits_while_sagemaker_changes_the_endpoint(status: str) -> None:
+    """SageMaker refuses DeleteEndpoint while a change is in progress: the finalizer waits for it to end."""
+    result = plan_deletion(endpoint(status, tags=DESIRED.tags), OWNER, ([], []), registered())
+    assert result.actions == ()
+    assert result.poll
+
+
 FOREIGN_TAGS = {"owner": "legacy-team"}
 
 

@@ -126,3 +126,23 @@ def test_an_internal_error_of_application_auto_scaling_is_retried_not_rejected(
     assert aws_emulator.count("PutScalingPolicy") == 2
     assert all(c["reason"] != "AWSRejected" for c in body["status"]["conditions"])
     assert targets(autoscaling, "adtech-scaled") == {"AllTraffic": (2, 8)}
+
+
+def test_a_resource_deleted_while_its_endpoint_is_created_waits_for_it_then_deletes_it(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock, sagemaker: Any
+) -> None:
+    """SageMaker refuses DeleteEndpoint while the endpoint is Creating ("Cannot update in-progress endpoint")."""
+    body = resource_body("short-lived", bid_filter_spec())
+    run_pass(reconciler_on_emulator, body)
+    assert sagemaker.describe_endpoint(EndpointName="adtech-short-lived")["EndpointStatus"] == "Creating"
+
+    waiting = reconciler_on_emulator.delete(EndpointResource.from_body(body))
+
+    assert (waiting.moving, waiting.retry, waiting.done) == (True, False, False)
+    assert "Creating" in condition({"status": waiting.status}, "Ready")["message"]
+    assert aws_emulator.count("DeleteEndpoint") == 0
+    aws_clock.advance(TEST_DELAYS.create)
+    delete_until_done(reconciler_on_emulator, body, aws_clock)
+    assert sagemaker.list_endpoints()["Endpoints"] == []
+    (deleted,) = aws_emulator.calls(operation="DeleteEndpoint")
+    assert deleted.status == 200

@@ -495,6 +495,10 @@ def plan_deletion(
         message = f"Deleting SageMaker endpoint {endpoint.name}"
         if endpoint.status == "Deleting":
             return Plan((), "Deleting", Verdict(False, "Deleting", message), poll=True)
+        if endpoint.status in TRANSITIONAL_STATUSES:
+            # SageMaker refuses DeleteEndpoint until a change in progress ends ("Cannot update in-progress endpoint").
+            waiting = f"Waiting for SageMaker endpoint {endpoint.name} to leave {endpoint.status} to delete it"
+            return Plan((), "Deleting", Verdict(False, "Deleting", waiting), poll=True)
         actions: list[Action] = [DeregisterScalableTarget(scaling.resource_id)] if scaling is not None else []
         actions.append(DeleteEndpoint(endpoint.name))
         return Plan(tuple(actions), "Deleting", Verdict(False, "Deleting", message), poll=True)

@@ -30,7 +30,9 @@ What real SageMaker does, and what is imitated here:
   new config must keep the live variant names (:mod:`.deployments`).
 - **UpdateEndpointWeightsAndCapacities** (InService only) makes the endpoint ``Updating`` with the new
   ``DesiredInstanceCount`` while ``CurrentInstanceCount`` catches up, then ``InService``.
-- **DeleteEndpoint** makes it ``Deleting`` (minutes in reality) and then it is gone: DescribeEndpoint answers
+- **DeleteEndpoint** is refused while the endpoint is Creating, Updating, SystemUpdating or RollingBack, as the
+  updates are (``Cannot update in-progress endpoint "<arn>".``); on an InService, Failed or Deleting endpoint it
+  makes it ``Deleting`` (minutes in reality) and then it is gone: DescribeEndpoint answers
   ``ValidationException: Could not find endpoint "<arn>".`` Application Auto Scaling deregisters the variants'
   scalable targets when it sees the endpoint deleted. Deleting a missing endpoint, config or model answers the same
   kind of ``Could not find ...`` validation error. Deleting a config or model still in use is allowed (SageMaker warns
@@ -85,14 +87,20 @@ from lowlatency.emulators.aws.quotas import InstanceQuotas
 SERVING_STATUSES: Final = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
 
 Clock = Callable[[], float]
-TransitionKind = Literal["create", "update", "rollback", "capacity", "delete"]
+TransitionKind = Literal["create", "update", "rollback", "capacity", "maintenance", "delete"]
 _STATUS_WHILE: Final[dict[TransitionKind, str]] = {
     "create": "Creating",
     "update": "Updating",
     "rollback": "RollingBack",
     "capacity": "Updating",
+    "maintenance": "SystemUpdating",
     "delete": "Deleting",
 }
+# An endpoint in these statuses refuses UpdateEndpoint, UpdateEndpointWeightsAndCapacities and DeleteEndpoint with
+# 'Cannot update in-progress endpoint "<arn>".' (botocore sagemaker DescribeEndpointOutput.EndpointStatus: a
+# SystemUpdating endpoint "cannot be updated or deleted or re-scaled until it has completed"; the same answer to
+# DeleteEndpoint while Creating is what users of SageMaker report).
+IN_PROGRESS_STATUSES: Final = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,7 @@ class Delays:
     update: float = 2.0
     rollback: float = 0.5
     capacity: float = 1.0
+    maintenance: float = 1.0
     delete: float = 1.0
 
 
@@ -239,6 +248,18 @@ class SageMakerEndpoints:
         with self._gateway.lock:
             self._failing_updates[endpoint_name] = reason
 
+    def start_maintenance(self, endpoint_name: str) -> None:
+        """SageMaker's own maintenance of an InService endpoint: ``SystemUpdating`` for ``Delays.maintenance``, during
+        which it serves but "cannot be updated or deleted or re-scaled" (botocore sagemaker
+        DescribeEndpointOutput.EndpointStatus)."""
+        with self._gateway.lock:
+            self.advance()
+            endpoint = self._find(endpoint_name)
+            if endpoint.status != "InService":
+                raise RuntimeError(f"{endpoint_name} is {endpoint.status}: maintenance starts on an InService endpoint")
+            now = self.clock()
+            self._start(endpoint, _Transition("maintenance", now, now + self.delays.maintenance))
+
     def route_invocations(self, endpoint_name: str | None, url: str | None) -> None:
         """Send this endpoint's invocations (every endpoint's, for ``None``) to the model server at ``url``."""
         with self._gateway.lock:
@@ -333,7 +354,7 @@ class SageMakerEndpoints:
                 endpoint.variants = _settled(transition.variants)
                 endpoint.last_deployment_config = transition.deployment_config
                 endpoint.settled_status = "InService"
-            case "create" | "capacity":
+            case "create" | "capacity" | "maintenance":
                 endpoint.variants = _settled(transition.variants or endpoint.variants)
                 endpoint.settled_status = "InService"
         self._sync_moto(endpoint)
@@ -490,6 +511,10 @@ class SageMakerEndpoints:
         if endpoint.status != "InService":
             raise validation_error(f'Cannot update in-progress endpoint "{endpoint.arn}".')
 
+    def _refuse_in_progress(self, endpoint: _Endpoint) -> None:
+        if endpoint.status in IN_PROGRESS_STATUSES:
+            raise validation_error(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+
     def _update_endpoint(self, request: ApiRequest, _: PassThrough) -> Reply:
         endpoint = self._endpoint(request)
         self._require_in_service(endpoint)
@@ -570,6 +595,7 @@ class SageMakerEndpoints:
 
     def _delete_endpoint(self, request: ApiRequest, _: PassThrough) -> Reply:
         endpoint = self._endpoint(request)
+        self._refuse_in_progress(endpoint)
         if endpoint.status != "Deleting":
             now = self.clock()
             self._start(endpoint, _Transition("delete", now, now + self.delays.delete))
