@@ -3,17 +3,14 @@
 1. **Schema** — what the API server does with the CRD's structural ``openAPIV3Schema`` on create and update:
    strict decoding refuses unknown fields (kubectl's default ``--validate=strict``; otherwise the API server
    prunes them), defaults are applied (before validation, as the API server does on decode), the OpenAPI value
-   validations run (``pattern``, ``minimum``, ``maxItems``, int-or-string, ...). These are the Kubernetes API
-   emulator's own pruning, defaulting and validation (:mod:`lowlatency.emulators.kubernetes`, the same code the
-   end-to-end tests meet); added here: ``x-kubernetes-list-type`` ``set`` and ``map`` lists refuse duplicates.
-2. **CEL** — the ``x-kubernetes-validations`` rules, each evaluated with ``cel-python`` at the node where it is
-   declared, once for every instance of that node (each list item, each map value), with ``self`` bound to the
-   node's value. A rule that mentions ``oldSelf`` is a transition rule: like the API server, it runs only on update
-   and only where the old object has the same node (correlated by property name, map key or list-map key). An
-   error is reported at the node's path plus the rule's ``fieldPath``, with its ``message``.
-   The API server returns schema and CEL errors in one response (skipping CEL when the schema already found a
-   missing, mistyped or oversized value); these helpers keep the layers apart so that a test can say which layer
-   catches a case first.
+   validations run (``pattern``, ``minimum``, ``maxItems``, int-or-string, ...) and ``x-kubernetes-list-type``
+   ``set`` and ``map`` lists refuse duplicates.
+2. **CEL** — the ``x-kubernetes-validations`` rules, run at their nodes as the API server runs them (transition
+   rules only on update, where the old object has the node; ratcheting on update).
+   Both layers are the Kubernetes API emulator's own code (:mod:`lowlatency.emulators.custom_resources` and
+   :mod:`lowlatency.emulators.cel`, the same code the end-to-end tests meet). The API server returns schema and CEL
+   errors in one response (skipping CEL when the schema already found a missing, mistyped or oversized value);
+   these helpers keep the layers apart so that a test can say which layer catches a case first.
 3. **Operator** — :class:`lowlatency.api.Spec`, whose validators re-check every rule (for objects stored before a
    rule existed) and add what no schema can say; the reconciler reports its error as an ``InvalidSpec`` condition.
 """
@@ -23,20 +20,15 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import celpy
-import jsonschema  # type: ignore[import-untyped]
 import pydantic
-from celpy.adapter import json_to_cel
-from celpy.celtypes import BoolType
-from celpy.evaluation import CELEvalError
 
 from lowlatency import KIND, crd
-from lowlatency.api import CEL, Spec
-from lowlatency.emulators.kubernetes import CustomResource, apply_defaults, field_error, prune
+from lowlatency.api import Spec
+from lowlatency.emulators.cel.rules import Validator
+from lowlatency.emulators.custom_resources import CustomResource, apply_defaults
 from lowlatency.reconciler import describe_validation_error
 
 Layer = Literal["schema", "cel", "operator"]
@@ -69,16 +61,12 @@ def schema() -> JsonSchema:
     return copy.deepcopy(_schema())
 
 
-def _path(parts: list[str | int]) -> str:
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts).lstrip(".")
-
-
 # --- layer 1: the structural schema --------------------------------------------------------------------------
 
 
 @functools.cache
-def _validator() -> jsonschema.Draft4Validator:
-    return CustomResource(f"{KIND}List", schema(), []).validator
+def _resource() -> CustomResource:
+    return CustomResource(f"{KIND}List", schema(), [])
 
 
 def with_defaults(node: JsonSchema, value: Any) -> Any:
@@ -88,105 +76,32 @@ def with_defaults(node: JsonSchema, value: Any) -> Any:
 
 def stored(obj: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The object as the API server decodes it (pruned and defaulted) and the unknown fields it found."""
-    root, unknown = schema(), []
-    decoded = apply_defaults(prune(copy.deepcopy(obj), root, "", unknown), root)
-    return decoded, unknown
+    return _resource().decode(copy.deepcopy(obj))
 
 
-def _duplicates(node: JsonSchema, value: Any, path: list[str | int]) -> Iterator[Rejection]:
-    """``x-kubernetes-list-type`` set and map: no two items (or map keys) alike."""
-    if isinstance(value, dict):
-        for name, item in value.items():
-            child = node.get("properties", {}).get(name, node.get("additionalProperties"))
-            if isinstance(child, dict):
-                yield from _duplicates(child, item, [*path, name])
-    elif isinstance(value, list) and "items" in node:
-        keys = node.get("x-kubernetes-list-map-keys")
-        seen: list[Any] = []
-        for index, item in enumerate(value):
-            identity = [item.get(key) for key in keys] if keys and isinstance(item, dict) else item
-            if node.get("x-kubernetes-list-type") in {"set", "map"} and identity in seen:
-                yield Rejection("schema", f"{_path([*path, index])}: Duplicate value: {identity!r}")
-            seen.append(identity)
-            yield from _duplicates(node["items"], item, [*path, index])
+def _rejections(layer: Layer, causes: list[dict[str, Any]]) -> list[Rejection]:
+    return [Rejection(layer, f"{cause['field']}: {cause['message']}") for cause in causes]
 
 
 def schema_rejections(obj: dict[str, Any]) -> list[Rejection]:
-    """Strict decoding, then OpenAPI validation worded as kube-apiserver words it (the Kubernetes API emulator's
-    own code), then the list types, which the emulator does not check."""
+    """Strict decoding, then OpenAPI validation and list types, worded as kube-apiserver words them."""
     decoded, unknown = stored(obj)
     found = [Rejection("schema", f'{field}: unknown field "{field}"') for field in unknown]
-    for error in _validator().iter_errors(decoded):
-        cause = field_error(error)
-        found.append(Rejection("schema", f"{cause['field']}: {cause['message']}"))
-    return found + list(_duplicates(schema(), decoded, []))
+    return found + _rejections("schema", _resource().schema_causes(decoded))
 
 
 # --- layer 2: CEL rules ----------------------------------------------------------------------------------------
 
-_ENVIRONMENT = celpy.Environment()
-
-
-@functools.cache
-def _program(expression: str) -> celpy.Runner:
-    return _ENVIRONMENT.program(_ENVIRONMENT.compile(expression))
-
-
-def is_transition_rule(rule: dict[str, Any]) -> bool:
-    return re.search(r"\boldSelf\b", rule["rule"]) is not None
-
-
-def evaluate(rule: dict[str, Any], value: Any, old_value: Any = None) -> bool | str:
-    """True when the rule holds; otherwise what the API server says (its message, or the evaluation error)."""
-    activation = {"self": json_to_cel(value)}
-    if old_value is not None:
-        activation["oldSelf"] = json_to_cel(old_value)
-    try:
-        result = _program(rule["rule"]).evaluate(activation)
-    except CELEvalError as error:
-        return f"evaluation error: {error}"
-    if isinstance(result, CELEvalError):
-        return f"evaluation error: {result}"
-    if isinstance(result, BoolType) and result:
-        return True
-    if "messageExpression" in rule:
-        return str(_program(rule["messageExpression"]).evaluate(activation))
-    return str(rule.get("message") or f"failed rule: {rule['rule']}")
-
-
-def _cel_problems(node: JsonSchema, value: Any, old: Any, path: list[str | int]) -> Iterator[Rejection]:
-    if value is None:
-        return
-    for rule in node.get(CEL, []):
-        if is_transition_rule(rule) and old is None:
-            continue
-        outcome = evaluate(rule, value, old)
-        if outcome is not True:
-            where = _path(path) + rule.get("fieldPath", "")
-            yield Rejection("cel", f"{where}: Invalid value: {outcome}")
-    if isinstance(value, dict) and "properties" in node:
-        for name, child in node["properties"].items():
-            old_child = old.get(name) if isinstance(old, dict) else None
-            yield from _cel_problems(child, value.get(name), old_child, [*path, name])
-    elif isinstance(value, dict) and isinstance(node.get("additionalProperties"), dict):
-        for key, item in value.items():
-            old_item = old.get(key) if isinstance(old, dict) else None
-            yield from _cel_problems(node["additionalProperties"], item, old_item, [*path, key])
-    elif isinstance(value, list) and "items" in node:
-        keys = node.get("x-kubernetes-list-map-keys") if node.get("x-kubernetes-list-type") == "map" else None
-        old_items = {tuple(item.get(key) for key in keys): item for item in old or []} if keys else {}
-        for index, item in enumerate(value):
-            old_item = old_items.get(tuple(item.get(key) for key in keys)) if keys else None
-            yield from _cel_problems(node["items"], item, old_item, [*path, index])
-
 
 def cel_rejections(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[Rejection]:
-    return list(_cel_problems(schema(), stored(obj)[0], stored(old)[0] if old else None, []))
+    """The rules on a create (``old`` None) or an update from ``old``, on the objects as stored."""
+    return _rejections("cel", _resource().rule_causes(stored(obj)[0], stored(old)[0] if old else None))
 
 
 def cel_rejections_at(node: JsonSchema, value: Any) -> list[Rejection]:
     """The rules of ``node`` and its children on ``value`` alone (paths relative to the node)."""
-    return list(_cel_problems(node, value, None, []))
+    rules = Validator.of(node)
+    return _rejections("cel", rules.errors(value, None, "") if rules is not None else [])
 
 
 # --- layer 3: the operator -------------------------------------------------------------------------------------

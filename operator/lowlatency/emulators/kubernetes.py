@@ -22,9 +22,11 @@ what kube-apiserver does at each point:
 * PATCH: ``application/merge-patch+json`` (RFC 7386) and ``application/json-patch+json`` (RFC 6902; a failed
   ``test`` answers 422). A strategic merge patch is refused with 415 for custom resources, as kube-apiserver
   refuses it (kubectl reports it and suggests ``--type merge``), and applied as a merge patch to built-in ones.
-* Custom resources are pruned, defaulted and validated against their CRD's ``openAPIV3Schema`` on every write (422
-  Invalid with kube-apiserver's field messages); with ``fieldValidation=Strict`` (kubectl's default) an unknown
-  field answers 400 instead of being pruned.
+* Custom resources are pruned, defaulted and validated against their CRD's ``openAPIV3Schema`` on every write, its
+  list types and its CEL rules included (422 Invalid with kube-apiserver's field messages; transition rules on
+  update, where the old object has the node): see :mod:`lowlatency.emulators.custom_resources` and
+  :mod:`lowlatency.emulators.cel`. With ``fieldValidation=Strict`` (kubectl's default) an unknown field answers 400
+  instead of being pruned.
 * DELETE of an object with finalizers sets ``deletionTimestamp`` and ``deletionGracePeriodSeconds: 0`` and bumps
   the generation (as ``markAsDeleting`` does); the object goes, with a DELETED event, when the write that removes
   its last finalizer arrives; no finalizer may be added once it is being deleted (422). DeleteOptions
@@ -38,8 +40,11 @@ what kube-apiserver does at each point:
   periodic BOOKMARKs, ``timeoutSeconds`` ends the stream, a resourceVersion older than the kept history answers an
   ERROR event with 410 Gone (as after etcd's compaction).
 * CustomResourceDefinitions (``apiextensions.k8s.io/v1``) decide which custom resources are served, with their
-  names, short names, categories, scope, subresources, schema and printer columns; a CRD is NamesAccepted and
-  Established at once. Deleting a CRD deletes its custom resources.
+  names, short names, categories, scope, subresources, schema and printer columns. A CRD is checked on create and
+  update as kube-apiserver checks it before serving it (structural schema, every default valid against its schema
+  and CEL rules as written, CEL rules that compile within the cost limits: 422 Invalid otherwise; see
+  :mod:`lowlatency.emulators.crd_validation`), then NamesAccepted and Established at once. Deleting a CRD deletes
+  its custom resources.
 * ``kubectl get`` asks for ``as=Table``: rows are built from the CRD's additionalPrinterColumns (Name first, dates
   shown as ages, ``priority`` kept for ``-o wide``), from kube-apiserver's columns for Namespaces and Events, or
   Name and Age for other resources; watches stream tables too (``kubectl get -w``). ``/openapi/v3`` publishes the
@@ -52,9 +57,11 @@ what kube-apiserver does at each point:
 
 Deviations from a real API server (deliberate; what the project's tests and demo do not need):
 
-* No authentication, authorization, admission webhooks, CEL rules (``x-kubernetes-validations``), ``format``
-  checks, validation ratcheting, CRD version conversion (each served version is its own store), ``managedFields``
-  or server-side apply (415). ``/openapi/v2`` answers 404; ``/openapi/v3`` has no schemas of built-in kinds.
+* No authentication, authorization, admission webhooks, ``format`` checks, ratcheting of the OpenAPI validations
+  (CEL rules do ratchet), CRD version conversion (each served version is its own store), ``managedFields`` or
+  server-side apply (415). ``/openapi/v2`` answers 404; ``/openapi/v3`` has no schemas of built-in kinds. What CRD
+  validation and CEL leave out is listed in their modules (e.g. CEL function names are not type-checked, and the
+  runtime cost budget is not enforced).
 * Defaults are applied when an object is written, not again when it is read after its CRD's schema changed.
 * Built-in resources are stored as given, without their own defaulting or validation; generation is tracked for
   custom resources and CRDs only. Protobuf bodies (kubectl's typed clients, e.g. ``kubectl create namespace``)
@@ -87,10 +94,12 @@ from typing import Any, Self
 import aiohttp.web
 import attrs
 import jsonpatch
-import jsonschema  # type: ignore[import-untyped]
 import kmock
 import yaml
 from kmock import Response  # type: ignore[attr-defined]  # kmock exports it but leaves it out of __all__
+
+from lowlatency.emulators.crd_validation import crd_causes, drop_unknown_schema_fields, unknown_schema_fields
+from lowlatency.emulators.custom_resources import CustomResource
 
 JSON = dict[str, Any]
 Event = tuple[int, kmock.resource, str, JSON]  # resourceVersion, resource, type, object
@@ -201,18 +210,6 @@ class ApiPath:
         return kmock.resource(group=self.group, version=self.version or None, plural=self.plural)
 
 
-@dataclasses.dataclass
-class CustomResource:
-    """One served version of a CRD: what the server needs to store, validate and print its objects."""
-
-    list_kind: str
-    schema: JSON | None
-    printer_columns: list[JSON]
-
-    def __post_init__(self) -> None:
-        self.validator = jsonschema.Draft4Validator(_json_schema(self.schema)) if self.schema else None
-
-
 def now() -> str:
     return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -228,102 +225,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
-
-
-# --- CRD schemas: pruning, defaulting and validation, as the apiextensions decoder does them ---
-
-
-def _json_schema(schema: Any) -> Any:
-    """OpenAPI v3.0 as the JSON Schema draft 4 it extends: ``nullable`` and int-or-string made explicit."""
-    if isinstance(schema, list):
-        return [_json_schema(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    result = {key: _json_schema(value) for key, value in schema.items() if not key.startswith("x-kubernetes-")}
-    if schema.get("x-kubernetes-int-or-string"):
-        result.pop("type", None)
-        result.setdefault("anyOf", [{"type": "integer"}, {"type": "string"}])
-    if schema.get("nullable") and "type" in result:
-        result["type"] = [result["type"], "null"]
-    return result
-
-
-def prune(value: Any, schema: Mapping[str, Any], path: str, unknown: list[str]) -> Any:
-    """Drop the fields the structural schema does not declare, noting where they were."""
-    if isinstance(value, dict) and schema.get("type", "object") == "object":
-        properties, additional = schema.get("properties") or {}, schema.get("additionalProperties")
-        preserve = schema.get("x-kubernetes-preserve-unknown-fields") or additional is True
-        result = {}
-        for key, item in value.items():
-            subschema = properties.get(key, additional if isinstance(additional, dict) else None)
-            if path == "" and key in ("apiVersion", "kind", "metadata"):  # ObjectMeta is not the schema's to prune
-                result[key] = item
-            elif subschema is not None:
-                result[key] = prune(item, subschema, f"{path}.{key}", unknown)
-            elif preserve:
-                result[key] = item
-            else:
-                unknown.append(f"{path}.{key}".lstrip("."))
-        return result
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [prune(item, schema["items"], f"{path}[{index}]", unknown) for index, item in enumerate(value)]
-    return value
-
-
-def apply_defaults(value: Any, schema: Mapping[str, Any]) -> Any:
-    """Fill absent fields from the schema's defaults, recursively (a null non-nullable field counts as absent)."""
-    if isinstance(value, dict):
-        properties = schema.get("properties") or {}
-        for key, subschema in properties.items():
-            if "default" in subschema and value.get(key) is None and not subschema.get("nullable"):
-                value[key] = copy.deepcopy(subschema["default"])
-            if key in value:
-                value[key] = apply_defaults(value[key], subschema)
-        additional = schema.get("additionalProperties")
-        if isinstance(additional, dict):
-            for key in [key for key in value if key not in properties]:
-                value[key] = apply_defaults(value[key], additional)
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [apply_defaults(item, schema["items"]) for item in value]
-    return value
-
-
-def _type_name(value: Any) -> str:
-    names = {bool: "boolean", int: "integer", float: "number", str: "string", dict: "object", list: "array"}
-    return names.get(type(value), "null")
-
-
-def field_error(error: jsonschema.ValidationError) -> JSON:
-    """One schema violation as a StatusCause, worded as kube-apiserver words it."""
-    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path).lstrip(".")
-    value, limit, shown = error.instance, error.validator_value, json.dumps(error.instance)
-    if error.validator == "required":
-        missing = f"{field}.{error.message.split(chr(39))[1]}".lstrip(".")
-        return {"reason": "FieldValueRequired", "field": missing, "message": "Required value"}
-    if error.validator == "enum":
-        supported = ", ".join(json.dumps(item) for item in limit)
-        message = f"Unsupported value: {shown}: supported values: {supported}"
-        return {"reason": "FieldValueNotSupported", "field": field, "message": message}
-    if error.validator == "maxLength":
-        return {
-            "reason": "FieldValueTooLong",
-            "field": field,
-            "message": f"Too long: may not be more than {limit} bytes",
-        }
-    if error.validator == "maxItems":
-        message = f"Too many: {len(value)}: must have at most {limit} items"
-        return {"reason": "FieldValueTooMany", "field": field, "message": message}
-    explanation = {
-        "minimum": f"should be greater than or equal to {limit}",
-        "maximum": f"should be less than or equal to {limit}",
-        "pattern": f"should match '{limit}'",
-        "minLength": f"should be at least {limit} chars long",
-        "minItems": f"should have at least {limit} items",
-        "type": f"must be of type {limit}: {json.dumps(_type_name(value))}",
-    }.get(str(error.validator), error.message)
-    shown = json.dumps(_type_name(value)) if error.validator == "type" else shown
-    message = f"Invalid value: {shown}: {field or '<root>'} in body {explanation}"
-    return {"reason": "FieldValueInvalid", "field": field, "message": message}
 
 
 # --- protobuf bodies: kubectl's typed clients (e.g. `kubectl create namespace`) send built-in objects so ---
@@ -957,7 +858,7 @@ class ApiServer(kmock.KubernetesScaffold):
             "name": path.name,
             "resourceVersion": old_metadata["resourceVersion"],
         }
-        new = self._admit(resource, new, validation)
+        new = self._admit(resource, new, validation, old=current, status=path.subresource == "status")
         if resource == CRDS:
             new["status"] = current["status"] | {"acceptedNames": new["spec"]["names"]}
         spec_changed = {k: v for k, v in new.items() if k != "metadata"} != {
@@ -1043,28 +944,32 @@ class ApiServer(kmock.KubernetesScaffold):
             422, "Invalid", f"{kind}.{resource.group}".rstrip(".") + f' "{name}" is invalid: {listed}', details
         )
 
-    def _admit(self, resource: kmock.resource, obj: JSON, validation: str | None) -> JSON:
-        """Prune, default and validate a custom resource against its schema; check a CRD's name."""
+    def _admit(
+        self, resource: kmock.resource, obj: JSON, validation: str | None, old: JSON | None = None, status: bool = False
+    ) -> JSON:
+        """Prune, default and validate a custom resource against its CRD (``old``: the stored object on update);
+        check a CRD as kube-apiserver does before serving it (a write to its status changes nothing else)."""
         custom = self._custom.get(resource)
-        if custom is not None and custom.schema is not None and custom.validator is not None:
-            unknown: list[str] = []
-            obj = apply_defaults(prune(obj, custom.schema, "", unknown), custom.schema)
-            if unknown and validation == "Strict":
-                raise bad_request(
-                    "strict decoding error: " + ", ".join(f'unknown field "{field}"' for field in unknown)
-                )
-            causes = sorted(
-                (field_error(error) for error in custom.validator.iter_errors(obj)), key=lambda c: str(c["field"])
-            )
-            if causes:
+        if custom is not None and custom.schema is not None:
+            obj, unknown = custom.decode(obj)
+            self._refuse_unknown_fields(resource, unknown, validation)
+            if causes := custom.causes(obj, old):
                 raise self._invalid(resource, obj, causes)
-        spec = obj.get("spec", {})
-        if resource == CRDS and obj["metadata"]["name"] != f"{spec.get('names', {}).get('plural')}.{spec.get('group')}":
-            message = f'Invalid value: "{obj["metadata"]["name"]}": must be spec.names.plural+"."+spec.group'
-            raise self._invalid(
-                resource, obj, [{"reason": "FieldValueInvalid", "field": "metadata.name", "message": message}]
-            )
+        if resource == CRDS and not status:
+            self._refuse_unknown_fields(resource, unknown_schema_fields(obj), validation)
+            obj = drop_unknown_schema_fields(obj)
+            if causes := crd_causes(obj, old):
+                raise self._invalid(resource, obj, causes)
         return obj
+
+    def _refuse_unknown_fields(self, resource: kmock.resource, unknown: list[str], validation: str | None) -> None:
+        """With fieldValidation=Strict (kubectl's default) an unknown field is refused while decoding (400)."""
+        if unknown and validation == "Strict":
+            kind = self._kind(resource)[0].removesuffix("List")
+            fields = ", ".join(f'unknown field "{field}"' for field in unknown)
+            raise bad_request(
+                f'{kind} in version "{resource.version}" cannot be handled as a {kind}: strict decoding error: {fields}'
+            )
 
     # -- CustomResourceDefinitions decide which custom resources are served --
 
