@@ -9,6 +9,8 @@ import pytest
 
 from emulator_requests import client_error, code_of, make_config, message_of, register, status
 from fixtures_aws import TEST_DELAYS, ManualClock
+from lowlatency.aws import ErrorKind, classify
+from lowlatency.emulators.aws import AwsEmulator
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -33,3 +35,26 @@ def test_an_update_that_removes_a_registered_variant_is_refused_until_it_is_dere
     aws_clock.advance(TEST_DELAYS.update)
     described = sagemaker.describe_endpoint(EndpointName=in_service)
     assert [variant["VariantName"] for variant in described["ProductionVariants"]] == ["Primary"]
+
+
+def test_a_variant_is_registered_only_while_its_endpoint_is_in_service(
+    aws_emulator: AwsEmulator, sagemaker: Any, autoscaling: Any, aws_clock: ManualClock
+) -> None:
+    """Developer guide, "Update endpoints that use auto scaling": auto scaling is blocked while an update is in
+    progress; Application Auto Scaling answers that the status should be InService."""
+    make_config(sagemaker, "bid-v1")
+    sagemaker.create_endpoint(EndpointName="bid", EndpointConfigName="bid-v1")
+
+    creating = client_error(lambda: register(autoscaling, "bid"))
+    aws_clock.advance(TEST_DELAYS.create)
+    aws_emulator.sagemaker.start_maintenance("bid")
+    maintained = client_error(lambda: register(autoscaling, "bid"))
+
+    for refused in (creating, maintained):
+        assert code_of(refused) == "ValidationException"
+        assert "The status should be in 'InService' to register it as a scalable target" in message_of(refused)
+        assert classify("application-autoscaling:RegisterScalableTarget", refused).kind is ErrorKind.TRANSIENT
+    assert autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    aws_clock.advance(aws_emulator.sagemaker.delays.maintenance)
+    register(autoscaling, "bid")
+    assert len(autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]) == 1

@@ -120,3 +120,11 @@ def test_a_missing_id_named_by_a_create_is_the_specs_error_not_an_absence() -> N
     assert (created.kind, created.code) == (ErrorKind.PERMANENT, "InvalidGroup.NotFound")
     missing_endpoint = client_error("InvalidVpcEndpointId.NotFound", "The VpcEndpoint Id 'vpce-1' does not exist")
     assert classify("ec2:DeleteVpcEndpoints", missing_endpoint).kind is ErrorKind.NOT_FOUND
+
+
+def test_registering_autoscaling_of_an_endpoint_that_is_not_in_service_is_busy_not_refused() -> None:
+    answer = client_error(
+        "ValidationException",
+        "Endpoint e is Updating. The status should be in 'InService' to register it as a scalable target.",
+    )
+    assert classify("application-autoscaling:RegisterScalableTarget", answer).kind is ErrorKind.TRANSIENT

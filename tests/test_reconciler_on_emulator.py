@@ -146,3 +146,23 @@ def test_a_resource_deleted_while_its_endpoint_is_created_waits_for_it_then_dele
     assert sagemaker.list_endpoints()["Endpoints"] == []
     (deleted,) = aws_emulator.calls(operation="DeleteEndpoint")
     assert deleted.status == 200
+
+
+def test_autoscaling_refused_because_the_endpoint_left_in_service_is_registered_at_a_later_pass(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock, autoscaling: Any
+) -> None:
+    """Application Auto Scaling's answer when the endpoint left InService between the pass's describe and its
+    RegisterScalableTarget (SageMaker's own maintenance, a scaling activity): busy, not the spec's fault."""
+    aws_emulator.faults.reject(
+        "RegisterScalableTarget",
+        "ValidationException",
+        "Endpoint adtech-later is SystemUpdating. The status should be in 'InService' to register it as a scalable "
+        "target.",
+    )
+    body = resource_body("later", bid_filter_spec(autoscaling=SCALING))
+
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+
+    assert aws_emulator.count("RegisterScalableTarget") == 2
+    assert all(c["reason"] != "AWSRejected" for c in body["status"]["conditions"])
+    assert targets(autoscaling, "adtech-later") == {"AllTraffic": (2, 8)}

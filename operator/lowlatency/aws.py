@@ -181,7 +181,9 @@ _ALREADY_EXISTS_MESSAGES = ("already existing", "already exists")
 _ARTIFACT_MISSING_MESSAGE = "Could not find model data"
 # SageMaker refuses to change an endpoint that is changing ('Cannot update in-progress endpoint "<arn>".'): the
 # endpoint is busy, often with the operator's own request whose answer was lost, and the next pass sees where it goes.
-_BUSY_MESSAGES = ("in-progress endpoint",)
+# Application Auto Scaling refuses to register the variant of an endpoint that is not InService ("The status should be
+# in 'InService' to register it as a scalable target"): the same, seen from the other service.
+_BUSY_MESSAGES = ("in-progress endpoint", "should be in 'InService'")
 
 
 # AccessDenied messages name the caller ("User: arn:aws:sts::123456789012:assumed-role/op/i-0ab is not

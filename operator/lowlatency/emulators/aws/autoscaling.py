@@ -5,7 +5,11 @@ What real Application Auto Scaling does, and what moto lacks that is added here:
 - **RegisterScalableTarget** creates or updates the target (``endpoint/<name>/variant/<variant>``,
   ``sagemaker:variant:DesiredInstanceCount``). A minimum above the maximum is a ``ValidationException``. When the
   variant's live count lies outside the new range, the service scales it into the range (a scaling activity; here the
-  count changes at once).
+  count changes at once). An endpoint that is not ``InService`` cannot be registered: auto scaling "is blocked while
+  the update operation is in progress" (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html),
+  and the service answers ``ValidationException`` with "The status should be in 'InService' to register it as a
+  scalable target" (the phrase AWS's earlier SageMaker operator for Kubernetes matches; the rest of the text is this
+  emulator's own).
 - **DeregisterScalableTarget** also deletes the target's scaling policies and scheduled actions. Deregistering a
   target that is not registered answers ``ObjectNotFoundException``, as do DeleteScalingPolicy and
   DeleteScheduledAction for what does not exist.
@@ -100,13 +104,20 @@ class ApplicationAutoScaling:
         high = request.params.get("MaxCapacity", existing.max_capacity if existing is not None else None)
         if low is not None and high is not None and low > high:
             raise ServiceError("ValidationException", "Minimum capacity cannot be greater than maximum capacity")
-        reply = pass_through()
         resource = str(request.params.get("ResourceId", "")).split("/")
         sagemaker_variant = (
             request.params.get("ServiceNamespace") == NAMESPACE
             and request.params.get("ScalableDimension") == SCALABLE_DIMENSION
             and len(resource) == 4
         )
+        status = self._endpoints.status_of(request.region, resource[1]) if sagemaker_variant else None
+        if status is not None and status != "InService":
+            raise ServiceError(
+                "ValidationException",
+                f"Endpoint {resource[1]} is {status}. The status should be in 'InService' to register it as a "
+                "scalable target.",
+            )
+        reply = pass_through()
         if reply.status == 200 and sagemaker_variant and low is not None and high is not None:
             self._endpoints.clamp_to_target(request.region, resource[1], resource[3], int(low), int(high))
         return reply

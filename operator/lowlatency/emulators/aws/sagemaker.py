@@ -291,6 +291,11 @@ class SageMakerEndpoints:
                 )
             self._set_live_count(endpoint, chosen, count)
 
+    def status_of(self, region: str, endpoint_name: str) -> str | None:
+        """An endpoint's status as DescribeEndpoint gives it, or None if there is no such endpoint."""
+        endpoint = self._endpoints.get((region, endpoint_name))
+        return endpoint.status if endpoint is not None else None
+
     def clamp_to_target(self, region: str, endpoint_name: str, variant_name: str, low: int, high: int) -> None:
         """Bring a variant's live count into a newly registered range, as Application Auto Scaling does."""
         endpoint = self._endpoints.get((region, endpoint_name))
