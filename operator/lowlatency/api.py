@@ -50,7 +50,7 @@ RESERVED_TAG_PREFIXES = ("aws:", "lowlatency.io/")
 # AWS reserves the aws: prefix in any case ("aws:, AWS:, or any upper or lowercase combination": "Tag naming limits
 # and requirements", https://docs.aws.amazon.com/general/latest/gr/aws_tagging.html); the operator's own prefix is
 # matched exactly.
-_RESERVED_TAG_KEY = re.compile(r"^([aA][wW][sS]:|lowlatency\.io/)")
+_RESERVED_TAG_KEY = re.compile(r"^([aA][wW][sS]:|lowlatency[.]io/)")  # no backslash: the pattern goes into a CEL string
 RESERVED_TAG_KEY_PATTERN = _RESERVED_TAG_KEY.pattern
 
 
