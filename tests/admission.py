@@ -130,10 +130,8 @@ def first_rejecting_layer(found: dict[Layer, list[Rejection]]) -> Layer | None:
 
 
 def names_the_field(text: str, field: str) -> bool:
-    """Whether an error names ``field`` (``spec.a.b[0].c``): as the path it is reported at, or as the path of its
-    parent with the field's own name in the message (a rule on an object about one of its fields)."""
+    """Whether an error is reported at ``field``'s full path (``spec.a.b[0].c``, or ``spec.a.b.0.c`` as pydantic
+    words it): a rule about one field of an object must say so with its ``fieldPath``, not by naming the field
+    somewhere in a message reported at the object."""
     text, field = (re.sub(r"\[(\d+)\]", r".\1", each) for each in (text, field))
-    if re.search(re.escape(field) + r"(:|\.|$)", text):
-        return True
-    parent, _, leaf = field.rpartition(".")
-    return re.search(re.escape(parent) + r":", text) is not None and leaf in text
+    return re.search(r"(^|[\s\[(])" + re.escape(field) + r"(:|\.|\[|$)", text) is not None

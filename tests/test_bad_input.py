@@ -12,6 +12,7 @@ against the AWS emulator: a Failed ``InvalidSpec`` condition naming the field, a
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -501,34 +502,71 @@ def test_documented_examples_pass_every_layer(source: str, example: dict[str, An
 # --- the schema layer end to end: the real kubectl against the Kubernetes API emulator ---------------------------
 
 
-def _checked_by_the_emulator(case: Case) -> bool:
-    """The emulator validates the schema as kube-apiserver does but not list types (their duplicates)."""
-    return not all("Duplicate value" in rejection.text for rejection in rejections(document(case.spec))["schema"])
+API_SERVER_CASES = [case for case in CASES if case.layer in ("schema", "cel")]
 
 
-KUBECTL_CASES = [
-    case for case in CASES if case.layer == "schema" and case.old_spec is None and _checked_by_the_emulator(case)
-]
+def _as_applied(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return document(spec) | {"metadata": {"name": name, "namespace": "adtech"}}
 
 
-@pytest.mark.timeout(60)
-@pytest.mark.usefixtures("lowlatency_crd")
-def test_kubectl_apply_refuses_every_schema_case_naming_the_field(kubectl: Kubectl) -> None:
-    cases = {f"case-{index}": case for index, case in enumerate(KUBECTL_CASES)}
-    documents = [
-        document(case.spec) | {"metadata": {"name": name, "namespace": "adtech"}} for name, case in cases.items()
-    ]
-    kubectl("create", "namespace", "adtech")
-    applied = kubectl("apply", "-f", "-", input=yaml.safe_dump_all(documents), check=False)
+def _assert_each_refused_naming_the_field(applied: Any, cases: dict[str, Case]) -> None:
     assert applied.returncode != 0
-    assert "created" not in applied.stdout
     for name, case in cases.items():
-        if not case.operator_rechecks:  # an unknown field: refused while decoding, before the object has a name
+        if case.layer == "schema" and not case.operator_rechecks:  # an unknown field: refused while decoding
             assert f'strict decoding error: unknown field "{case.field}"' in applied.stderr, case.name
             continue
         (refusal,) = [line for line in applied.stderr.splitlines() if f'"{name}" is invalid: ' in line]
         assert names_the_field(refusal.split(" is invalid: ", 1)[1], case.field), refusal
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.usefixtures("lowlatency_crd")
+def test_kubectl_apply_refuses_every_schema_and_cel_case_naming_the_field(kubectl: Kubectl) -> None:
+    """Every case the API server must refuse, through the real kubectl: the emulator applies the CRD's schema, list
+    types and CEL rules as kube-apiserver does."""
+    cases = {f"case-{index}": case for index, case in enumerate(API_SERVER_CASES) if case.old_spec is None}
+    kubectl("create", "namespace", "adtech")
+    applied = kubectl(
+        "apply", "-f", "-", input=yaml.safe_dump_all(_as_applied(n, c.spec) for n, c in cases.items()), check=False
+    )
+    assert "created" not in applied.stdout
+    _assert_each_refused_naming_the_field(applied, cases)
     assert kubectl("get", "lle", "-n", "adtech", "-o", "name").stdout == ""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.usefixtures("lowlatency_crd")
+def test_kubectl_apply_refuses_every_update_case_naming_the_field(kubectl: Kubectl) -> None:
+    """Transition rules (the immutable region) run on update only: each old spec is created, then the new one
+    applied over it and refused, and the stored object keeps the old spec."""
+    cases = {f"update-{index}": case for index, case in enumerate(API_SERVER_CASES) if case.old_spec is not None}
+    assert cases, "no update case to try"
+    kubectl("create", "namespace", "adtech")
+    olds = [_as_applied(name, case.old_spec or {}) for name, case in cases.items()]
+    kubectl("apply", "-f", "-", input=yaml.safe_dump_all(olds))
+    applied = kubectl(
+        "apply", "-f", "-", input=yaml.safe_dump_all(_as_applied(n, c.spec) for n, c in cases.items()), check=False
+    )
+    _assert_each_refused_naming_the_field(applied, cases)
+    for name, case in cases.items():
+        stored = json.loads(kubectl("get", "lle", name, "-n", "adtech", "-o", "json").stdout)
+        assert stored["spec"].get("region") == (case.old_spec or {}).get("region"), case.name
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "named"),
+    [
+        ("spec.deployment.waitSeconds: Invalid value: ...", "spec.deployment.waitSeconds", True),
+        ("spec.tags[0]: Duplicate value", "spec.tags[0]", True),
+        ("spec.model.vpcConfig.subnets.0: String should match", "spec.model.vpcConfig.subnets[0]", True),
+        ("spec: instanceCount must lie between ...", "spec.instanceCount", False),
+        ("spec.deployment: waitSeconds is too long", "spec.deployment.waitSeconds", False),
+        ("spec.deployment.waitSecondsMax: ...", "spec.deployment.waitSeconds", False),
+        ("xspec.instanceCount: ...", "spec.instanceCount", False),
+    ],
+)
+def test_a_field_is_named_only_by_its_full_path(text: str, field: str, named: bool) -> None:
+    assert names_the_field(text, field) is named
 
 
 # --- the operator layer end to end: Failed InvalidSpec, nothing created -----------------------------------------
@@ -668,4 +706,7 @@ def test_the_reliability_report_states_these_results() -> None:
     assert f"{len(CASES)} invalid specs" in section
     assert f"{len(BOUNDARY_SPECS)} specs" in rows["Values at the limits"]
     assert f"{len(OPERATOR_CASES)} cases" in rows["Operator-only cases, end to end"]
-    assert f"{len(KUBECTL_CASES)} schema-layer cases" in rows["The schema layer through the real kubectl"]
+    creates = [case for case in API_SERVER_CASES if case.old_spec is None]
+    row = rows["The schema and CEL layers through the real kubectl"]
+    assert f"{len(creates)} cases in one `kubectl apply`" in row
+    assert f"{len(API_SERVER_CASES) - len(creates)} updates" in row

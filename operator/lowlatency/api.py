@@ -88,9 +88,19 @@ def not_above(lower: str, upper: str, field_path: str | None = None) -> dict[str
     return rule
 
 
-def check_not_above(model: BaseModel, lower: str, upper: str) -> None:
+class FieldValueError(ValueError):
+    """A rule of a model about one of its fields, reported at that field: the pydantic twin of a CEL rule's
+    ``fieldPath`` (``field`` is the camelCase name of the field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_not_above(model: BaseModel, lower: str, upper: str, *, at_lower: bool = False) -> None:
     if getattr(model, to_snake(lower)) > getattr(model, to_snake(upper)):
-        raise ValueError(f"{lower} must not exceed {upper}")
+        message = f"{lower} must not exceed {upper}"
+        raise FieldValueError(lower, message) if at_lower else ValueError(message)
 
 
 SET = {"x-kubernetes-list-type": "set"}
@@ -394,11 +404,11 @@ class DeploymentSpec(SpecSchema):
     def _fields_fit_the_strategy(self) -> DeploymentSpec:
         for strategy, field in STRATEGY_SIZE.items():
             if (self.strategy == strategy) != (getattr(self, to_snake(field)) is not None):
-                raise ValueError(_size_misfit(strategy, field))
+                raise FieldValueError(field, _size_misfit(strategy, field))
         if self.strategy not in BLUE_GREEN and self.termination_wait_seconds:
-            raise ValueError(TERMINATION_WAIT_MISFIT)
+            raise FieldValueError("terminationWaitSeconds", TERMINATION_WAIT_MISFIT)
         if self.total_wait_seconds() > MAX_EXECUTION_TIMEOUT_SECONDS - PROVISIONING_ALLOWANCE_SECONDS:
-            raise ValueError(DEPLOYMENT_TOO_LONG)
+            raise FieldValueError("waitSeconds", DEPLOYMENT_TOO_LONG)
         return self
 
     def bake_seconds(self) -> int:
@@ -465,7 +475,7 @@ class BenchmarkSpec(SpecSchema):
 
     @model_validator(mode="after")
     def _clients_have_requests(self) -> BenchmarkSpec:
-        check_not_above(self, "concurrency", "requests")
+        check_not_above(self, "concurrency", "requests", at_lower=True)
         return self
 
 
@@ -552,7 +562,9 @@ class Spec(SpecSchema):
     def _count_within_autoscaling(self) -> Spec:
         scaling = self.autoscaling
         if scaling is not None and not scaling.min_capacity <= self.instance_count <= scaling.max_capacity:
-            raise ValueError("instanceCount must lie between autoscaling.minCapacity and autoscaling.maxCapacity")
+            raise FieldValueError(
+                "instanceCount", "instanceCount must lie between autoscaling.minCapacity and autoscaling.maxCapacity"
+            )
         return self
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pydantic
 
 from lowlatency import endpoints, vpc
-from lowlatency.api import Condition, ConditionType, Phase, Rollout, Spec, Status
+from lowlatency.api import Condition, ConditionType, FieldValueError, Phase, Rollout, Spec, Status
 from lowlatency.aws import AwsClients, AwsError, ErrorKind, RegionClients
 from lowlatency.desired import DEFAULT_VARIANT_NAME, DesiredEndpoint, Owner, build_desired, scaling_resource_id
 from lowlatency.naming import endpoint_name, is_sagemaker_name
@@ -126,7 +126,9 @@ def describe_validation_error(error: pydantic.ValidationError, prefix: str) -> s
     """``spec.model.modelDataUrl: String should match pattern ...``: each problem with its field path."""
     problems = []
     for problem in error.errors():
-        path = ".".join([prefix, *(str(part) for part in problem["loc"])])
+        cause = problem.get("ctx", {}).get("error")
+        at_field = [cause.field] if isinstance(cause, FieldValueError) else []
+        path = ".".join([prefix, *(str(part) for part in problem["loc"]), *at_field])
         problems.append(f"{path}: {problem['msg']}")
     return "; ".join(problems)
 
@@ -162,6 +164,8 @@ class EndpointReconciler:
     clients: AwsClients
     tenant_policy: PolicyFile | None = None
     clock: Clock = field(default=utc_now)
+    # Who uses a VPC's runtime endpoint is read from the cluster (the operator passes it; tests a stand-in).
+    vpc_endpoints: vpc.VpcEndpoints = field(default_factory=vpc.VpcEndpoints)
 
     def reconcile(self, resource: EndpointResource, *, audit: bool = False) -> PassResult:
         """One pass; ``audit`` looks beyond the endpoint's own description for drift (tags, autoscaling, leftovers,
@@ -227,28 +231,25 @@ class EndpointReconciler:
         recorded = resource.status.vpc_endpoint_id
         if (spec is None and recorded is None) or (spec is not None and recorded is not None and not look_wider):
             return {}
-        if spec is not None:
-            observed = vpc.find(ec2, region, vpc_id=spec.vpc_id)
-        else:
-            observed = vpc.find(ec2, region, endpoint_id=recorded)
-        zones = (
-            vpc.subnet_zones(ec2, [*spec.subnet_ids, *observed.subnet_ids])
-            if spec is not None and observed is not None and vpc.needs_zones(spec, observed)
-            else {}
-        )
-        actions = vpc.plan_vpc_endpoint(spec, observed, resource.owner, region, zones)
-        if spec is not None and recorded is not None and (observed is None or observed.id != recorded):
-            # The spec names another VPC now: let go of the endpoint used in the previous one.
-            actions = vpc.release(vpc.find(ec2, region, endpoint_id=recorded), resource.owner) + actions
-        for action in actions:
-            vpc.apply(ec2, action)
+        used = self.vpc_endpoints.use(ec2, region, spec) if spec is not None else None
+        if recorded is not None and (used is None or used.id != recorded):
+            # The spec names another VPC now, or none: let go of the endpoint of the previous one.
+            previous = self.vpc_endpoints.vpc_of(ec2, region, recorded)
+            if previous is not None and (spec is None or previous != spec.vpc_id):
+                self.vpc_endpoints.leave(ec2, region, previous, resource.owner)
         if spec is None:
             return {"vpcEndpointId": None, "vpcEndpointDnsNames": None}
-        if any(isinstance(action, vpc.CreateVpcEndpoint) for action in actions):
-            observed = vpc.find(ec2, region, vpc_id=spec.vpc_id)
-        if observed is None:
+        if used is None:
             return {}
-        return {"vpcEndpointId": observed.id, "vpcEndpointDnsNames": list(observed.dns_names)}
+        return {"vpcEndpointId": used.id, "vpcEndpointDnsNames": list(used.dns_names)}
+
+    def _vpcs_used(self, resource: EndpointResource, ec2: EC2Client, region: str) -> set[str]:
+        """The VPCs whose runtime endpoint a resource may use: the one its spec names, the one of the endpoint it
+        recorded (which may be another, after a change of spec)."""
+        named = resource.spec.vpc_endpoint if resource.spec is not None else None
+        recorded = resource.status.vpc_endpoint_id
+        previous = self.vpc_endpoints.vpc_of(ec2, region, recorded) if recorded is not None else None
+        return {vpc_id for vpc_id in (named.vpc_id if named is not None else None, previous) if vpc_id is not None}
 
     def _policy(self) -> TenantPolicy | None:
         return self.tenant_policy.current() if self.tenant_policy is not None else None
@@ -272,10 +273,9 @@ class EndpointReconciler:
             decision = plan_deletion(endpoint, resource.owner, leftovers, scaling)
             for action in decision.actions:
                 endpoints.apply(clients, action)
-            if endpoint is None and resource.status.vpc_endpoint_id is not None:
-                shared = vpc.find(clients.ec2, clients_region, endpoint_id=resource.status.vpc_endpoint_id)
-                for vpc_action in vpc.release(shared, resource.owner):
-                    vpc.apply(clients.ec2, vpc_action)
+            if endpoint is None:
+                for vpc_id in self._vpcs_used(resource, clients.ec2, clients_region):
+                    self.vpc_endpoints.leave(clients.ec2, clients_region, vpc_id, resource.owner)
         except AwsError as error:
             return self._aws_failure(resource, error)
         status = self._status(resource, "Deleting", decision.ready)
@@ -288,6 +288,8 @@ class EndpointReconciler:
             endpoint = endpoints.describe_endpoint(clients.sagemaker, resource.endpoint_name, with_tags=True)
             for action in plan_retention(endpoint, resource.owner, resource.status.model_name):
                 endpoints.apply(clients, action)
+            for vpc_id in self._vpcs_used(resource, clients.ec2, clients.region):
+                self.vpc_endpoints.retain(clients.ec2, clients.region, vpc_id)
         except AwsError as error:
             return self._aws_failure(resource, error)
         message = "deletionPolicy is Retain: the SageMaker endpoint, configs and models are left in AWS"
