@@ -280,3 +280,53 @@ def test_an_endpoint_being_created_can_be_deleted_only_once_it_is_in_service_or_
         sagemaker.delete_endpoint(EndpointName=name)
     aws_clock.advance(TEST_DELAYS.delete)
     assert sagemaker.list_endpoints()["Endpoints"] == []
+
+
+ROLLING = {
+    "RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": 50}, "WaitIntervalInSeconds": 0}
+}
+
+
+def test_a_rolling_deployment_whose_rollback_fails_serves_a_mix_as_update_rollback_failed(
+    aws_emulator: AwsEmulator, sagemaker: Any, in_service: str, aws_clock: ManualClock
+) -> None:
+    """botocore sagemaker DescribeEndpointOutput.EndpointStatus: UpdateRollbackFailed is "in service with a mix of the
+    old and new endpoint configurations"; SageMaker does not leave it by itself."""
+    reason = "Rolling back batch 2 failed: instance i-0a did not pass the ping health check"
+    aws_emulator.sagemaker.fail_next_update(in_service, reason, outcome="rollback-failed")
+    make_config(sagemaker, "bid-v2", image=NEW_IMAGE)
+    sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-v2", DeploymentConfig=ROLLING)
+
+    aws_clock.advance(TEST_DELAYS.update)
+    assert status(sagemaker, in_service) == "RollingBack"
+    aws_clock.advance(TEST_DELAYS.rollback + TEST_DELAYS.update)
+
+    described = sagemaker.describe_endpoint(EndpointName=in_service)
+    assert (described["EndpointStatus"], described["FailureReason"]) == ("UpdateRollbackFailed", reason)
+    assert described["ProductionVariants"]
+    sagemaker.delete_endpoint(EndpointName=in_service)
+    assert status(sagemaker, in_service) == "Deleting"
+
+
+def test_a_blue_green_deployment_keeps_its_old_fleet_and_an_update_can_leave_the_endpoint_failed(
+    aws_emulator: AwsEmulator, sagemaker: Any, in_service: str, aws_clock: ManualClock
+) -> None:
+    make_config(sagemaker, "bid-v2", image=NEW_IMAGE)
+    aws_emulator.sagemaker.fail_next_update(in_service, "alarm fired", outcome="rollback-failed")
+    sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-v2", DeploymentConfig=canary(wait=0))
+    aws_clock.advance(TEST_DELAYS.update + TEST_DELAYS.rollback)
+    assert (
+        status(sagemaker, in_service),
+        sagemaker.describe_endpoint(EndpointName=in_service)["EndpointConfigName"],
+    ) == (
+        "InService",
+        "bid-v1",
+    )
+
+    aws_emulator.sagemaker.fail_next_update(in_service, "Failed to provision the new fleet", outcome="failed")
+    sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-v2")
+    aws_clock.advance(TEST_DELAYS.update)
+
+    failed = sagemaker.describe_endpoint(EndpointName=in_service)
+    assert (failed["EndpointStatus"], failed["FailureReason"]) == ("Failed", "Failed to provision the new fleet")
+    assert "ProductionVariants" not in failed

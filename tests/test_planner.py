@@ -169,6 +169,24 @@ def test_an_endpoint_described_without_its_config_name_is_moved_to_the_desired_c
     assert failed.ready.message == "Serving the previous configuration"
 
 
+def test_an_endpoint_whose_rolling_deployment_and_rollback_failed_serves_degraded_with_the_remedy() -> None:
+    """UpdateRollbackFailed: in service with a mix of the old and new configs, which SageMaker does not repair."""
+    reason = "Alarm bid-filter-p99-high fired; rolling back batch 2 failed"
+    observed = Observed(
+        endpoint=endpoint("UpdateRollbackFailed", config="old-config", failure_reason=reason),
+        model_exists=True,
+        config_exists=True,
+    )
+    result = plan(DESIRED, observed, OWNER, Memory(generation=2, rollout_config_name=DESIRED.endpoint_config_name))
+    assert result.actions == ()
+    assert result.phase != "Failed"
+    assert result.ready.status
+    assert (result.degraded.status, result.degraded.reason) == (True, "UpdateRollbackFailed")
+    assert reason in result.degraded.message
+    assert "deployment-guardrails-rolling.html" in result.degraded.message
+    assert result.failure_reason == reason
+
+
 def test_failed_update_is_degraded_and_not_retried_for_the_same_generation() -> None:
     observed = Observed(
         endpoint=endpoint(config="old-config", failure_reason="health check failed"),

@@ -166,3 +166,51 @@ def test_autoscaling_refused_because_the_endpoint_left_in_service_is_registered_
     assert aws_emulator.count("RegisterScalableTarget") == 2
     assert all(c["reason"] != "AWSRejected" for c in body["status"]["conditions"])
     assert targets(autoscaling, "adtech-later") == {"AllTraffic": (2, 8)}
+
+
+def change_image(body: dict[str, Any], generation: int) -> None:
+    body["spec"]["model"] = {**body["spec"]["model"], "image": f"{body['spec']['model']['image']}-g{generation}"}
+    body["metadata"]["generation"] = generation
+
+
+def test_a_rolling_deployment_whose_rollback_failed_is_ready_and_degraded_with_the_remedy_not_failed(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock
+) -> None:
+    rolling = {"strategy": "Rolling", "rollingBatchPercent": 50}
+    body = resource_body("mixed", bid_filter_spec(deployment=rolling))
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+    reason = "Rolling back batch 1 failed: instance i-0b did not pass the ping health check"
+    aws_emulator.sagemaker.fail_next_update("adtech-mixed", reason, outcome="rollback-failed")
+    change_image(body, 2)
+
+    for _ in range(4):
+        result = run_pass(reconciler_on_emulator, body)
+        aws_clock.advance(TEST_DELAYS.update + TEST_DELAYS.rollback)
+
+    ready, degraded = condition(body, "Ready"), condition(body, "Degraded")
+    assert body["status"]["phase"] != "Failed"
+    assert ready["status"] == "True"
+    assert (degraded["status"], degraded["reason"]) == ("True", "UpdateRollbackFailed")
+    assert reason in degraded["message"]
+    assert "deployment-guardrails-rolling.html" in degraded["message"]
+    assert result.events == ()
+    assert aws_emulator.count("UpdateEndpoint") == 1
+
+
+def test_an_update_that_leaves_the_endpoint_failed_is_reported_and_not_retried(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock
+) -> None:
+    body = resource_body("broken", bid_filter_spec())
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+    aws_emulator.sagemaker.fail_next_update("adtech-broken", "Failed to provision the new fleet", outcome="failed")
+    change_image(body, 2)
+
+    for _ in range(4):
+        run_pass(reconciler_on_emulator, body)
+        aws_clock.advance(TEST_DELAYS.update)
+
+    ready = condition(body, "Ready")
+    assert (body["status"]["phase"], ready["status"], ready["reason"]) == ("Failed", "False", "EndpointFailed")
+    assert "Failed to provision the new fleet" in ready["message"]
+    assert aws_emulator.count("UpdateEndpoint") == 1
+    assert aws_emulator.count("DeleteEndpoint") == 0

@@ -16,7 +16,9 @@ from lowlatency.naming import sibling_arn
 # SageMaker EndpointStatus values (DescribeEndpoint) that end by themselves: wait and look again.
 TRANSITIONAL_STATUSES = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
 # Statuses in which the endpoint takes traffic.
-SERVING_STATUSES = {"InService", "Updating", "SystemUpdating", "RollingBack"}
+SERVING_STATUSES = {"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"}
+# Where to read how to bring an UpdateRollbackFailed endpoint back to one configuration.
+ROLLING_DEPLOYMENTS_GUIDE = "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-rolling.html"
 # Condition reason of a request AWS refused outright (not a failure of SageMaker's own doing).
 REJECTED = "AWSRejected"
 
@@ -271,7 +273,10 @@ def plan(desired: DesiredEndpoint, observed: Observed, owner: Owner, memory: Mem
     if endpoint.status == "Failed":
         return _plan_failed(desired, observed, endpoint, memory)
 
-    if endpoint.status != "InService":  # OutOfService, UpdateRollbackFailed: SageMaker needs a person
+    if endpoint.status == "UpdateRollbackFailed":
+        return _plan_rollback_failed(endpoint)
+
+    if endpoint.status != "InService":  # OutOfService: SageMaker needs a person
         message = f"SageMaker endpoint {endpoint.name} is {endpoint.status}: {endpoint.failure_reason}".rstrip(": ")
         return Plan((), "Failed", Verdict(False, endpoint.status, message), failure_reason=endpoint.failure_reason)
 
@@ -410,6 +415,25 @@ def _plan_failed(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
         Verdict(False, "Recreating", f"Deleting failed SageMaker endpoint {endpoint.name} to create it anew"),
         poll=True,
         notices=(Notice("Recreating", f"Deleting failed SageMaker endpoint {endpoint.name} to create it anew"),),
+    )
+
+
+def _plan_rollback_failed(endpoint: ObservedEndpoint) -> Plan:
+    """A rolling deployment and its automatic rollback both failed: the endpoint serves a mix of the old and the new
+    config (botocore sagemaker DescribeEndpointOutput.EndpointStatus) and SageMaker does not repair it by itself:
+    the operator reports it and leaves the repair to a person, who follows AWS's guide."""
+    reason = endpoint.failure_reason or "the rolling deployment and its rollback failed"
+    message = (
+        f"SageMaker endpoint {endpoint.name} is UpdateRollbackFailed: both the rolling deployment and its automatic "
+        f"rollback failed, and it serves a mix of the old and new configurations ({reason}). Bring it back to one "
+        f"configuration as {ROLLING_DEPLOYMENTS_GUIDE} describes, or delete this resource to replace the endpoint"
+    )
+    return Plan(
+        (),
+        "InService",
+        Verdict(True, "UpdateRollbackFailed", f"SageMaker endpoint {endpoint.name} serves, with a mix of configs"),
+        degraded=Verdict(True, "UpdateRollbackFailed", message),
+        failure_reason=reason,
     )
 
 

@@ -24,7 +24,9 @@ What real SageMaker does, and what is imitated here:
   With ``RetainAllVariantProperties`` the live instance counts and weights are kept (minus the properties named in
   ``ExcludeRetainedVariantProperties``); without, the new config's ``InitialInstanceCount`` applies. A failed update
   (new instances unhealthy, an alarm fired) is rolled back: ``RollingBack`` for a while, then **InService on the old
-  config with a FailureReason** (here ``Delays.update`` then ``Delays.rollback``). Application Auto Scaling refuses an
+  config with a FailureReason** (here ``Delays.update`` then ``Delays.rollback``); a rolling deployment whose rollback
+  fails too ends ``UpdateRollbackFailed``, serving a mix of both configs, and an update can also leave the endpoint
+  ``Failed`` (:meth:`SageMakerEndpoints.fail_next_update`). Application Auto Scaling refuses an
   update that changes the instance type of a variant still registered as a scalable target; changing only the model
   is allowed; removing a registered variant is refused too. Under a ``DeploymentConfig`` (blue/green or rolling) the
   new config must keep the live variant names (:mod:`.deployments`).
@@ -44,10 +46,10 @@ What real SageMaker does, and what is imitated here:
   an older subset) and refuses others with a ``ValidationException``.
 - **Tags** (AddTags/DeleteTags/ListTags) on endpoints, configs and models: :mod:`.tags`.
 - **InvokeEndpoint** (SageMaker Runtime) is served while the endpoint serves traffic (InService, Updating,
-  RollingBack); the request goes to the model container as ``POST /invocations`` with the body and Content-Type, and
-  the container's answer is returned; a container error becomes ``ModelError`` (HTTP 424) with the original status
-  code. Here the container is a model server whose URL is set per endpoint from Python; without one, moto's canned
-  answer is returned.
+  SystemUpdating, RollingBack, UpdateRollbackFailed); the request goes to the model container as
+  ``POST /invocations`` with the body and Content-Type, and the container's answer is returned; a container error
+  becomes ``ModelError`` (HTTP 424) with the original status code. Here the container is a model server whose URL is
+  set per endpoint from Python; without one, moto's canned answer is returned.
 
 Known differences: timings are seconds, not minutes; a failed create or update happens only when injected; the
 texts of messages that SageMaker does not document are this emulator's own (their error codes are SageMaker's);
@@ -84,10 +86,13 @@ from lowlatency.emulators.aws.gateway import (
 from lowlatency.emulators.aws.invocations import forward_invocation
 from lowlatency.emulators.aws.quotas import InstanceQuotas
 
-SERVING_STATUSES: Final = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
+SERVING_STATUSES: Final = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
 
 Clock = Callable[[], float]
 TransitionKind = Literal["create", "update", "rollback", "capacity", "maintenance", "delete"]
+# How an injected update failure ends: rolled back to the old config, a rolling deployment whose rollback failed too,
+# or an endpoint that serves nothing any more.
+UpdateOutcome = Literal["rolled-back", "rollback-failed", "failed"]
 _STATUS_WHILE: Final[dict[TransitionKind, str]] = {
     "create": "Creating",
     "update": "Updating",
@@ -155,6 +160,7 @@ class _Transition:
     config_name: str | None = None
     variants: list[_Variant] = field(default_factory=list)
     deployment_config: dict[str, Any] | None = None
+    outcome: UpdateOutcome = "rolled-back"
 
 
 @dataclass
@@ -217,7 +223,7 @@ class SageMakerEndpoints:
         self.delays = delays
         self._endpoints: dict[tuple[str, str], _Endpoint] = {}
         self._failing_creates: dict[str, str] = {}
-        self._failing_updates: dict[str, str] = {}
+        self._failing_updates: dict[str, tuple[str, UpdateOutcome]] = {}
         self._model_servers: dict[str | None, str] = {}
         self.quotas = InstanceQuotas()
         gateway.before_each.append(self.advance)
@@ -243,10 +249,18 @@ class SageMakerEndpoints:
         with self._gateway.lock:
             self._failing_creates[endpoint_name] = reason
 
-    def fail_next_update(self, endpoint_name: str, reason: str) -> None:
-        """The next UpdateEndpoint of this name is rolled back: InService on the old config, with ``reason``."""
+    def fail_next_update(self, endpoint_name: str, reason: str, outcome: UpdateOutcome = "rolled-back") -> None:
+        """The next UpdateEndpoint of this name fails with ``reason`` as its FailureReason, and ends as ``outcome``:
+
+        - ``rolled-back``: RollingBack, then InService on the old config;
+        - ``rollback-failed``: for a rolling deployment, RollingBack, then ``UpdateRollbackFailed``: "Both the rolling
+          deployment and auto-rollback failed. Your endpoint is in service with a mix of the old and new endpoint
+          configurations" (botocore sagemaker DescribeEndpointOutput.EndpointStatus); SageMaker does not get out of it
+          by itself. A blue/green deployment keeps its old fleet whole, so it is rolled back as above;
+        - ``failed``: ``Failed``, serving nothing ("Endpoint could not be created, updated, or re-scaled").
+        """
         with self._gateway.lock:
-            self._failing_updates[endpoint_name] = reason
+            self._failing_updates[endpoint_name] = (reason, outcome)
 
     def start_maintenance(self, endpoint_name: str) -> None:
         """SageMaker's own maintenance of an InService endpoint: ``SystemUpdating`` for ``Delays.maintenance``, during
@@ -348,12 +362,19 @@ class SageMakerEndpoints:
                 return False
             case "create" if transition.failure is not None:
                 endpoint.settled_status, endpoint.failure_reason, endpoint.variants = "Failed", transition.failure, []
+            case "update" if transition.failure is not None and transition.outcome == "failed":
+                endpoint.settled_status, endpoint.failure_reason, endpoint.variants = "Failed", transition.failure, []
             case "update" if transition.failure is not None:
                 endpoint.transition = _Transition(
-                    "rollback", transition.due, transition.due + self.delays.rollback, failure=transition.failure
+                    "rollback",
+                    transition.due,
+                    transition.due + self.delays.rollback,
+                    failure=transition.failure,
+                    outcome=transition.outcome,
                 )
             case "rollback":
-                endpoint.settled_status, endpoint.failure_reason = "InService", transition.failure
+                settled = "UpdateRollbackFailed" if transition.outcome == "rollback-failed" else "InService"
+                endpoint.settled_status, endpoint.failure_reason = settled, transition.failure
             case "update":
                 endpoint.config_name = transition.config_name or endpoint.config_name
                 endpoint.variants = _settled(transition.variants)
@@ -547,11 +568,18 @@ class SageMakerEndpoints:
         # The new fleet runs beside the old one until traffic has moved.
         self.quotas.require(self._instances_in_use(request.region), _instances(variants))
         now = self.clock()
-        failure = self._failing_updates.pop(endpoint.name, None)
+        failure: str | None = None
+        outcome: UpdateOutcome = "rolled-back"
+        if endpoint.name in self._failing_updates:
+            failure, outcome = self._failing_updates.pop(endpoint.name)
+        if outcome == "rollback-failed" and "RollingUpdatePolicy" not in (deployment_config or {}):
+            outcome = "rolled-back"
         endpoint.failure_reason = None
         self._start(
             endpoint,
-            _Transition("update", now, now + self.delays.update, failure, config_name, variants, deployment_config),
+            _Transition(
+                "update", now, now + self.delays.update, failure, config_name, variants, deployment_config, outcome
+            ),
         )
         return json_reply({"EndpointArn": endpoint.arn})
 
