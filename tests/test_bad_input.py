@@ -5,14 +5,16 @@ own validation (see ``admission``) — and the field the message must name. A ca
 later layer than expected catches first, fails. The operator re-checks every rule of the earlier layers (for
 objects stored before a rule existed), so each case must also be refused by the operator, except the transition
 rules, which need the old object only the API server has, and unknown fields, which the API server prunes when
-it does not refuse them (so the operator never sees one). Operator-only cases are run through the reconciler
-against the AWS emulator: a Failed ``InvalidSpec`` condition naming the field, and not one call to AWS.
+it does not refuse them (so the operator never sees one). Every case the API server must refuse goes through the
+real kubectl to the Kubernetes API emulator; operator-only cases go through kubectl to the operator process: a
+Failed ``InvalidSpec`` condition naming the field, and not one call to AWS.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,16 +23,18 @@ import pytest
 import yaml
 
 from admission import Layer, document, first_rejecting_layer, names_the_field, rejections
+from e2e_support import EndToEnd, condition, status_of
 from fixtures_kubernetes import Kubectl
 from lowlatency import naming
-from lowlatency.aws import AwsClients, AwsSettings
 from lowlatency.desired import Owner, build_desired
-from lowlatency.emulators.aws import AwsEmulator
 from lowlatency.planner import Memory, Observed, ObservedEndpoint, plan
-from lowlatency.reconciler import EndpointReconciler, EndpointResource
+from operator_process import TEST_TIMING
 from specs import bid_filter_spec, parsed
 
+pytest_plugins = ["e2e_fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
+RESYNC_SECONDS = float(TEST_TIMING[TEST_TIMING.index("--resync-seconds") + 1])
 SCALING = {"minCapacity": 2, "maxCapacity": 20}
 VPC_ENDPOINT = {"vpcId": "vpc-0e3f", "subnetIds": ["subnet-0a1b"], "securityGroupIds": ["sg-0c2d"]}
 BENCHMARK = {"payload": "0.2,1,0,3,0.7"}
@@ -196,9 +200,7 @@ CASE_CLASSES: dict[str, list[Case]] = {
             "region removed", spec(), "cel", "spec.region", old_spec=spec(region="us-east-1"), operator_rechecks=False
         ),
         # The endpoint already lives in the operator's default region: naming a region now could move it.
-        Case(
-            "region added", spec(region="us-east-1"), "cel", "spec.region", old_spec=spec(), operator_rechecks=False
-        ),
+        Case("region added", spec(region="us-east-1"), "cel", "spec.region", old_spec=spec(), operator_rechecks=False),
     ],
     "Autoscaling capacities and targets": [
         Case("min capacity zero", scaling(minCapacity=0), "schema", "spec.autoscaling.minCapacity"),
@@ -575,43 +577,31 @@ def test_a_field_is_named_only_by_its_full_path(text: str, field: str, named: bo
 
 # --- the operator layer end to end: Failed InvalidSpec, nothing created -----------------------------------------
 
-
-@pytest.fixture
-def reconciler(aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> EndpointReconciler:
-    for name, value in aws_emulator.environment().items():
-        monkeypatch.setenv(name, value)
-    return EndpointReconciler(AwsClients(AwsSettings(endpoint_url=aws_emulator.url)))
-
-
-def _resource(spec: dict[str, Any]) -> EndpointResource:
-    return EndpointResource.from_body(
-        document(spec) | {"metadata": {"name": "bid-filter", "namespace": "adtech", "uid": "u-1"}}
-    )
-
-
-@pytest.mark.timeout(30)
-def test_a_valid_spec_on_the_same_path_does_call_aws(reconciler: EndpointReconciler, aws_emulator: AwsEmulator) -> None:
-    """The control for the test below: the emulator's call log sees what a pass does."""
-    result = reconciler.reconcile(_resource(spec()))
-    assert result.status["phase"] == "Creating"
-    assert {call.operation for call in aws_emulator.mutating_calls()} >= {"CreateModel", "CreateEndpoint"}
-
-
 OPERATOR_CASES = [case for case in CASES if case.layer == "operator"]
 
 
-@pytest.mark.timeout(30)
-@pytest.mark.parametrize("case", OPERATOR_CASES, ids=[case.name for case in OPERATOR_CASES])
-def test_operator_rejection_fails_the_resource_and_creates_nothing(
-    case: Case, reconciler: EndpointReconciler, aws_emulator: AwsEmulator
-) -> None:
-    result = reconciler.reconcile(_resource(case.spec))
-    (ready,) = [condition for condition in result.status["conditions"] if condition["type"] == "Ready"]
-    assert result.status["phase"] == "Failed"
-    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
-    assert names_the_field(ready["message"].removeprefix("Invalid spec: "), case.field), ready["message"]
-    assert [(event.type, event.reason) for event in result.events] == [("Warning", "InvalidSpec")]
-    assert aws_emulator.calls() == [], "an invalid spec must not reach AWS at all"
+@pytest.mark.timeout(90)
+def test_operator_rejection_fails_the_resource_and_creates_nothing(e2e: EndToEnd) -> None:
+    """Through kubectl to the operator process: each case the API server admits and only the operator can judge
+    ends Failed with InvalidSpec naming the field's full path and one Warning, and AWS sees not one call, not even
+    at the next resync; a valid resource applied afterwards reaches AWS (the path is the same)."""
+    cases = {f"invalid-{index}": case for index, case in enumerate(OPERATOR_CASES)}
+    for name, case in cases.items():
+        e2e.apply(name, case.spec)
+    for name, case in cases.items():
+        refused = e2e.wait_for_status(
+            name, lambda found: condition(found, "Ready").get("reason") == "InvalidSpec", f"{name} InvalidSpec"
+        )
+        ready = condition(refused, "Ready")
+        assert (status_of(refused)["phase"], ready["status"]) == ("Failed", "False"), case.name
+        assert names_the_field(ready["message"].removeprefix("Invalid spec: "), case.field), ready["message"]
+        warnings = [event for event in e2e.events(name) if event["type"] == "Warning"]
+        assert [event["reason"] for event in warnings] == ["InvalidSpec"], (case.name, warnings)
+    time.sleep(RESYNC_SECONDS + 0.5)  # each refusal is looked at again at the resync cadence: still nothing
+    assert e2e.aws.calls() == [], "an invalid spec must not reach AWS at all"
+
+    e2e.apply("valid", spec())
+    e2e.wait(lambda: e2e.succeeded("CreateEndpoint") or None, "the valid resource's CreateEndpoint")
 
 
 # Values at the edge of what is allowed: every layer must let them through (rules must not over-reach).
