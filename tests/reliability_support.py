@@ -2,7 +2,7 @@
 
 The inventory lists *everything* the AWS emulator holds of the kinds the operator makes (SageMaker endpoints,
 endpoint configs and models with their owner tags; Application Auto Scaling targets, policies and scheduled
-actions; runtime VPC endpoints with their users), not only what the operator would look for, so that a duplicate
+actions; runtime VPC endpoints, managed or not), not only what the operator would look for, so that a duplicate
 under another name or a leaked resource shows up as a difference from what should exist.
 
 The fixtures that set these up are in :mod:`reliability_fixtures`.
@@ -21,7 +21,6 @@ from fixtures_kubernetes import ROOT
 from lowlatency.desired import MANAGER, TAG_MANAGED_BY, TAG_UID
 from lowlatency.emulators.aws import AwsEmulator
 from lowlatency.emulators.faults import FaultProxy
-from lowlatency.vpc import USER_TAG_PREFIX
 from operator_process import OperatorProcess
 
 # A VPC endpoint in one of these states is on its way out or gone: it costs nothing and serves nothing.
@@ -95,9 +94,8 @@ def aws_inventory(e2e: EndToEnd) -> set[Held]:
         if found.get("State", "").lower() in VPC_ENDPOINT_GONE:
             continue
         tags = {tag["Key"]: tag["Value"] for tag in found.get("Tags", [])}
-        users = sorted(key.removeprefix(USER_TAG_PREFIX) for key in tags if key.startswith(USER_TAG_PREFIX))
-        managed = "managed:" if tags.get(TAG_MANAGED_BY) == MANAGER else "unmanaged:"
-        held.add(Held("vpc-endpoint", found["VpcId"], managed + ",".join(users)))
+        managed = "managed" if tags.get(TAG_MANAGED_BY) == MANAGER else "unmanaged"
+        held.add(Held("vpc-endpoint", found["VpcId"], managed))
     return held
 
 
@@ -105,7 +103,8 @@ def expected_inventory(
     uid: str, status: dict[str, Any], *, autoscaled: bool = True, vpc_id: str | None = None
 ) -> set[Held]:
     """What one live resource should have in AWS: its endpoint, the config and model its status names, its
-    autoscaling target and target-tracking policy, and its share of the VPC's runtime endpoint."""
+    autoscaling target and target-tracking policy, and the VPC's runtime endpoint (its users are counted from the
+    cluster, not tagged on it)."""
     endpoint = status["endpointName"]
     held = {
         Held("endpoint", endpoint, uid),
@@ -119,7 +118,7 @@ def expected_inventory(
             Held("scaling-policy", f"{resource_id}/{endpoint}-invocations-per-instance"),
         }
     if vpc_id is not None:
-        held.add(Held("vpc-endpoint", vpc_id, f"managed:{uid}"))
+        held.add(Held("vpc-endpoint", vpc_id, "managed"))
     return held
 
 

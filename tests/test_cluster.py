@@ -79,7 +79,7 @@ def test_the_uids_of_every_lowlatency_endpoint_in_every_namespace(kubectl: Kubec
         kubectl("apply", "-f", "-", input=yaml.safe_dump(document))
     listed = json.loads(kubectl("get", "lle", "-A", "-o", "json").stdout)["items"]
 
-    assert cluster.lowlatency_uids() == {item["metadata"]["uid"] for item in listed}
+    assert cluster.inventory().uids == {item["metadata"]["uid"] for item in listed}
     assert len(listed) == 2
 
 
@@ -87,7 +87,7 @@ def test_the_uids_of_every_lowlatency_endpoint_in_every_namespace(kubectl: Kubec
 @pytest.mark.usefixtures("kube_environment")
 def test_without_the_crd_listing_fails_rather_than_finding_nothing() -> None:
     with pytest.raises(kubernetes.client.ApiException) as raised:
-        cluster.lowlatency_uids()
+        cluster.inventory()
     assert raised.value.status == 404
 
 

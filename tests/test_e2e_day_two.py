@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from e2e_support import NAMESPACE, EndToEnd, Resource, Scaling, condition, create_network, describe_scaling, status_of
-from lowlatency import endpoints, vpc
-from lowlatency.api import VpcEndpointSpec
-from lowlatency.aws import AwsClients, AwsError, AwsSettings, ErrorKind, RegionClients
+from lowlatency import endpoints
+from lowlatency.aws import AwsClients, AwsSettings, RegionClients
 from lowlatency.desired import MANAGER, TAG_MANAGED_BY
 from lowlatency.emulators.aws import AwsEmulator
 from lowlatency.planner import Action, DeleteScheduledAction, DeregisterScalableTarget
@@ -595,27 +594,6 @@ def test_vpc_endpoint_is_created_anew_after_the_last_user_deleted_it(e2e: EndToE
     ]
     e2e.after_passes(2)
     assert e2e.succeeded("CreateVpcEndpoint") == 2
-
-
-@pytest.mark.timeout(30)
-def test_losing_a_race_to_create_the_vpc_endpoint_is_retried_not_refused(
-    aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Two resources of one VPC (with different subnets) create its runtime endpoint in the same moment: the one
-    whose creation EC2 refuses must look again (and find the other's), not fail its spec."""
-    clients = emulator_clients(aws_emulator, monkeypatch)
-    ec2 = clients.ec2
-    network = create_network(ec2)
-    second_subnet = ec2.create_subnet(VpcId=network["vpcId"], CidrBlock="10.20.2.0/24")["Subnet"]["SubnetId"]
-    first = VpcEndpointSpec.model_validate(network)
-    second = first.model_copy(update={"subnet_ids": [second_subnet]})
-    vpc.apply(ec2, vpc.CreateVpcEndpoint(first, RUNTIME_SERVICE, "lowlatency.io/user/uid-1", "adtech/bid-filter"))
-
-    with pytest.raises(AwsError) as raised:
-        vpc.apply(ec2, vpc.CreateVpcEndpoint(second, RUNTIME_SERVICE, "lowlatency.io/user/uid-2", "adtech/pacing"))
-
-    assert raised.value.kind is ErrorKind.TRANSIENT, raised.value
-    assert len(usable_vpc_endpoints(ec2, network["vpcId"])) == 1
 
 
 @pytest.mark.timeout(60)

@@ -3,6 +3,7 @@ of :mod:`lowlatency.emulators.aws.ec2`)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import botocore.exceptions
@@ -12,6 +13,9 @@ from fixtures_aws import AwsClientFactory
 
 RUNTIME = "com.amazonaws.us-east-1.sagemaker.runtime"
 ZONES = ("us-east-1a", "us-east-1b")
+MANAGED = [
+    {"ResourceType": "vpc-endpoint", "Tags": [{"Key": "lowlatency.io/managed-by", "Value": "lowlatency-operator"}]}
+]
 
 
 @pytest.fixture
@@ -74,3 +78,89 @@ def test_subnets_must_exist_and_a_missing_one_is_named(ec2: Any, network: dict[s
 
     code, message = refusal(lambda: ec2.describe_subnets(SubnetIds=[network["a1"], missing, network["b1"]]))
     assert (code, missing in message) == ("InvalidSubnetID.NotFound", True)
+
+
+def test_creation_is_idempotent_by_client_token_and_private_dns_is_one_per_vpc(
+    ec2: Any, network: dict[str, Any]
+) -> None:
+    first = create_endpoint(ec2, network, [network["a1"]], PrivateDnsEnabled=True, ClientToken="token-1")
+    second = create_endpoint(ec2, network, [network["a1"]], PrivateDnsEnabled=True, ClientToken="token-1")
+    assert first["VpcEndpointId"] == second["VpcEndpointId"]
+    assert len(ec2.describe_vpc_endpoints()["VpcEndpoints"]) == 1
+    mismatch = refusal(
+        lambda: create_endpoint(ec2, network, [network["b1"]], PrivateDnsEnabled=True, ClientToken="token-1")
+    )
+    assert mismatch[0] == "IdempotentParameterMismatch"
+    unknown_group = refusal(lambda: create_endpoint(ec2, network, [network["b1"]], SecurityGroupIds=["sg-0c2d"]))
+    assert unknown_group[0] == "InvalidGroup.NotFound"
+    code, message = refusal(lambda: create_endpoint(ec2, network, [network["b1"]], PrivateDnsEnabled=True))
+    assert (code, "conflicting DNS domain" in message) == ("InvalidParameter", True)
+
+
+def test_an_endpoint_reports_dns_names_per_zone_of_its_subnets_and_is_found_by_filters(
+    ec2: Any, network: dict[str, Any]
+) -> None:
+    created = create_endpoint(ec2, network, [network["a1"]], PrivateDnsEnabled=True, TagSpecifications=MANAGED)
+    names = [entry["DnsName"] for entry in created["DnsEntries"]]
+    assert names[0].startswith(f"{created['VpcEndpointId']}-")
+    assert names[0].endswith(".runtime.sagemaker.us-east-1.vpce.amazonaws.com")
+    assert [name for name in names if "-us-east-1" in name.partition(".")[0]] == [
+        names[0].replace(".runtime.", "-us-east-1a.runtime.", 1)
+    ]
+    assert names[-1] == "runtime.sagemaker.us-east-1.amazonaws.com"
+
+    ec2.modify_vpc_endpoint(VpcEndpointId=created["VpcEndpointId"], AddSubnetIds=[network["b1"]])
+
+    filters = [
+        {"Name": "service-name", "Values": [RUNTIME]},
+        {"Name": "vpc-id", "Values": [network["vpc"]]},
+        {"Name": "tag:lowlatency.io/managed-by", "Values": ["lowlatency-operator"]},
+    ]
+    (found,) = ec2.describe_vpc_endpoints(Filters=filters, VpcEndpointIds=[])["VpcEndpoints"]
+    assert (found["VpcEndpointId"], found["State"]) == (created["VpcEndpointId"], "available")
+    assert found["Groups"][0]["GroupId"] == network["group"]
+    # The zonal names follow the subnets; the others keep their names.
+    assert [entry["DnsName"] for entry in found["DnsEntries"]] == [
+        names[0],
+        names[0].replace(".runtime.", "-us-east-1a.runtime.", 1),
+        names[0].replace(".runtime.", "-us-east-1b.runtime.", 1),
+        names[-1],
+    ]
+    assert ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": ["vpc-000000"]}])["VpcEndpoints"] == []
+
+
+def test_a_deleted_endpoint_stays_listed_and_its_client_token_answers_with_it(
+    ec2: Any, network: dict[str, Any]
+) -> None:
+    endpoint_id = create_endpoint(ec2, network, [network["a1"]], ClientToken="token-1")["VpcEndpointId"]
+    code, _ = refusal(lambda: ec2.modify_vpc_endpoint(VpcEndpointId=endpoint_id, AddSecurityGroupIds=["sg-0c2d"]))
+    assert code == "InvalidGroup.NotFound"
+
+    assert ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id])["Unsuccessful"] == []
+
+    (after,) = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
+    assert after["State"] == "deleted"
+    replayed = create_endpoint(ec2, network, [network["a1"]], ClientToken="token-1")
+    assert (replayed["VpcEndpointId"], replayed["State"]) == (endpoint_id, "deleted")
+    code, _ = refusal(lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=["vpce-0000000000000000f"]))
+    assert code == "InvalidVpcEndpointId.NotFound"
+
+
+def test_a_resource_holds_at_most_50_tags_with_keys_and_values_of_limited_length(
+    ec2: Any, network: dict[str, Any]
+) -> None:
+    endpoint_id = create_endpoint(ec2, network, [network["a1"]], TagSpecifications=MANAGED)["VpcEndpointId"]
+    tags = [{"Key": f"user/{number}", "Value": "adtech/bid-filter"} for number in range(49)]
+    ec2.create_tags(Resources=[endpoint_id], Tags=tags)
+    ec2.create_tags(Resources=[endpoint_id], Tags=tags[:1])  # an existing key: still 50
+    code, _ = refusal(lambda: ec2.create_tags(Resources=[endpoint_id], Tags=[{"Key": "user/49", "Value": "x"}]))
+    assert code == "TagLimitExceeded"
+
+    other = create_endpoint(ec2, network, [network["b1"]])["VpcEndpointId"]
+    for too_long in ({"Key": "k" * 128, "Value": "v"}, {"Key": "key", "Value": "v" * 257}):
+        tagging = [{"ResourceType": "vpc-endpoint", "Tags": [too_long]}]
+        tag = functools.partial(ec2.create_tags, Resources=[other], Tags=[too_long])
+        create = functools.partial(create_endpoint, ec2, network, [network["b2"]], TagSpecifications=tagging)
+        assert (refusal(tag)[0], refusal(create)[0]) == ("InvalidParameterValue", "InvalidParameterValue")
+    ec2.create_tags(Resources=[other], Tags=[{"Key": "k" * 127, "Value": "v" * 256}])
+    assert len(ec2.describe_vpc_endpoints()["VpcEndpoints"]) == 2  # a refused creation made nothing

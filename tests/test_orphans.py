@@ -21,33 +21,46 @@ from aws_passes import (
 from lowlatency import cli, orphans
 from lowlatency.aws import AwsClients, RegionClients
 from lowlatency.desired import Owner
-from lowlatency.orphans import OwnedResource
+from lowlatency.orphans import Inventory, OwnedResource
 from lowlatency.reconciler import EndpointReconciler, EndpointResource
+from lowlatency.vpc import Installation, ObservedVpcEndpoint
 from specs import bid_filter_spec
 
 GONE = Owner("adtech", "gone", "uid-gone")
 KEPT = Owner("adtech", "kept", "uid-kept")
+THIS_CLUSTER = Installation("kube-system-uid-1")
+OTHER_CLUSTER = Installation("kube-system-uid-2")
+
+
+def existing(*uids: str, vpc_ids: tuple[str, ...] = ()) -> Inventory:
+    """The cluster holds LowLatencyEndpoints with these uids, naming these VPCs."""
+    return Inventory(set(uids), set(vpc_ids), THIS_CLUSTER.cluster_prefix)
+
+
+def vpc_endpoint(vpc_id: str, *installations: Installation, retained: bool = False) -> OwnedResource:
+    tags = frozenset(installation.tag for installation in installations)
+    return OwnedResource("vpc-endpoint", f"vpce-of-{vpc_id}", Owner("", vpc_id, ""), retained, tags)
 
 
 def test_only_resources_of_objects_that_no_longer_exist_are_orphans_in_deletion_order() -> None:
     owned = [
         OwnedResource("model", "adtech-gone-1", GONE),
-        OwnedResource("vpc-endpoint-user", "vpce-1", GONE),
+        vpc_endpoint("vpc-gone", THIS_CLUSTER),
         OwnedResource("endpoint", "adtech-gone", GONE),
         OwnedResource("endpoint-config", "adtech-gone-2", GONE),
         OwnedResource("scalable-target", "endpoint/adtech-gone/variant/AllTraffic", GONE),
         OwnedResource("endpoint", "adtech-kept", KEPT),
-        OwnedResource("vpc-endpoint-user", "vpce-1", KEPT),
+        vpc_endpoint("vpc-kept", THIS_CLUSTER),
     ]
-    found = orphans.find_orphans(owned, existing_uids={KEPT.uid})
+    found = orphans.find_orphans(owned, existing(KEPT.uid, vpc_ids=("vpc-kept",)))
     assert [(orphan.kind, orphan.name) for orphan in found] == [
         ("scalable-target", "endpoint/adtech-gone/variant/AllTraffic"),
         ("endpoint", "adtech-gone"),
         ("endpoint-config", "adtech-gone-2"),
         ("model", "adtech-gone-1"),
-        ("vpc-endpoint-user", "vpce-1"),
+        ("vpc-endpoint", "vpce-of-vpc-gone"),
     ]
-    assert all(orphan.owner == GONE for orphan in found)
+    assert all(orphan.owner in (GONE, Owner("", "vpc-gone", "")) for orphan in found)
 
 
 def test_what_was_retained_on_purpose_is_an_orphan_only_when_asked_for() -> None:
@@ -56,8 +69,8 @@ def test_what_was_retained_on_purpose_is_an_orphan_only_when_asked_for() -> None
         OwnedResource("model", "adtech-gone-1", GONE, retained=True),
         OwnedResource("model", "adtech-gone-0", GONE),
     ]
-    assert [orphan.name for orphan in orphans.find_orphans(retained, set())] == ["adtech-gone-0"]
-    assert len(orphans.find_orphans(retained, set(), include_retained=True)) == 3
+    assert [orphan.name for orphan in orphans.find_orphans(retained, existing())] == ["adtech-gone-0"]
+    assert len(orphans.find_orphans(retained, existing(), include_retained=True)) == 3
 
 
 def test_a_scalable_target_is_retained_with_its_endpoint() -> None:
@@ -68,7 +81,7 @@ def test_a_scalable_target_is_retained_with_its_endpoint() -> None:
 
 def test_nothing_is_an_orphan_while_its_object_exists() -> None:
     owned = [OwnedResource("endpoint", "adtech-kept", KEPT)]
-    assert orphans.find_orphans(owned, existing_uids={KEPT.uid}) == []
+    assert orphans.find_orphans(owned, existing(KEPT.uid)) == []
 
 
 def test_only_the_operators_tags_name_an_owner() -> None:
@@ -85,9 +98,30 @@ def test_scalable_targets_belong_to_their_owned_endpoint_only() -> None:
     ]
 
 
-def test_each_user_of_a_shared_vpc_endpoint_is_one_owned_resource() -> None:
-    tags = {"lowlatency.io/managed-by": "lowlatency-operator", "lowlatency.io/user/uid-gone": "adtech/gone"}
-    assert orphans.vpc_endpoint_users("vpce-1", tags) == [OwnedResource("vpc-endpoint-user", "vpce-1", GONE)]
+def test_a_shared_vpc_endpoint_is_an_orphan_of_this_cluster_when_none_of_its_resources_names_its_vpc() -> None:
+    shared_by_both = vpc_endpoint("vpc-1", THIS_CLUSTER, OTHER_CLUSTER)
+    other_clusters = vpc_endpoint("vpc-2", OTHER_CLUSTER)
+    untagged = vpc_endpoint("vpc-3")  # its last installation let go of it without getting to delete it
+    retained = vpc_endpoint("vpc-4", THIS_CLUSTER, retained=True)
+
+    found = orphans.find_orphans([shared_by_both, other_clusters, untagged, retained], existing())
+
+    # Deleting removes this cluster's tags only: the endpoint stays while the other cluster's tag is on it.
+    assert [(orphan.name, orphan.installations) for orphan in found] == [
+        ("vpce-of-vpc-1", frozenset({THIS_CLUSTER.tag})),
+        ("vpce-of-vpc-3", frozenset()),
+    ]
+    assert orphans.find_orphans([shared_by_both], existing(vpc_ids=("vpc-1",))) == []
+    assert found[0].owner_reference == "users of vpc-1"
+
+
+def test_only_the_endpoints_the_operator_created_are_listed() -> None:
+    tags = {"lowlatency.io/managed-by": "lowlatency-operator", THIS_CLUSTER.tag: THIS_CLUSTER.description}
+    made = ObservedVpcEndpoint("vpce-1", "vpc-1", frozenset(), frozenset(), (), tags)
+    assert orphans.shared_vpc_endpoint(made) == OwnedResource(
+        "vpc-endpoint", "vpce-1", Owner("", "vpc-1", ""), installations=frozenset({THIS_CLUSTER.tag})
+    )
+    assert orphans.shared_vpc_endpoint(ObservedVpcEndpoint("vpce-2", "vpc-1", frozenset(), frozenset(), (), {})) is None
 
 
 def test_deleting_needs_a_yes() -> None:
@@ -136,7 +170,7 @@ def test_orphans_are_collected_by_tags_and_deleted_leaving_the_living_and_the_fo
     owned = orphans.collect(region, "us-east-1")
     assert {resource.owner.uid for resource in owned} == {"uid-gone", "uid-kept"}
     assert not any("hand-made" in resource.name for resource in owned)
-    found = orphans.find_orphans(owned, existing_uids={"uid-kept"})
+    found = orphans.find_orphans(owned, existing("uid-kept"))
     assert [orphan.kind for orphan in found] == ["scalable-target", "endpoint", "endpoint-config", "model"]
 
     before = everything(region)
@@ -144,7 +178,7 @@ def test_orphans_are_collected_by_tags_and_deleted_leaving_the_living_and_the_fo
         orphans.delete(region, "us-east-1", orphan)
 
     assert before - everything(region) == {(o.kind, o.name) for o in found if o.kind != "scalable-target"}
-    assert orphans.find_orphans(orphans.collect(region, "us-east-1"), existing_uids={"uid-kept"}) == []
+    assert orphans.find_orphans(orphans.collect(region, "us-east-1"), existing("uid-kept")) == []
     targets = region.autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     assert targets == []
     assert ("endpoint", "hand-made") in everything(region)
@@ -168,5 +202,5 @@ def test_a_retained_endpoint_is_marked_and_not_offered_for_deletion(clients: Aws
         ("endpoint-config", True),
         ("model", True),
     }
-    assert orphans.find_orphans(owned, existing_uids=set()) == []
-    assert len(orphans.find_orphans(owned, existing_uids=set(), include_retained=True)) == 3
+    assert orphans.find_orphans(owned, existing()) == []
+    assert len(orphans.find_orphans(owned, existing(), include_retained=True)) == 3

@@ -209,13 +209,21 @@ RESOURCE_RULES = {
 }
 CRD_OBSERVATION = {("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("list", "watch")}
 NAMESPACE_OBSERVATION = {("", "namespaces", verb) for verb in ("list", "watch")}
+CLUSTER_IDENTITY = {("", "namespaces", "get")}  # of kube-system only (see kube_system_only)
+
+
+def kube_system_only(role: dict[str, Any]) -> bool:
+    """Whether the role reads namespaces by name only as the kube-system namespace."""
+    gets = [rule for rule in role["rules"] if "namespaces" in rule["resources"] and "get" in rule["verbs"]]
+    return all(rule.get("resourceNames") == ["kube-system"] for rule in gets)
 
 
 def test_cluster_wide_rbac_is_least_privilege(helm: str, tmp_path: Path) -> None:
     objects = render(helm, tmp_path, {})
     assert not [obj for obj in objects if obj["kind"] in {"Role", "RoleBinding"}]
     (cluster_role,) = [obj for obj in objects if obj["kind"] == "ClusterRole"]
-    assert rules_of(cluster_role) == RESOURCE_RULES | CRD_OBSERVATION
+    assert rules_of(cluster_role) == RESOURCE_RULES | CRD_OBSERVATION | CLUSTER_IDENTITY
+    assert kube_system_only(cluster_role)
     binding = one(objects, "ClusterRoleBinding")
     assert binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
     assert binding["subjects"] == [
@@ -232,7 +240,8 @@ def test_namespaced_rbac_has_a_role_per_watched_namespace(helm: str, tmp_path: P
     for role in roles.values():
         assert rules_of(role) == RESOURCE_RULES
     (observer,) = [obj for obj in objects if obj["kind"] == "ClusterRole"]
-    assert rules_of(observer) == NAMESPACE_OBSERVATION | CRD_OBSERVATION, "read-only observation, nothing else"
+    assert rules_of(observer) == NAMESPACE_OBSERVATION | CRD_OBSERVATION | CLUSTER_IDENTITY, "read-only, nothing else"
+    assert kube_system_only(observer)
     assert operator_config(one(objects, "Deployment")).namespaces == ("adtech", "search")
 
 

@@ -93,11 +93,18 @@ RESOURCE_RULES = {
     ("", "events", "create"),
 }
 CRD_OBSERVATION = {("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("list", "watch")}
+CLUSTER_IDENTITY = {("", "namespaces", "get")}  # of kube-system only: the uid that names the cluster
+
+
+def kube_system_only(role: dict[str, Any]) -> bool:
+    gets = [rule for rule in role["rules"] if "namespaces" in rule["resources"] and "get" in rule["verbs"]]
+    return all(rule.get("resourceNames") == ["kube-system"] for rule in gets)
 
 
 def test_cluster_wide_variant(kubectl: str) -> None:
     objects = kustomize(kubectl, VARIANTS["cluster-wide"])
-    assert rules_of(one(objects, "ClusterRole")) == RESOURCE_RULES | CRD_OBSERVATION
+    assert rules_of(one(objects, "ClusterRole")) == RESOURCE_RULES | CRD_OBSERVATION | CLUSTER_IDENTITY
+    assert kube_system_only(one(objects, "ClusterRole"))
     assert not [obj for obj in objects if obj["kind"] == "Role"]
     assert operator_config(one(objects, "Deployment")).namespaces == ()
 
@@ -111,7 +118,8 @@ def test_namespaced_variant_watches_what_it_may_access(kubectl: str) -> None:
     assert watched == tuple(sorted(role["metadata"]["namespace"] for role in roles))
     assert {obj["metadata"]["namespace"] for obj in objects if obj["kind"] == "RoleBinding"} == set(watched)
     observer = one(objects, "ClusterRole")
-    assert all(verb in {"list", "watch"} for _, _, verb in rules_of(observer)), "cluster-wide: read-only only"
+    assert all(verb in {"get", "list", "watch"} for _, _, verb in rules_of(observer)), "cluster-wide: read-only only"
+    assert kube_system_only(observer)
 
 
 def test_the_deployment_is_restricted_probed_and_measured(kubectl: str) -> None:

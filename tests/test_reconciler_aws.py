@@ -21,11 +21,9 @@ from aws_passes import (
     resource_body,
     run_pass,
 )
-from e2e_support import create_network
 from lowlatency import observability
 from lowlatency.desired import TAG_UID
 from lowlatency.reconciler import ADOPT_ANNOTATION, EndpointReconciler, EndpointResource
-from lowlatency.vpc import USER_TAG_PREFIX as USER_TAG
 from specs import bid_filter_spec
 
 READ_PREFIXES = ("Describe", "List")
@@ -191,25 +189,6 @@ def test_an_endpoint_deleted_outside_is_created_again_and_status_says_nothing_se
     assert body["status"]["currentInstanceCount"] == 2
 
 
-@pytest.mark.timeout(60)
-def test_a_steady_endpoint_with_a_vpc_endpoint_looks_at_it_only_in_the_audit(
-    reconciler: EndpointReconciler, moto_url: str
-) -> None:
-    ec2 = aws_client("ec2", moto_url)
-    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="runtime", Description="runtime", VpcId=vpc_id)["GroupId"]
-    vpc_endpoint = {"vpcId": vpc_id, "subnetIds": [subnet], "securityGroupIds": [group]}
-    body = resource_body("private", bid_filter_spec(vpcEndpoint=vpc_endpoint))
-    converge(reconciler, body)
-    assert body["status"]["vpcEndpointId"]
-
-    assert calls_of_one_pass(reconciler, body) == Counter({"DescribeEndpoint": 1})
-    audit = calls_of_one_pass(reconciler, body, audit=True)
-    assert audit["DescribeVpcEndpoints"] == 1
-    assert mutating(audit) == Counter()
-
-
 def scalable_targets(moto_url: str, endpoint: str) -> list[tuple[int, int]]:
     found = aws_client("application-autoscaling", moto_url).describe_scalable_targets(
         ServiceNamespace="sagemaker", ResourceIds=[f"endpoint/{endpoint}/variant/AllTraffic"]
@@ -240,38 +219,3 @@ def test_an_endpoint_deleted_outside_gets_its_autoscaling_back_as_soon_as_it_ser
     assert mutating(calls) == Counter({"RegisterScalableTarget": 1, "PutScalingPolicy": 1})
     assert body["status"]["observedGeneration"] == 1
     assert calls_of_one_pass(reconciler, body) == Counter({"DescribeEndpoint": 1})
-
-
-def vpc_endpoint_state(ec2: Any, endpoint_id: str) -> tuple[str, set[str]]:
-    (found,) = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
-    return found["State"].lower(), {tag["Key"] for tag in found.get("Tags", []) if tag["Key"].startswith(USER_TAG)}
-
-
-def move_to(reconciler: EndpointReconciler, body: dict[str, Any], network: dict[str, Any]) -> None:
-    body["spec"]["vpcEndpoint"] = network
-    body["metadata"]["generation"] += 1
-    converge(reconciler, body)
-
-
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize("shared", [False, True], ids=["last-user", "shared"])
-def test_moving_to_another_vpc_lets_go_of_the_vpc_endpoint_of_the_first(
-    reconciler: EndpointReconciler, moto_url: str, shared: bool
-) -> None:
-    ec2 = aws_client("ec2", moto_url)
-    first, second = create_network(ec2, "10.40.0.0/16"), create_network(ec2, "10.50.0.0/16")
-    suffix = "shared" if shared else "alone"
-    staying = [resource_body(f"stayer-{suffix}", bid_filter_spec(vpcEndpoint=first))] if shared else []
-    mover = resource_body(f"mover-{suffix}", bid_filter_spec(vpcEndpoint=first))
-    for body in [*staying, mover]:
-        converge(reconciler, body)
-    before = mover["status"]["vpcEndpointId"]
-    assert [body["status"]["vpcEndpointId"] for body in staying] == [before] * len(staying)
-
-    move_to(reconciler, mover, second)
-
-    after = mover["status"]["vpcEndpointId"]
-    assert after != before
-    assert vpc_endpoint_state(ec2, after) == ("available", {f"{USER_TAG}uid-mover-{suffix}"})
-    expected = ("available", {f"{USER_TAG}uid-stayer-{suffix}"}) if shared else ("deleted", set())
-    assert vpc_endpoint_state(ec2, before) == expected

@@ -55,7 +55,7 @@ def find_orphans(arguments: argparse.Namespace) -> int:
     region_clients = AwsClients(config.aws_settings(arguments)).for_region(arguments.region)
     # AWS first: an object that owns something listed existed before it, so it is among the uids read after.
     owned = orphans.collect(region_clients, arguments.region)
-    found = orphans.find_orphans(owned, cluster.lowlatency_uids(), include_retained=arguments.include_retained)
+    found = orphans.find_orphans(owned, cluster.inventory(), include_retained=arguments.include_retained)
     if not found:
         print(f"No orphaned AWS resources of lowlatency-operator in {arguments.region}.")
         return 0

@@ -34,6 +34,7 @@ from lowlatency.aws import AwsClients
 from lowlatency.config import OperatorConfig, Timing
 from lowlatency.reconciler import ADOPT_ANNOTATION, EndpointReconciler, EndpointResource, PassResult
 from lowlatency.tenancy import PolicyFile
+from lowlatency.vpc import VpcEndpoints
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 FINALIZER = f"{GROUP}/finalizer"
@@ -81,7 +82,11 @@ class Supervisor:
     def __init__(self, config: OperatorConfig) -> None:
         self.config = config
         policy = PolicyFile(config.tenant_policy) if config.tenant_policy is not None else None
-        self.reconciler = EndpointReconciler(AwsClients(config.aws), tenant_policy=policy)
+        self.reconciler = EndpointReconciler(
+            AwsClients(config.aws),
+            tenant_policy=policy,
+            vpc_endpoints=VpcEndpoints(cluster.ClusterVpcUsers(config.namespaces)),
+        )
         self._pool = ThreadPoolExecutor(max_workers=config.aws_workers, thread_name_prefix="aws")
         self.measurer = measuring.Measurer(
             config.benchmarking, config.aws.default_region, retry_seconds=config.timing.resync_seconds

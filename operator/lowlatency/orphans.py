@@ -8,14 +8,15 @@ owner-tagged resource whose uid matches no object in the cluster is an orphan:
 - SageMaker endpoints, endpoint configs and models tagged ``lowlatency.io/managed-by``;
 - Application Auto Scaling targets of those endpoints' variants (targets carry no tags: they belong to their
   endpoint);
-- users (``lowlatency.io/user/<uid>`` tags) of the shared runtime VPC endpoints; releasing the last user of a VPC
-  endpoint the operator created deletes it.
+- shared runtime VPC endpoints the operator created, which have no owner but their users: one is an orphan when no
+  LowLatencyEndpoint of the cluster names its VPC any more while it still carries one of this cluster's
+  installation tags (or none at all). Deleting it removes this cluster's tags, then the endpoint unless another
+  installation's tag remains (see :mod:`lowlatency.vpc`).
 
 Resources left on purpose (``deletionPolicy: Retain`` tags them ``lowlatency.io/retained``) are not orphans unless
-asked for. Only the owner tags decide: a resource without them is never listed, so never deleted. The tags do not
-name the
-cluster: with several clusters' operators in one AWS account and region, resources of the others' objects are listed
-too (the owner column says whose they are), so read the list before confirming.
+asked for. Only the owner tags decide: a resource without them is never listed, so never deleted. The SageMaker tags
+do not name the cluster: with several clusters' operators in one AWS account and region, resources of the others'
+objects are listed too (the owner column says whose they are), so read the list before confirming.
 
 :func:`find_orphans` and :func:`deletion_order` are pure; :func:`collect` reads AWS and :func:`delete` changes it.
 """
@@ -23,7 +24,7 @@ too (the owner column says whose they are), so read the list before confirming.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from lowlatency import endpoints, vpc
@@ -35,23 +36,36 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ec2.type_defs import FilterTypeDef
 
-Kind = Literal["scalable-target", "endpoint", "endpoint-config", "model", "vpc-endpoint-user"]
+Kind = Literal["scalable-target", "endpoint", "endpoint-config", "model", "vpc-endpoint"]
 # Deletion order: a variant's scaling before its endpoint, an endpoint before its config, a config before its model.
-KINDS: tuple[Kind, ...] = ("scalable-target", "endpoint", "endpoint-config", "model", "vpc-endpoint-user")
+KINDS: tuple[Kind, ...] = ("scalable-target", "endpoint", "endpoint-config", "model", "vpc-endpoint")
 
 
 @dataclass(frozen=True)
 class OwnedResource:
-    """An AWS resource and the Kubernetes object its tags name as owner."""
+    """An AWS resource and the Kubernetes object its tags name as owner (for a VPC endpoint: its VPC, in
+    ``owner.name``, since its owners are whoever uses that VPC)."""
 
     kind: Kind
     name: str  # endpoint, config or model name; scalable target resource id; VPC endpoint id
     owner: Owner
     retained: bool = False  # left on purpose by deletionPolicy Retain
+    installations: frozenset[str] = frozenset()  # a VPC endpoint's installation tags (find_orphans: this cluster's)
 
     @property
     def owner_reference(self) -> str:
+        if self.kind == "vpc-endpoint":
+            return f"users of {self.owner.name}"
         return f"{self.owner.namespace}/{self.owner.name}"
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What exists in the cluster (:func:`lowlatency.cluster.inventory`)."""
+
+    uids: set[str]  # of every LowLatencyEndpoint
+    vpc_ids: set[str]  # named by a LowLatencyEndpoint that is not being deleted
+    installation_prefix: str  # what this cluster's installation tags begin with
 
 
 def owner_of(tags: dict[str, str]) -> Owner | None:
@@ -73,26 +87,38 @@ def scalable_targets_of(resource_ids: Iterable[str], owned: Iterable[OwnedResour
     return targets
 
 
-def vpc_endpoint_users(endpoint_id: str, tags: dict[str, str]) -> list[OwnedResource]:
-    """Each user recorded on a shared VPC endpoint (the tag's value is the user's namespace/name)."""
-    users = []
-    for key, value in tags.items():
-        if key.startswith(vpc.USER_TAG_PREFIX):
-            namespace, _, name = value.partition("/")
-            uid = key.removeprefix(vpc.USER_TAG_PREFIX)
-            users.append(OwnedResource("vpc-endpoint-user", endpoint_id, Owner(namespace, name, uid)))
-    return users
+def shared_vpc_endpoint(endpoint: vpc.ObservedVpcEndpoint) -> OwnedResource | None:
+    """A runtime VPC endpoint the operator created, owned by the users of its VPC."""
+    if not endpoint.managed:
+        return None
+    return OwnedResource(
+        "vpc-endpoint",
+        endpoint.id,
+        Owner(namespace="", name=endpoint.vpc_id, uid=""),
+        retained=endpoint.retained,
+        installations=frozenset(endpoint.installations),
+    )
 
 
 def find_orphans(
-    owned: Iterable[OwnedResource], existing_uids: set[str], *, include_retained: bool = False
+    owned: Iterable[OwnedResource], existing: Inventory, *, include_retained: bool = False
 ) -> list[OwnedResource]:
-    """The owned resources whose owner is not among the objects that exist, in :func:`deletion_order`."""
-    return deletion_order(
-        resource
-        for resource in owned
-        if resource.owner.uid not in existing_uids and (include_retained or not resource.retained)
-    )
+    """The owned resources whose owner is not among the objects that exist, in :func:`deletion_order`.
+
+    A shared VPC endpoint is returned with the installation tags of this cluster only: the ones deleting it
+    removes."""
+    found = []
+    for resource in owned:
+        if resource.retained and not include_retained:
+            continue
+        if resource.kind != "vpc-endpoint":
+            if resource.owner.uid not in existing.uids:
+                found.append(resource)
+            continue
+        ours = frozenset(tag for tag in resource.installations if tag.startswith(existing.installation_prefix))
+        if resource.owner.name not in existing.vpc_ids and (ours or not resource.installations):
+            found.append(replace(resource, installations=ours))
+    return deletion_order(found)
 
 
 def deletion_order(resources: Iterable[OwnedResource]) -> list[OwnedResource]:
@@ -103,7 +129,7 @@ def collect(clients: RegionClients, region: str) -> list[OwnedResource]:
     """Every owner-tagged resource of the operator in one region (one ListTags per SageMaker resource)."""
     owned = _sagemaker_resources(clients)
     owned += scalable_targets_of(_scalable_target_ids(clients), owned)
-    owned += _vpc_endpoint_users(clients.ec2, region)
+    owned += _shared_vpc_endpoints(clients.ec2, region)
     return owned
 
 
@@ -141,15 +167,15 @@ def _scalable_target_ids(clients: RegionClients) -> list[str]:
         ]
 
 
-def _vpc_endpoint_users(ec2: EC2Client, region: str) -> list[OwnedResource]:
+def _shared_vpc_endpoints(ec2: EC2Client, region: str) -> list[OwnedResource]:
     runtime: list[FilterTypeDef] = [{"Name": "service-name", "Values": [vpc.runtime_service(region)]}]
-    users = []
+    shared = []
     with aws_call("ec2:DescribeVpcEndpoints"):
         for page in ec2.get_paginator("describe_vpc_endpoints").paginate(Filters=runtime):
             for found in page["VpcEndpoints"]:
-                tags = {tag["Key"]: tag["Value"] for tag in found.get("Tags", [])}
-                users += vpc_endpoint_users(found["VpcEndpointId"], tags)
-    return users
+                if not vpc.gone(found):
+                    shared += [resource for resource in [shared_vpc_endpoint(vpc.observe(found))] if resource]
+    return shared
 
 
 def delete(clients: RegionClients, region: str, orphan: OwnedResource) -> None:
@@ -163,11 +189,14 @@ def delete(clients: RegionClients, region: str, orphan: OwnedResource) -> None:
             endpoints.apply(clients, DeleteEndpointConfig(orphan.name))
         case "model":
             endpoints.apply(clients, DeleteModel(orphan.name))
-        case "vpc-endpoint-user":
+        case "vpc-endpoint":
             _release_vpc_endpoint(clients.ec2, region, orphan)
 
 
 def _release_vpc_endpoint(ec2: EC2Client, region: str, orphan: OwnedResource) -> None:
-    shared = vpc.find(ec2, region, endpoint_id=orphan.name)
-    for action in vpc.release(shared, orphan.owner):
-        vpc.apply(ec2, action)
+    """Remove this cluster's installation tags, then delete the endpoint if no installation uses it (read again; a
+    retained one was asked for)."""
+    for tag in sorted(orphan.installations):
+        vpc.apply(ec2, vpc.UntagVpcEndpoint(orphan.name, tag))
+    if any(not endpoint.installations for endpoint in vpc.find(ec2, region, endpoint_id=orphan.name)):
+        vpc.apply(ec2, vpc.DeleteVpcEndpoint(orphan.name))

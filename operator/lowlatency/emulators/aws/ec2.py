@@ -4,24 +4,31 @@ What real EC2 does for ``CreateVpcEndpoint`` of type Interface, and what moto la
 
 - **ClientToken** makes the call idempotent: repeating it with the same token and the same parameters returns the
   endpoint the first call made (whatever its state since, even ``deleted``), with different parameters it answers
-  ``IdempotentParameterMismatch``.
+  ``IdempotentParameterMismatch`` (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
 - **Private DNS**: with ``PrivateDnsEnabled`` the service's regional host name (``runtime.sagemaker.<region>.
-  amazonaws.com``) resolves to the endpoint inside the VPC, so a VPC can hold only one such endpoint per service; a
-  second answers ``InvalidParameter`` ("... conflicting DNS domain ...").
+  amazonaws.com``) resolves to the endpoint inside the VPC (botocore ec2 CreateVpcEndpointRequest.PrivateDnsEnabled),
+  so a VPC can hold only one such endpoint per service; a second answers ``InvalidParameter`` ("... conflicting DNS
+  domain ...").
 - **DnsEntries**: a regional name ``vpce-<id>-<suffix>.runtime.sagemaker.<region>.vpce.amazonaws.com``, one zonal
-  name per subnet's availability zone, and the private host name when private DNS is on.
+  name per subnet's availability zone (following ModifyVpcEndpoint's subnets), and the private host name when
+  private DNS is on.
 - **One subnet per Availability Zone**: an interface endpoint has at most one subnet in each zone; a request that
   would give it two (in CreateVpcEndpoint's SubnetIds, or ModifyVpcEndpoint's AddSubnetIds next to the subnets it
   has) answers ``DuplicateSubnetsInSameZone`` (EC2's error codes,
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html, and "one subnet per Availability
   Zone" in https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html). The message is the
   shape EC2 answers with ("Found another VPC endpoint subnet in the availability zone of <subnet>").
+- **Tags**: at most 50 per resource (moto counts them already: ``TagLimitExceeded``), keys of at most 127
+  characters and values of at most 256 (botocore ec2 Tag.Key, botocore ec2 Tag.Value; the 50 in
+  https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html), checked here on CreateTags and on the
+  TagSpecifications of CreateVpcEndpoint, before anything is made. EC2's message for a long key or value is not
+  documented: the code is ``InvalidParameterValue`` and the message says which tag and which limit.
 
 The VPC, subnets and security groups must exist, as in EC2: moto checks the first two on CreateVpcEndpoint; the
 groups are checked here, and so are the subnets ModifyVpcEndpoint adds (``InvalidSubnetID.NotFound``, moto's
 message). DescribeSubnets names the subnet that does not exist (moto names any of the requested ones).
-DescribeVpcEndpoints with filters, DeleteVpcEndpoints (the endpoint stays visible as ``deleted``),
-CreateTags/DeleteTags are moto's and already answer in EC2's shapes.
+DescribeVpcEndpoints with filters, DeleteVpcEndpoints (the endpoint stays visible as ``deleted``, one of the states
+of botocore ec2 VpcEndpoint.State), CreateTags/DeleteTags are moto's and already answer in EC2's shapes.
 """
 
 from __future__ import annotations
@@ -30,22 +37,25 @@ from typing import Any
 
 from moto.ec2.exceptions import EC2ClientError, InvalidSecurityGroupNotFoundError
 from moto.ec2.models.subnets import SubnetBackend
+from moto.ec2.models.tags import TagBackend
 from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.utils import random_resource_id
 
 
 def extend_moto() -> None:
     """Wrap moto's CreateVpcEndpoint with EC2's idempotency, private DNS rule and DNS names, both it and
-    ModifyVpcEndpoint with EC2's checks of subnets (they exist, one per zone) and security groups, and
-    DescribeSubnets with the name of the missing subnet (once per process)."""
+    ModifyVpcEndpoint with EC2's checks of subnets (they exist, one per zone) and security groups, DescribeSubnets
+    with the name of the missing subnet, and tagging with EC2's length limits (once per process)."""
     create = VPCBackend.create_vpc_endpoint
     modify = VPCBackend.modify_vpc_endpoint
     describe_subnets = SubnetBackend.describe_subnets
+    create_tags = TagBackend.create_tags
 
     def create_vpc_endpoint(backend: Any, **request: Any) -> Any:
         existing = _by_client_token(backend, request)
         if existing is not None:
             return existing
+        _refuse_long_tags(request.get("tags") or {})
         _require_security_groups(backend, request.get("security_group_ids"))
         interface = str(request.get("endpoint_type") or "").lower() == "interface"
         if interface:
@@ -58,14 +68,16 @@ def extend_moto() -> None:
             endpoint.dns_entries = _dns_entries(backend, endpoint)
         return endpoint
 
-    def modify_vpc_endpoint(backend: Any, **request: Any) -> Any:
+    def modify_vpc_endpoint(backend: Any, **request: Any) -> None:
         endpoint = backend.get_vpc_end_point(request["vpc_id"])  # moto names the endpoint id "vpc_id" here
         _require_security_groups(backend, request.get("add_security_groups"))
         if str(endpoint.vpc_endpoint_type or "").lower() == "interface":
             staying = [s for s in endpoint.subnet_ids or [] if s not in (request.get("remove_subnets") or [])]
             added = [s for s in request.get("add_subnets") or [] if s not in staying]
             _refuse_two_subnets_in_a_zone(backend, staying, added)
-        return modify(backend, **request)
+        modify(backend, **request)
+        if str(endpoint.vpc_endpoint_type or "").lower() == "interface":
+            endpoint.dns_entries = _dns_entries(backend, endpoint)
 
     def describe_subnets_naming_the_missing(
         backend: Any, subnet_ids: list[str] | None = None, filters: Any | None = None
@@ -74,7 +86,12 @@ def extend_moto() -> None:
             backend.get_subnet(subnet_id)  # raises InvalidSubnetID.NotFound naming it
         return describe_subnets(backend, subnet_ids=subnet_ids, filters=filters)
 
+    def create_tags_within_limits(backend: Any, resource_ids: list[str], tags: dict[str, str]) -> bool:
+        _refuse_long_tags(tags)
+        return create_tags(backend, resource_ids, tags)
+
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint  # type: ignore[method-assign,assignment]
+    TagBackend.create_tags = create_tags_within_limits  # type: ignore[method-assign,assignment]
     VPCBackend.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign,assignment]
     SubnetBackend.describe_subnets = describe_subnets_naming_the_missing  # type: ignore[method-assign,assignment]
 
@@ -83,6 +100,21 @@ def _require_security_groups(backend: Any, group_ids: list[str] | None) -> None:
     for group_id in group_ids or []:
         if backend.get_security_group_from_id(group_id) is None:
             raise InvalidSecurityGroupNotFoundError(group_id)
+
+
+TAG_KEY_LENGTH, TAG_VALUE_LENGTH = 127, 256
+
+
+def _refuse_long_tags(tags: dict[str, str]) -> None:
+    for key, value in tags.items():
+        if len(key) > TAG_KEY_LENGTH:
+            raise EC2ClientError(
+                "InvalidParameterValue", f"Tag key {key[:32]!r}... is longer than {TAG_KEY_LENGTH} characters"
+            )
+        if value is not None and len(value) > TAG_VALUE_LENGTH:
+            raise EC2ClientError(
+                "InvalidParameterValue", f"Tag value of key {key!r} is longer than {TAG_VALUE_LENGTH} characters"
+            )
 
 
 def _refuse_two_subnets_in_a_zone(backend: Any, present: list[str], added: list[str]) -> None:
@@ -150,15 +182,24 @@ def _refuse_conflicting_private_dns(backend: Any, request: dict[str, Any]) -> No
             )
 
 
+# The random parts of an endpoint's DNS names, drawn once: its names keep them when its subnets change.
+_DNS_SUFFIX, _HOSTED_ZONES = "lowlatency_dns_suffix", "lowlatency_hosted_zones"
+
+
 def _dns_entries(backend: Any, endpoint: Any) -> list[dict[str, str]]:
+    """EC2's names of an interface endpoint: regional, one per zone of its subnets (kept up to date as subnets are
+    added), and the private host name."""
     host = private_host(endpoint.service_name)
     service_part, _, region_part = host.rpartition(".amazonaws.com")[0].rpartition(".")
-    base = f"{endpoint.id}-{random_resource_id(8)}"
+    if not hasattr(endpoint, _DNS_SUFFIX):
+        setattr(endpoint, _DNS_SUFFIX, random_resource_id(8))
+        setattr(endpoint, _HOSTED_ZONES, (random_resource_id(13).upper(), random_resource_id(13).upper()))
+    base = f"{endpoint.id}-{getattr(endpoint, _DNS_SUFFIX)}"
     vpce_domain = f"{service_part}.{region_part}.vpce.amazonaws.com"
-    regional_zone = random_resource_id(13).upper()
+    regional_zone, private_zone = getattr(endpoint, _HOSTED_ZONES)
     entries = [{"dns_name": f"{base}.{vpce_domain}", "hosted_zone_id": regional_zone}]
     zones = sorted({backend.get_subnet(subnet_id).availability_zone for subnet_id in endpoint.subnet_ids or []})
     entries += [{"dns_name": f"{base}-{zone}.{vpce_domain}", "hosted_zone_id": regional_zone} for zone in zones]
     if endpoint.private_dns_enabled:
-        entries.append({"dns_name": host, "hosted_zone_id": random_resource_id(13).upper()})
+        entries.append({"dns_name": host, "hosted_zone_id": private_zone})
     return entries

@@ -1,0 +1,295 @@
+"""Resources sharing their VPC's runtime endpoint, reconciled pass by pass by the operator's reconciler on the AWS
+emulator, with the cluster that says who uses a VPC played by the test (:class:`vpc_users.BodiesCluster`).
+
+Whatever EC2 refuses while the endpoint is shared (two subnets of a zone, a 51st tag, a second endpoint with private
+DNS), a VPC never holds more than one runtime endpoint, and deleting its last user leaves none.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from aws_passes import resource_body, run_pass
+from fixtures_aws import AwsClientFactory
+from lowlatency.aws import AwsClients, AwsSettings
+from lowlatency.desired import Owner
+from lowlatency.emulators.aws import AwsEmulator
+from lowlatency.reconciler import EndpointReconciler, EndpointResource, PassResult
+from lowlatency.vpc import INSTALLATION_TAG_PREFIX, ClusterUnreadable, Installation, VpcEndpoints
+from specs import bid_filter_spec
+from vpc_users import CLUSTER_UID, BodiesCluster
+
+RUNTIME = "com.amazonaws.us-east-1.sagemaker.runtime"
+ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+USERS = 60  # past EC2's 50 tags per resource, which one tag per user would have exceeded
+
+
+@pytest.fixture
+def cluster() -> BodiesCluster:
+    return BodiesCluster()
+
+
+@pytest.fixture
+def reconciler(
+    aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch, cluster: BodiesCluster
+) -> EndpointReconciler:
+    """The operator's reconciler with its own AWS clients on the emulator, and the test's cluster."""
+    for variable, value in aws_emulator.environment().items():
+        monkeypatch.setenv(variable, value)
+    clients = AwsClients(AwsSettings(endpoint_url=aws_emulator.url, max_pool_connections=16))
+    return EndpointReconciler(clients, vpc_endpoints=VpcEndpoints(cluster))
+
+
+@pytest.fixture
+def ec2(aws_client: AwsClientFactory) -> Any:
+    return aws_client("ec2")
+
+
+def create_vpc(ec2: Any, cidr: str = "10.20.0.0/16") -> str:
+    """A VPC whose DNS attributes allow private DNS, as a user prepares it."""
+    vpc_id: str = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+    return vpc_id
+
+
+def network(ec2: Any, vpc_id: str, subnets: int, *, first: int = 0) -> list[dict[str, Any]]:
+    """``spec.vpcEndpoint`` of ``subnets`` users, each with a subnet of its own (spread over three zones)."""
+    group = ec2.create_security_group(GroupName=f"runtime-{first}", Description="HTTPS", VpcId=vpc_id)["GroupId"]
+    prefix = vpc_id_prefix(ec2, vpc_id)
+    blocks = []
+    for number in range(first, first + subnets):
+        zone = ZONES[number % len(ZONES)]
+        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"{prefix}.{number}.0/24", AvailabilityZone=zone)
+        blocks.append({"vpcId": vpc_id, "subnetIds": [subnet["Subnet"]["SubnetId"]], "securityGroupIds": [group]})
+    return blocks
+
+
+def vpc_id_prefix(ec2: Any, vpc_id: str) -> str:
+    cidr: str = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["CidrBlock"]
+    return ".".join(cidr.split(".")[:2])
+
+
+def usable_endpoints(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:
+    filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "service-name", "Values": [RUNTIME]}]
+    found = ec2.describe_vpc_endpoints(Filters=filters)["VpcEndpoints"]
+    return [endpoint for endpoint in found if endpoint["State"].lower() not in {"deleting", "deleted"}]
+
+
+@pytest.fixture
+def most_endpoints_seen(ec2: Any) -> Iterator[Callable[[str], int]]:
+    """Watch a VPC for the whole test: the most usable runtime endpoints it held at any look (every 20 ms)."""
+    watched: dict[str, int] = {}
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.02):
+            for vpc_id in list(watched):
+                watched[vpc_id] = max(watched[vpc_id], len(usable_endpoints(ec2, vpc_id)))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+
+    def most(vpc_id: str) -> int:
+        watched.setdefault(vpc_id, 0)
+        return watched[vpc_id]
+
+    yield most
+    stop.set()
+    watcher.join()
+
+
+def settle(bodies: list[dict[str, Any]], step: Callable[[dict[str, Any]], bool], timeout: float) -> None:
+    """Run ``step`` on every body, eight at a time as the operator's workers do, until each answers that it is
+    done."""
+    deadline = time.monotonic() + timeout
+    pending = list(bodies)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        while pending:
+            assert time.monotonic() < deadline, f"not settled: {[b['metadata']['name'] for b in pending]}"
+            pending = [body for body, done in zip(pending, pool.map(step, pending), strict=True) if not done]
+            if pending:
+                time.sleep(0.05)
+
+
+def serving_with_vpc_endpoint(reconciler: EndpointReconciler) -> Callable[[dict[str, Any]], bool]:
+    def step(body: dict[str, Any]) -> bool:
+        result = run_pass(reconciler, body)
+        status = body["status"]
+        return status.get("phase") == "InService" and bool(status.get("vpcEndpointId")) and not result.moving
+
+    return step
+
+
+def converge(reconciler: EndpointReconciler, *bodies: dict[str, Any]) -> None:
+    settle(list(bodies), serving_with_vpc_endpoint(reconciler), timeout=60)
+
+
+def deleted(reconciler: EndpointReconciler, cluster: BodiesCluster) -> Callable[[dict[str, Any]], bool]:
+    def step(body: dict[str, Any]) -> bool:
+        result: PassResult = reconciler.delete(EndpointResource.from_body(body))
+        body["status"].update(result.status)
+        if result.done:
+            cluster.remove(body)  # the finalizer is gone, and the object with it
+        return result.done
+
+    return step
+
+
+@pytest.mark.timeout(300)
+def test_sixty_users_of_one_vpc_share_one_endpoint_with_bounded_tags_and_the_last_leaves_none(
+    reconciler: EndpointReconciler,
+    cluster: BodiesCluster,
+    ec2: Any,
+    aws_emulator: AwsEmulator,
+    most_endpoints_seen: Callable[[str], int],
+) -> None:
+    vpc_id = create_vpc(ec2)
+    most_endpoints_seen(vpc_id)
+    bodies = [
+        resource_body(f"bidder-{number:02}", bid_filter_spec(vpcEndpoint=block))
+        for number, block in enumerate(network(ec2, vpc_id, USERS))
+    ]
+    cluster.add(*bodies)
+
+    settle(bodies, serving_with_vpc_endpoint(reconciler), timeout=180)
+
+    (shared,) = usable_endpoints(ec2, vpc_id)
+    assert {body["status"]["vpcEndpointId"] for body in bodies} == {shared["VpcEndpointId"]}
+    zones = {subnet["AvailabilityZone"] for subnet in ec2.describe_subnets(SubnetIds=shared["SubnetIds"])["Subnets"]}
+    assert (len(shared["SubnetIds"]), zones) == (len(ZONES), set(ZONES))  # one subnet per zone
+    assert {tag["Key"] for tag in shared["Tags"]} == {"lowlatency.io/managed-by", cluster.installation().tag}
+    ec2_refusals = [call for call in aws_emulator.calls(service="ec2") if call.error_code is not None]
+    assert {call.error_code for call in ec2_refusals} <= {"InvalidParameter", "IdempotentParameterMismatch"}
+
+    for body in bodies:
+        body["metadata"]["deletionTimestamp"] = "2026-11-25T10:00:00Z"
+    settle(bodies, deleted(reconciler, cluster), timeout=120)
+
+    assert usable_endpoints(ec2, vpc_id) == []
+    assert most_endpoints_seen(vpc_id) == 1
+
+
+@pytest.mark.timeout(120)
+def test_deleting_the_last_user_deletes_its_vpcs_endpoint_whatever_endpoint_its_status_recorded(
+    reconciler: EndpointReconciler, cluster: BodiesCluster, ec2: Any
+) -> None:
+    vpc_id = create_vpc(ec2)
+    (block,) = network(ec2, vpc_id, 1)
+    body = resource_body("bidder", bid_filter_spec(vpcEndpoint=block))
+    cluster.add(body)
+    converge(reconciler, body)
+    # The endpoint it recorded was deleted outside, and another made for the VPC since (by another resource, gone).
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[body["status"]["vpcEndpointId"]])
+    other = resource_body("ranker", bid_filter_spec(vpcEndpoint=block))
+    cluster.add(other)
+    converge(reconciler, other)
+    cluster.remove(other)
+    assert len(usable_endpoints(ec2, vpc_id)) == 1
+
+    body["metadata"]["deletionTimestamp"] = "2026-11-25T10:00:00Z"
+    settle([body], deleted(reconciler, cluster), timeout=60)
+
+    assert usable_endpoints(ec2, vpc_id) == []
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("shared", [False, True], ids=["last-user", "shared"])
+def test_moving_to_another_vpc_lets_go_of_the_vpc_endpoint_of_the_first(
+    reconciler: EndpointReconciler, cluster: BodiesCluster, ec2: Any, shared: bool
+) -> None:
+    first, second = create_vpc(ec2, "10.40.0.0/16"), create_vpc(ec2, "10.50.0.0/16")
+    (first_block,), (second_block,) = network(ec2, first, 1), network(ec2, second, 1)
+    staying = [resource_body("stayer", bid_filter_spec(vpcEndpoint=first_block))] if shared else []
+    mover = resource_body("mover", bid_filter_spec(vpcEndpoint=first_block))
+    cluster.add(*staying, mover)
+    converge(reconciler, *staying, mover)
+    before = mover["status"]["vpcEndpointId"]
+
+    mover["spec"]["vpcEndpoint"] = second_block
+    mover["metadata"]["generation"] += 1
+    converge(reconciler, mover)
+
+    (moved,) = usable_endpoints(ec2, second)
+    assert mover["status"]["vpcEndpointId"] == moved["VpcEndpointId"] != before
+    assert [endpoint["VpcEndpointId"] for endpoint in usable_endpoints(ec2, first)] == ([before] if shared else [])
+
+
+@pytest.mark.timeout(60)
+def test_a_steady_endpoint_with_a_vpc_endpoint_looks_at_it_only_in_the_audit(
+    reconciler: EndpointReconciler, cluster: BodiesCluster, ec2: Any, aws_emulator: AwsEmulator
+) -> None:
+    (block,) = network(ec2, create_vpc(ec2), 1)
+    body = resource_body("private", bid_filter_spec(vpcEndpoint=block))
+    cluster.add(body)
+    converge(reconciler, body)
+
+    aws_emulator.reset_calls()
+    run_pass(reconciler, body)
+    assert aws_emulator.counts() == {"DescribeEndpoint": 1}
+    aws_emulator.reset_calls()
+    run_pass(reconciler, body, audit=True)
+    assert aws_emulator.count("DescribeVpcEndpoints") == 1
+    assert aws_emulator.mutating_calls() == []
+    assert cluster.questions == 0  # who uses the VPC matters only when one lets go of it
+
+
+class UnreadableCluster:
+    """A cluster the operator may not list LowLatencyEndpoints in."""
+
+    def installation(self) -> Installation:
+        return Installation(CLUSTER_UID)
+
+    def user_of(self, vpc_id: str, besides: Owner) -> str | None:
+        raise ClusterUnreadable("ListLowLatencyEndpoints", "403 Forbidden")
+
+
+@pytest.mark.timeout(60)
+def test_a_cluster_it_cannot_read_keeps_the_endpoint_and_says_why_while_retrying(
+    reconciler: EndpointReconciler, cluster: BodiesCluster, ec2: Any
+) -> None:
+    vpc_id = create_vpc(ec2)
+    (block,) = network(ec2, vpc_id, 1)
+    body = resource_body("bidder", bid_filter_spec(vpcEndpoint=block))
+    cluster.add(body)
+    converge(reconciler, body)
+    body["metadata"]["deletionTimestamp"] = "2026-11-25T10:00:00Z"
+    blind = EndpointReconciler(reconciler.clients, vpc_endpoints=VpcEndpoints(UnreadableCluster()))
+    results: list[PassResult] = []
+
+    def until_it_retries(found: dict[str, Any]) -> bool:  # the SageMaker endpoint goes first, then the VPC's turn
+        results.append(blind.delete(EndpointResource.from_body(found)))
+        return results[-1].retry or results[-1].done
+
+    settle([body], until_it_retries, timeout=30)
+
+    result = results[-1]
+    assert (result.retry, result.done) == (True, False)
+    ready = next(condition for condition in result.status["conditions"] if condition["type"] == "Ready")
+    assert ready["message"] == "Retrying after: ListLowLatencyEndpoints failed: 403 Forbidden"
+    (kept,) = usable_endpoints(ec2, vpc_id)
+    assert any(tag["Key"].startswith(INSTALLATION_TAG_PREFIX) for tag in kept["Tags"])
+
+
+@pytest.mark.timeout(60)
+def test_a_retained_user_leaves_its_vpc_endpoint_in_place_for_good(
+    reconciler: EndpointReconciler, cluster: BodiesCluster, ec2: Any
+) -> None:
+    vpc_id = create_vpc(ec2)
+    (block,) = network(ec2, vpc_id, 1)
+    kept = resource_body("kept", bid_filter_spec(vpcEndpoint=block, deletionPolicy="Retain"))
+    other = resource_body("other", bid_filter_spec(vpcEndpoint=block))
+    cluster.add(kept, other)
+    converge(reconciler, kept, other)
+
+    for body in (kept, other):  # the retained one first: the other is the last user when it goes
+        body["metadata"]["deletionTimestamp"] = "2026-11-25T10:00:00Z"
+        settle([body], deleted(reconciler, cluster), timeout=60)
+
+    (left,) = usable_endpoints(ec2, vpc_id)
+    assert {"Key": "lowlatency.io/retained", "Value": "true"} in left["Tags"]
