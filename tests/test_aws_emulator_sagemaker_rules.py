@@ -330,3 +330,34 @@ def test_a_blue_green_deployment_keeps_its_old_fleet_and_an_update_can_leave_the
     failed = sagemaker.describe_endpoint(EndpointName=in_service)
     assert (failed["EndpointStatus"], failed["FailureReason"]) == ("Failed", "Failed to provision the new fleet")
     assert "ProductionVariants" not in failed
+
+
+def test_an_update_needs_the_config_that_serves_as_well_as_the_new_one(
+    sagemaker: Any, in_service: str, aws_clock: ManualClock
+) -> None:
+    """API reference, UpdateEndpoint: an EndpointConfig in use must not be deleted; SageMaker allows the delete, and
+    the next update cannot find the config that serves."""
+    make_config(sagemaker, "bid-v2", image=NEW_IMAGE)
+    sagemaker.delete_endpoint_config(EndpointConfigName="bid-v1")
+
+    refused = client_error(lambda: sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-v2"))
+
+    assert code_of(refused) == "ValidationException"
+    assert message_of(refused) == (
+        'Could not find endpoint configuration "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/bid-v1".'
+    )
+    assert status(sagemaker, in_service) == "InService"
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="bid-v1",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "bid-v1",
+                "InstanceType": "ml.c5.xlarge",
+                "InitialInstanceCount": 2,
+            }
+        ],
+    )
+    sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-v2")
+    aws_clock.advance(TEST_DELAYS.update)
+    assert sagemaker.describe_endpoint(EndpointName=in_service)["EndpointConfigName"] == "bid-v2"

@@ -1,6 +1,6 @@
 """What a spec asks of AWS: names, requests and tags, built without AWS."""
 
-from lowlatency.desired import TAG_UID, Owner, build_desired
+from lowlatency.desired import TAG_UID, Owner, build_desired, rebuild_config_request
 from specs import parsed
 
 OWNER = Owner("adtech", "bid-filter", "uid-1")
@@ -84,3 +84,32 @@ def test_a_config_for_an_adopted_endpoint_keeps_its_variant_name_and_autoscaling
     assert adopted.variant_name == "Primary"
     assert adopted.scaling is not None
     assert adopted.scaling.resource_id == "endpoint/legacy-bidder/variant/Primary"
+
+
+def test_a_deleted_config_of_the_operators_is_rebuilt_from_its_name() -> None:
+    """Config names end in a hash of their content (variant, model, instance type): the content is found again."""
+    desired = build_desired(parsed(instanceType="ml.c6i.2xlarge"), OWNER, "us-east-1")
+    rebuilt = rebuild_config_request(
+        desired.endpoint_name,
+        desired.endpoint_config_name,
+        variant_name=desired.variant_name,
+        model_name=desired.model_name,
+        instance_count=3,
+        instance_types=["ml.c5.xlarge", "ml.c6i.2xlarge", "ml.g5.xlarge"],
+        tags=desired.tags,
+    )
+    variant = desired.endpoint_config_request["ProductionVariants"][0]
+    assert rebuilt == {
+        **desired.endpoint_config_request,
+        "ProductionVariants": [{**variant, "InitialInstanceCount": 3}],
+    }
+    foreign = rebuild_config_request(
+        desired.endpoint_name,
+        "hand-made-config",
+        variant_name="AllTraffic",
+        model_name=desired.model_name,
+        instance_count=1,
+        instance_types=["ml.c6i.2xlarge"],
+        tags={},
+    )
+    assert foreign is None

@@ -214,3 +214,57 @@ def test_an_update_that_leaves_the_endpoint_failed_is_reported_and_not_retried(
     assert "Failed to provision the new fleet" in ready["message"]
     assert aws_emulator.count("UpdateEndpoint") == 1
     assert aws_emulator.count("DeleteEndpoint") == 0
+
+
+def test_a_deleted_serving_config_of_the_operators_is_created_again_so_that_the_rollout_goes_on(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock, sagemaker: Any
+) -> None:
+    body = resource_body("orphaned", bid_filter_spec(instanceType="ml.c6i.xlarge"))
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+    serving = body["status"]["endpointConfigName"]
+    sagemaker.delete_endpoint_config(EndpointConfigName=serving)
+    change_image(body, 2)
+
+    repairing = run_pass(reconciler_on_emulator, body)
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+
+    assert ("Warning", "DriftRepaired") in [(event.type, event.reason) for event in repairing.events]
+    assert body["status"]["observedGeneration"] == 2
+    assert body["status"]["endpointConfigName"] != serving
+    recreated = [call for call in aws_emulator.calls(operation="CreateEndpointConfig") if call.resource == serving]
+    assert len(recreated) == 2  # the first creation, and the one that put it back
+    assert aws_emulator.count("UpdateEndpoint") == 1
+
+
+def test_a_deleted_serving_config_the_operator_cannot_rebuild_is_reported_and_no_update_is_sent(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock, sagemaker: Any
+) -> None:
+    create_foreign_endpoint(sagemaker, "legacy-pricer")
+    aws_clock.advance(TEST_DELAYS.create)
+    sagemaker.delete_endpoint_config(EndpointConfigName="config-of-legacy-pricer")
+    body = resource_body("pricer", bid_filter_spec(), annotations={ADOPT_ANNOTATION: "legacy-pricer"})
+
+    for _ in range(4):
+        run_pass(reconciler_on_emulator, body)
+
+    degraded = condition(body, "Degraded")
+    assert (degraded["status"], degraded["reason"]) == ("True", "LiveConfigMissing")
+    assert "config-of-legacy-pricer" in degraded["message"]
+    assert condition(body, "Ready")["status"] == "True"
+    assert aws_emulator.count("UpdateEndpoint") == 0
+
+
+def test_the_audit_finds_the_serving_config_deleted_and_creates_it_again(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock, sagemaker: Any
+) -> None:
+    body = resource_body("audited", bid_filter_spec())
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+    serving = body["status"]["endpointConfigName"]
+    sagemaker.delete_endpoint_config(EndpointConfigName=serving)
+
+    audited = run_pass(reconciler_on_emulator, body, audit=True)
+
+    assert [event.reason for event in audited.events] == ["DriftRepaired"]
+    assert serving in audited.events[0].message
+    assert sagemaker.describe_endpoint_config(EndpointConfigName=serving)["ProductionVariants"]
+    assert (body["status"]["phase"], audited.retry) == ("InService", False)

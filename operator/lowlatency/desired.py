@@ -7,6 +7,7 @@ to the live resources without one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -131,13 +132,32 @@ def model_content(spec: Spec) -> dict[str, Any]:
     return content
 
 
-def endpoint_config_content(spec: Spec, model_name: str, variant_name: str) -> dict[str, Any]:
+def endpoint_config_content(model_name: str, instance_type: str, variant_name: str) -> dict[str, Any]:
     """What makes an endpoint config, less the initial instance count (changed in place, see module doc)."""
     return {
-        "ProductionVariants": [
-            {"VariantName": variant_name, "ModelName": model_name, "InstanceType": spec.instance_type}
-        ]
+        "ProductionVariants": [{"VariantName": variant_name, "ModelName": model_name, "InstanceType": instance_type}]
     }
+
+
+def rebuild_config_request(
+    endpoint_name: str,
+    config_name: str,
+    *,
+    variant_name: str,
+    model_name: str,
+    instance_count: int,
+    instance_types: Iterable[str],
+    tags: dict[str, str],
+) -> dict[str, Any] | None:
+    """CreateEndpointConfig's request for one of this endpoint's configs that was deleted, from its name: the name
+    ends in a hash of the content, which is the variant, the model and one of the instance types SageMaker offers;
+    the one whose hash matches is the config as it was (None: no content of the operator's gives this name)."""
+    for instance_type in sorted(instance_types):
+        content = endpoint_config_content(model_name, instance_type, variant_name)
+        if naming.content_name(endpoint_name, content) == config_name:
+            variant = {**content["ProductionVariants"][0], "InitialInstanceCount": instance_count}
+            return {"EndpointConfigName": config_name, "ProductionVariants": [variant], "Tags": aws_tags(tags)}
+    return None
 
 
 def build_deployment_config(deployment: DeploymentSpec) -> dict[str, Any]:
@@ -208,7 +228,7 @@ def build_desired(
     tags = {**spec.tags, **owner.tags()}
     model = model_content(spec)
     model_name = naming.content_name(endpoint, model)
-    config = endpoint_config_content(spec, model_name, variant_name)
+    config = endpoint_config_content(model_name, spec.instance_type, variant_name)
     config_name = naming.content_name(endpoint, config)
     variant = {**config["ProductionVariants"][0], "InitialInstanceCount": spec.instance_count}
     return DesiredEndpoint(

@@ -9,11 +9,18 @@ the spec is being rolled out, while the endpoint is off its desired config, and 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from lowlatency import naming
 from lowlatency.aws import AwsError, ErrorKind, RegionClients, aws_call, is_already_exists
-from lowlatency.desired import DesiredEndpoint, Owner, ScheduledScaling, aws_tags, scaling_resource_id
+from lowlatency.desired import (
+    DesiredEndpoint,
+    Owner,
+    ScheduledScaling,
+    aws_tags,
+    rebuild_config_request,
+    scaling_resource_id,
+)
 from lowlatency.planner import (
     Action,
     CreateEndpoint,
@@ -34,6 +41,7 @@ from lowlatency.planner import (
     UpdateEndpoint,
     UpdateInstanceCount,
 )
+from lowlatency.pricelist import endpoint_instance_types
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -101,15 +109,43 @@ def _model_exists(sagemaker: SageMakerClient, name: str) -> bool:
     return True
 
 
-def _instance_type_of(sagemaker: SageMakerClient, config_name: str) -> str | None:
+def _instance_type_of(sagemaker: SageMakerClient, config_name: str) -> tuple[bool, str | None]:
+    """Whether the config exists, and the instance type of its first variant."""
     try:
         with aws_call("sagemaker:DescribeEndpointConfig"):
             config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
     except AwsError as error:
         _raise_unless_missing(error)
-        return None
+        return False, None
     variants = config.get("ProductionVariants", [])
-    return variants[0].get("InstanceType") if variants else None
+    return True, variants[0].get("InstanceType") if variants else None
+
+
+def _tags_unless_missing(sagemaker: SageMakerClient, arn: str) -> dict[str, str] | None:
+    try:
+        return tags_of(sagemaker, arn)
+    except AwsError as error:
+        _raise_unless_missing(error)
+        return None
+
+
+def _rebuild_live_config(
+    sagemaker: SageMakerClient, desired: DesiredEndpoint, endpoint: ObservedEndpoint, live_model: str | None
+) -> dict[str, Any] | None:
+    """The request that creates the serving config again, when it is one of the operator's and its model is there."""
+    if endpoint.config_name is None or endpoint.variant_name is None or live_model is None:
+        return None
+    if not _model_exists(sagemaker, live_model):
+        return None
+    return rebuild_config_request(
+        desired.endpoint_name,
+        endpoint.config_name,
+        variant_name=endpoint.variant_name,
+        model_name=live_model,
+        instance_count=endpoint.desired_instance_count or 1,
+        instance_types=endpoint_instance_types(),
+        tags=desired.tags,
+    )
 
 
 def owned_leftovers(sagemaker: SageMakerClient, base: str, owner: Owner, keep: set[str]) -> tuple[list[str], list[str]]:
@@ -185,9 +221,11 @@ def observe(
     endpoint: ObservedEndpoint | None,
     *,
     look_wider: bool,
+    live_model: str | None = None,
 ) -> Observed:
     """What exists now, looking only as far as the planner's decision needs, around the ``endpoint`` just described
     (``describe_endpoint`` with tags when ``look_wider``; the desired config depends on its variant's name).
+    ``live_model``: the model last recorded in service, from which a deleted serving config can be rebuilt.
 
     ``look_wider``: the spec changed, the endpoint's history is unknown, or it is time for the drift audit: the
     endpoint's ownership, its tags, leftovers of earlier rollouts and autoscaling are looked at too. Otherwise a
@@ -196,25 +234,29 @@ def observe(
     sagemaker = clients.sagemaker
     on_desired = endpoint is not None and endpoint.config_name == desired.endpoint_config_name
     live = on_desired and endpoint is not None and endpoint.status == "InService"
-    model_exists = config_exists = True  # SageMaker keeps an in-use config and its model
+    # An in-use config and its model are there unless deleted outside the operator (SageMaker does not refuse it):
+    # the audit's ListTags finds that out.
+    model_exists = config_exists = live_config_exists = True
     live_instance_type = None
+    live_config_request = None
     if not on_desired:
         config_exists = _config_exists(sagemaker, desired.endpoint_config_name)
         model_exists = _model_exists(sagemaker, desired.model_name)
         if endpoint is not None and endpoint.config_name:
-            live_instance_type = _instance_type_of(sagemaker, endpoint.config_name)
+            live_config_exists, live_instance_type = _instance_type_of(sagemaker, endpoint.config_name)
+            if not live_config_exists:
+                live_config_request = _rebuild_live_config(sagemaker, desired, endpoint, live_model)
     superseded: tuple[list[str], list[str]] = ([], [])
     tags: dict[str, dict[str, str]] = {}
     if live and look_wider and endpoint is not None:
         superseded = owned_leftovers(
             sagemaker, desired.endpoint_name, owner, keep={desired.endpoint_config_name, desired.model_name}
         )
-        arns = [
-            endpoint.arn,
-            naming.sibling_arn(endpoint.arn, "endpoint-config", desired.endpoint_config_name),
-            naming.sibling_arn(endpoint.arn, "model", desired.model_name),
-        ]
-        tags = {arn: tags_of(sagemaker, arn) for arn in arns}
+        config_arn = naming.sibling_arn(endpoint.arn, "endpoint-config", desired.endpoint_config_name)
+        model_arn = naming.sibling_arn(endpoint.arn, "model", desired.model_name)
+        found = {arn: _tags_unless_missing(sagemaker, arn) for arn in (endpoint.arn, config_arn, model_arn)}
+        tags = {arn: resource_tags for arn, resource_tags in found.items() if resource_tags is not None}
+        config_exists, model_exists = config_arn in tags, model_arn in tags
     # Moving the endpoint to another config must know whether a scalable target is registered.
     scaling_known = endpoint is not None and (look_wider or not on_desired)
     scaling = None
@@ -229,6 +271,8 @@ def observe(
         superseded_configs=tuple(superseded[0]),
         superseded_models=tuple(superseded[1]),
         live_instance_type=live_instance_type,
+        live_config_exists=live_config_exists,
+        live_config_request=live_config_request,
         scaling_known=scaling_known,
         scaling=scaling,
         tags=tags,

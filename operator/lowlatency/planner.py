@@ -67,6 +67,10 @@ class Observed:
     superseded_models: tuple[str, ...] = ()
     # Instance type of the config that serves, looked up only when moving to another config.
     live_instance_type: str | None = None
+    # Whether the config that serves is there (looked up when moving off it: UpdateEndpoint needs it), and the
+    # request that creates it again when it was deleted and is one the operator can rebuild from its name.
+    live_config_exists: bool = True
+    live_config_request: dict[str, Any] | None = field(default=None, repr=False)
     # Application Auto Scaling, when looked up (scaling_known): None means no scalable target.
     scaling_known: bool = False
     scaling: ObservedScaling | None = None
@@ -290,7 +294,9 @@ def _plan_live(desired: DesiredEndpoint, observed: Observed, endpoint: ObservedE
     """InService on the desired config: tidy up and bring count, autoscaling and tags to the spec."""
     cleanup: list[Action] = [DeleteEndpointConfig(name) for name in observed.superseded_configs]
     cleanup += [DeleteModel(name) for name in observed.superseded_models]
-    changes: list[Action] = list(sync_tags(desired.tags, observed.tags))
+    # The serving config (or its model) deleted outside the operator: the next UpdateEndpoint would need it.
+    changes: list[Action] = _create_missing(desired, observed)
+    changes += sync_tags(desired.tags, observed.tags)
     if observed.scaling_known:
         changes += sync_scaling(desired.scaling, observed.scaling)
     count = endpoint.desired_instance_count
@@ -327,6 +333,10 @@ def _drift_message(endpoint: str, repair: Action) -> str:
             return f"Scheduled action {name} was added outside the operator; removed as the spec does not have it"
         case UpdateInstanceCount(count=count):
             return f"Instance count of {endpoint} was changed outside the operator; set back to {count}"
+        case CreateEndpointConfig(name=name):
+            return f"Endpoint config {name}, which {endpoint} serves, was deleted outside the operator; created again"
+        case CreateModel(name=name):
+            return f"Model {name}, which {endpoint} serves, was deleted outside the operator; created again"
     return f"{endpoint} was changed outside the operator; repaired with {type(repair).__name__}"
 
 
@@ -418,6 +428,41 @@ def _plan_failed(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
     )
 
 
+def _plan_missing_live_config(desired: DesiredEndpoint, observed: Observed, endpoint: ObservedEndpoint) -> Plan:
+    """UpdateEndpoint needs the config that serves as well as the new one, and it was deleted outside the operator
+    (SageMaker allows that): created again from its content when the operator built it, else reported -- a request
+    that cannot succeed is not sent."""
+    name = endpoint.config_name
+    request = observed.live_config_request
+    if request is not None:
+        message = (
+            f"Endpoint config {name}, which SageMaker endpoint {endpoint.name} serves, was deleted outside the "
+            f"operator; creating it again from its content, as moving the endpoint to {desired.endpoint_config_name} "
+            "needs it"
+        )
+        return Plan(
+            (CreateEndpointConfig(request, str(name)),),
+            "Updating",
+            Verdict(True, "Updating", message),
+            poll=True,
+            notices=(Notice("DriftRepaired", message, warning=True),),
+        )
+    message = (
+        f"Endpoint config {name}, which SageMaker endpoint {endpoint.name} serves, was deleted outside the operator, "
+        "and SageMaker moves an endpoint to a new config only while the old one exists. It is not one the operator "
+        f"can build again (not its own, or its model is gone too): create an endpoint config named {name} with the "
+        f"variant {endpoint.variant_name or desired.variant_name} again, or delete this resource to replace the "
+        "endpoint"
+    )
+    return Plan(
+        (),
+        "InService",
+        Verdict(True, "InService", f"Serving {_serving(endpoint)}"),
+        degraded=Verdict(True, "LiveConfigMissing", message),
+        failure_reason=message,
+    )
+
+
 def _plan_rollback_failed(endpoint: ObservedEndpoint) -> Plan:
     """A rolling deployment and its automatic rollback both failed: the endpoint serves a mix of the old and the new
     config (botocore sagemaker DescribeEndpointOutput.EndpointStatus) and SageMaker does not repair it by itself:
@@ -449,6 +494,8 @@ def _plan_update(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
             degraded=Verdict(True, "RolloutFailed", message),
             failure_reason=reason,
         )
+    if not observed.live_config_exists:
+        return _plan_missing_live_config(desired, observed, endpoint)
     actions = _create_missing(desired, observed)
     registered = observed.scaling if observed.scaling_known else None
     if registered is not None and observed.live_instance_type != desired.instance_type:

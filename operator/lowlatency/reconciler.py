@@ -191,7 +191,9 @@ class EndpointReconciler:
         try:
             endpoint = endpoints.describe_endpoint(clients.sagemaker, resource.endpoint_name, with_tags=look_wider)
             desired = self._desired(resource, resource.spec, endpoint)
-            observed = endpoints.observe(clients, desired, resource.owner, endpoint, look_wider=look_wider)
+            observed = endpoints.observe(
+                clients, desired, resource.owner, endpoint, look_wider=look_wider, live_model=resource.status.model_name
+            )
             decision = plan(desired, observed, resource.owner, memory)
             for action in decision.actions:
                 endpoints.apply(clients, action)

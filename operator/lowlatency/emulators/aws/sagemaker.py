@@ -38,7 +38,9 @@ What real SageMaker does, and what is imitated here:
   ``ValidationException: Could not find endpoint "<arn>".`` Application Auto Scaling deregisters the variants'
   scalable targets when it sees the endpoint deleted. Deleting a missing endpoint, config or model answers the same
   kind of ``Could not find ...`` validation error. Deleting a config or model still in use is allowed (SageMaker warns
-  in its documentation but does not refuse).
+  in its documentation but does not refuse), but UpdateEndpoint then answers ``Could not find endpoint configuration``
+  for the config that serves: it needs the old config as well as the new one ("You must not delete an EndpointConfig
+  in use by an endpoint that is live", https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html).
 - **CreateModel** refuses a container whose ``ModelDataUrl`` names an S3 object that does not exist
   (``Could not find model data at s3://...``; the emulator's S3 is moto's, see :mod:`.artifacts`).
 - **Quotas**: instances of a type for endpoint usage, where a test sets one (:mod:`.quotas`).
@@ -544,6 +546,9 @@ class SageMakerEndpoints:
     def _update_endpoint(self, request: ApiRequest, _: PassThrough) -> Reply:
         endpoint = self._endpoint(request)
         self._require_in_service(endpoint)
+        if endpoint.config_name not in _backend(request.region).endpoint_configs:
+            serving = arn("endpoint-config", endpoint.config_name, request.region)
+            raise validation_error(f'Could not find endpoint configuration "{serving}".')
         config_name = str(request.params["EndpointConfigName"])
         variants = self._variants_of(request.region, config_name)
         deployment_config = request.params.get("DeploymentConfig")
