@@ -3,11 +3,12 @@ boto3 clients; each test names the rule's source as the emulator's docstring doe
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from emulator_requests import client_error, code_of, make_config, message_of, register, status
+from emulator_requests import DIMENSION, client_error, code_of, make_config, message_of, register, status
 from fixtures_aws import TEST_DELAYS, ManualClock
 from lowlatency.aws import ErrorKind, classify
 from lowlatency.emulators.aws import AwsEmulator
@@ -58,3 +59,30 @@ def test_a_variant_is_registered_only_while_its_endpoint_is_in_service(
     aws_clock.advance(aws_emulator.sagemaker.delays.maintenance)
     register(autoscaling, "bid")
     assert len(autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]) == 1
+
+
+def test_a_scalable_target_just_registered_may_not_be_seen_by_put_scaling_policy_yet(
+    aws_emulator: AwsEmulator, autoscaling: Any, in_service: str, aws_clock: ManualClock
+) -> None:
+    """API reference, RegisterScalableTarget: "there might be a brief delay until the operation achieves eventual
+    consistency"."""
+    aws_emulator.sagemaker.delays = replace(TEST_DELAYS, target_visibility=1.0)
+    resource_id = register(autoscaling, in_service)
+    scope = {"ServiceNamespace": "sagemaker", "ResourceId": resource_id, "ScalableDimension": DIMENSION}
+    policy = {
+        "TargetValue": 6000.0,
+        "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+    }
+
+    unseen = client_error(
+        lambda: autoscaling.put_scaling_policy(
+            PolicyName="p", PolicyType="TargetTrackingScaling", TargetTrackingScalingPolicyConfiguration=policy, **scope
+        )
+    )
+
+    assert code_of(unseen) == "ObjectNotFoundException"
+    aws_clock.advance(1.0)
+    autoscaling.put_scaling_policy(
+        PolicyName="p", PolicyType="TargetTrackingScaling", TargetTrackingScalingPolicyConfiguration=policy, **scope
+    )
+    assert [p["PolicyName"] for p in autoscaling.describe_scaling_policies(**scope)["ScalingPolicies"]] == ["p"]

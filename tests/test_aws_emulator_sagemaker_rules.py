@@ -7,6 +7,7 @@ code, then that the request goes through once the rule is met.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -361,3 +362,22 @@ def test_an_update_needs_the_config_that_serves_as_well_as_the_new_one(
     sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-v2")
     aws_clock.advance(TEST_DELAYS.update)
     assert sagemaker.describe_endpoint(EndpointName=in_service)["EndpointConfigName"] == "bid-v2"
+
+
+def test_create_endpoint_may_not_see_a_config_or_model_created_a_moment_ago(
+    aws_emulator: AwsEmulator, sagemaker: Any, aws_clock: ManualClock
+) -> None:
+    """API reference, CreateEndpoint: its read of the endpoint configuration is eventually consistent; "If you repeat
+    your read request after a short time, the response should return the latest data"."""
+    aws_emulator.sagemaker.delays = replace(TEST_DELAYS, config_visibility=1.0)
+    make_config(sagemaker, "fresh-v1")
+
+    unseen = client_error(lambda: sagemaker.create_endpoint(EndpointName="fresh", EndpointConfigName="fresh-v1"))
+
+    assert code_of(unseen) == "ValidationException"
+    assert message_of(unseen).startswith("Could not find endpoint configuration")
+    assert classify("sagemaker:CreateEndpoint", unseen).kind is ErrorKind.TRANSIENT
+    assert sagemaker.describe_endpoint_config(EndpointConfigName="fresh-v1")["EndpointConfigName"] == "fresh-v1"
+    aws_clock.advance(1.0)
+    sagemaker.create_endpoint(EndpointName="fresh", EndpointConfigName="fresh-v1")
+    assert status(sagemaker, "fresh") == "Creating"

@@ -128,3 +128,13 @@ def test_registering_autoscaling_of_an_endpoint_that_is_not_in_service_is_busy_n
         "Endpoint e is Updating. The status should be in 'InService' to register it as a scalable target.",
     )
     assert classify("application-autoscaling:RegisterScalableTarget", answer).kind is ErrorKind.TRANSIENT
+
+
+def test_a_config_or_model_a_create_cannot_find_yet_is_asked_for_again() -> None:
+    """CreateEndpoint reads the config and models it uses with an eventually consistent read: one just created may
+    not be found yet. Describe and Delete of a missing one stay 'not there'."""
+    unseen = client_error("ValidationException", 'Could not find endpoint configuration "arn:aws:sagemaker:x".')
+    assert classify("sagemaker:CreateEndpoint", unseen).kind is ErrorKind.TRANSIENT
+    model = client_error("ValidationException", 'Could not find model "arn:aws:sagemaker:us-east-1:1:model/m".')
+    assert classify("sagemaker:CreateEndpointConfig", model).kind is ErrorKind.TRANSIENT
+    assert classify("sagemaker:DescribeEndpointConfig", unseen).kind is ErrorKind.NOT_FOUND

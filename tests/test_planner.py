@@ -145,6 +145,17 @@ def test_endpoint_deleted_out_of_band_is_recreated_with_an_event() -> None:
     assert "deleted outside the operator" in notice.message
 
 
+def test_a_failed_endpoint_the_operator_replaces_is_not_reported_as_deleted_outside() -> None:
+    recreating = Memory(generation=2, endpoint_arn=endpoint().arn, recreating=True)
+    deleting = plan(
+        DESIRED, Observed(endpoint=endpoint("Deleting"), model_exists=True, config_exists=True), OWNER, recreating
+    )
+    assert (deleting.ready.reason, deleting.notices) == ("Recreating", ())
+    gone = plan(DESIRED, NOTHING, OWNER, recreating)
+    assert [type(action) for action in gone.actions] == [CreateModel, CreateEndpointConfig, CreateEndpoint]
+    assert gone.notices == ()
+
+
 def test_in_service_on_another_config_is_updated() -> None:
     observed = Observed(endpoint=endpoint(config="old-config"), model_exists=False, config_exists=False)
     result = plan(DESIRED, observed, OWNER, Memory(generation=2))

@@ -5,6 +5,7 @@ test_reconciler_aws; the emulator's clock driven by hand, so that each pass sees
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -268,3 +269,36 @@ def test_the_audit_finds_the_serving_config_deleted_and_creates_it_again(
     assert serving in audited.events[0].message
     assert sagemaker.describe_endpoint_config(EndpointConfigName=serving)["ProductionVariants"]
     assert (body["status"]["phase"], audited.retry) == ("InService", False)
+
+
+def test_a_failed_endpoint_replaced_under_eventual_consistency_is_not_reported_as_deleted_outside(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock, autoscaling: Any
+) -> None:
+    """CreateEndpoint may not see a config created a moment ago, nor PutScalingPolicy a target just registered: the
+    operator asks again, and its own replacement of a failed endpoint is not mistaken for a deletion outside it."""
+    aws_emulator.sagemaker.delays = replace(TEST_DELAYS, config_visibility=0.5, target_visibility=0.5)
+    aws_emulator.sagemaker.fail_next_create(
+        "adtech-phoenix", "The primary container did not pass the ping health check"
+    )
+    body = resource_body("phoenix", bid_filter_spec(autoscaling=SCALING))
+    for _ in range(4):
+        run_pass(reconciler_on_emulator, body)
+        aws_clock.advance(TEST_DELAYS.create)
+    assert body["status"]["phase"] == "Failed"
+
+    change_image(body, 2)
+    events = []
+    for _ in range(10):
+        result = run_pass(reconciler_on_emulator, body)
+        events += [(event.type, event.reason) for event in result.events]
+        if body["status"].get("phase") == "InService" and not result.moving:
+            break
+        aws_clock.advance(0.5)
+
+    assert body["status"]["observedGeneration"] == 2
+    assert ("Warning", "DriftRepaired") not in events
+    assert ("Normal", "Recreating") in events
+    assert "ValidationException" in [call.error_code for call in aws_emulator.calls(operation="CreateEndpoint")]
+    first_policy, *_ = aws_emulator.calls(operation="PutScalingPolicy")
+    assert first_policy.error_code == "ObjectNotFoundException"
+    assert targets(autoscaling, "adtech-phoenix") == {"AllTraffic": (2, 8)}

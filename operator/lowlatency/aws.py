@@ -179,6 +179,10 @@ _ALREADY_EXISTS_MESSAGES = ("already existing", "already exists")
 # sagemaker ContainerDefinition.ModelDataUrl): the spec's artifact is missing, not the model being created; asking
 # again cannot help until it is uploaded or the spec changes.
 _ARTIFACT_MISSING_MESSAGE = "Could not find model data"
+# CreateEndpoint (and CreateEndpointConfig) read the config and models they use with an eventually consistent read:
+# one created a moment ago may not be found yet, and asking again shortly succeeds
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html).
+_DEPENDENCY_MISSING_MESSAGES = ("Could not find endpoint configuration", 'Could not find model "')
 # SageMaker refuses to change an endpoint that is changing ('Cannot update in-progress endpoint "<arn>".'): the
 # endpoint is busy, often with the operator's own request whose answer was lost, and the next pass sees where it goes.
 # Application Auto Scaling refuses to register the variant of an endpoint that is not InService ("The status should be
@@ -206,6 +210,8 @@ def classify(action: str, error: Exception) -> AwsError:
         creating = action.rpartition(":")[2].startswith("Create")
         if code == "ValidationException" and _ARTIFACT_MISSING_MESSAGE in message:
             return AwsError(action, ErrorKind.PERMANENT, code, message)
+        if creating and code == "ValidationException" and any(text in message for text in _DEPENDENCY_MISSING_MESSAGES):
+            return AwsError(action, ErrorKind.TRANSIENT, code, message)
         if creating and code.endswith(".NotFound"):
             # EC2 names the missing id: a subnet or security group the spec refers to, never what is being created.
             # Asking again cannot help; the user must correct the spec.

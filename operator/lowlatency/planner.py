@@ -6,7 +6,7 @@ of band, a failed rollout) is a unit test of a function, and the executor only c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lowlatency.api import Phase, is_reserved_tag_key
@@ -21,6 +21,8 @@ SERVING_STATUSES = {"InService", "Updating", "SystemUpdating", "RollingBack", "U
 ROLLING_DEPLOYMENTS_GUIDE = "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-rolling.html"
 # Condition reason of a request AWS refused outright (not a failure of SageMaker's own doing).
 REJECTED = "AWSRejected"
+# Condition reason while the operator deletes a failed endpoint to create it anew.
+RECREATING = "Recreating"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Memory:
     rollout_generation: int | None = None  # the generation of that move
     observed_generation: int | None = None  # the generation last seen live: a difference at live state is drift
     adopting: bool = False  # the endpoint was named by the adoption annotation and is not yet the operator's
+    recreating: bool = False  # the operator deleted its failed endpoint to create it anew
     rejection: Rejection | None = None  # asking AWS again would only be refused again; a spec change retries
 
 
@@ -269,6 +272,9 @@ def plan(desired: DesiredEndpoint, observed: Observed, owner: Owner, memory: Mem
         )
         return Plan((), "Failed", Verdict(False, "NameConflict", message), failure_reason=message)
 
+    if endpoint.status == "Deleting" and memory.recreating:
+        return _recreating(endpoint)
+
     if endpoint.status in TRANSITIONAL_STATUSES:
         phase: Phase = "Creating" if endpoint.status == "Creating" else "Updating"
         message = f"SageMaker endpoint {endpoint.name} is {endpoint.status}"
@@ -384,7 +390,7 @@ def _plan_create(desired: DesiredEndpoint, observed: Observed, memory: Memory) -
     actions = _create_missing(desired, observed)
     actions.append(CreateEndpoint(desired.endpoint_name, desired.endpoint_config_name, desired.tags))
     notices: tuple[Notice, ...] = ()
-    if memory.endpoint_arn is not None:
+    if memory.endpoint_arn is not None and not memory.recreating:
         message = f"SageMaker endpoint {desired.endpoint_name} was deleted outside the operator; creating it again"
         notices = (Notice("DriftRepaired", message, warning=True),)
     return Plan(
@@ -419,13 +425,15 @@ def _plan_failed(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
     if tried_this_generation or unknown_but_same:
         message = f"SageMaker endpoint {endpoint.name} failed: {endpoint.failure_reason}"
         return Plan((), "Failed", Verdict(False, "EndpointFailed", message), failure_reason=endpoint.failure_reason)
-    return Plan(
-        (DeleteEndpoint(endpoint.name),),
-        "Creating",
-        Verdict(False, "Recreating", f"Deleting failed SageMaker endpoint {endpoint.name} to create it anew"),
-        poll=True,
-        notices=(Notice("Recreating", f"Deleting failed SageMaker endpoint {endpoint.name} to create it anew"),),
-    )
+    recreating = _recreating(endpoint)
+    notice = Notice(RECREATING, recreating.ready.message)
+    return replace(recreating, actions=(DeleteEndpoint(endpoint.name),), notices=(notice,))
+
+
+def _recreating(endpoint: ObservedEndpoint) -> Plan:
+    """The failed endpoint is being deleted by the operator itself, to be created anew: no drift to report."""
+    message = f"Deleting failed SageMaker endpoint {endpoint.name} to create it anew"
+    return Plan((), "Creating", Verdict(False, RECREATING, message), poll=True)
 
 
 def _plan_missing_live_config(desired: DesiredEndpoint, observed: Observed, endpoint: ObservedEndpoint) -> Plan:

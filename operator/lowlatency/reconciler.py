@@ -26,6 +26,7 @@ from lowlatency.desired import DEFAULT_VARIANT_NAME, DesiredEndpoint, Owner, bui
 from lowlatency.naming import endpoint_name, is_sagemaker_name
 from lowlatency.observability import PassOutcome
 from lowlatency.planner import (
+    RECREATING,
     REJECTED,
     SERVING_STATUSES,
     Memory,
@@ -351,7 +352,9 @@ class EndpointReconciler:
         if error.kind is ErrorKind.QUOTA:
             return self._quota_exceeded(resource, error, serving=serving)
         previous = _condition(resource.status, "Ready")
-        verdict = Verdict(previous is not None and previous.status == "True", "Retrying", f"Retrying after: {error}")
+        # A failed endpoint being replaced stays so through a retry, so that its absence is not taken for drift.
+        reason = RECREATING if previous is not None and previous.reason == RECREATING else "Retrying"
+        verdict = Verdict(previous is not None and previous.status == "True", reason, f"Retrying after: {error}")
         phase = resource.status.phase or "Pending"
         return PassResult(self._status(resource, phase, verdict), retry=True)
 
@@ -411,6 +414,7 @@ def _rejection(status: Status, generation: int) -> Rejection | None:
 
 def _memory(resource: EndpointResource) -> Memory:
     rollout = resource.status.rollout
+    ready = _condition(resource.status, "Ready")
     return Memory(
         generation=resource.generation,
         endpoint_arn=resource.status.endpoint_arn,
@@ -418,6 +422,7 @@ def _memory(resource: EndpointResource) -> Memory:
         rollout_generation=rollout.generation if rollout else None,
         observed_generation=resource.status.observed_generation,
         adopting=resource.adopting,
+        recreating=ready is not None and ready.reason == RECREATING,
         rejection=_rejection(resource.status, resource.generation),
     )
 

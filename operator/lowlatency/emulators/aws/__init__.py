@@ -150,6 +150,7 @@ class AwsEmulator:
             get_backend("moto_api")["global"].reset()
             self._put_model_artifacts()
             self.sagemaker.reset(self._initial_delays)
+            self._autoscaling.reset()
             self._gateway.faults.clear()
             self._gateway.log.clear()
 

@@ -14,7 +14,10 @@ What real Application Auto Scaling does, and what moto lacks that is added here:
   target that is not registered answers ``ObjectNotFoundException``, as do DeleteScalingPolicy and
   DeleteScheduledAction for what does not exist.
 - **PutScalingPolicy** and **PutScheduledAction** need a registered target: otherwise ``ObjectNotFoundException``
-  ("No scalable target registered for ...").
+  ("No scalable target registered for ..."). A target just registered may not be seen yet: "there might be a brief
+  delay until the operation achieves eventual consistency"
+  (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html); with
+  ``Delays.target_visibility`` the two answer so for that long after the registration that created the target.
 - Target tracking on ``SageMakerVariantInvocationsPerInstance``, DescribeScalableTargets/ScalingPolicies/
   ScheduledActions: moto's shapes are the service's.
 - The rule that an UpdateEndpoint may not change the instance type of a registered variant, and the deregistration
@@ -79,6 +82,10 @@ def _target(request: ApiRequest) -> Any:
     return target
 
 
+def _key(request: ApiRequest) -> tuple[str, str, str]:
+    return request.region, str(request.params.get("ResourceId")), str(request.params.get("ScalableDimension"))
+
+
 def _require_target(request: ApiRequest) -> None:
     if _target(request) is None:
         raise ServiceError(
@@ -91,6 +98,7 @@ class ApplicationAutoScaling:
 
     def __init__(self, gateway: Gateway, endpoints: SageMakerEndpoints) -> None:
         self._endpoints = endpoints
+        self._visible_at: dict[tuple[str, str, str], float] = {}  # (region, resource id, dimension) of new targets
         gateway.route(SERVICE, "RegisterScalableTarget", self._register)
         gateway.route(SERVICE, "DeregisterScalableTarget", self._deregister)
         gateway.route(SERVICE, "PutScalingPolicy", self._put_with_target)
@@ -118,6 +126,9 @@ class ApplicationAutoScaling:
                 "scalable target.",
             )
         reply = pass_through()
+        if reply.status == 200 and existing is None:
+            visible_at = self._endpoints.clock() + self._endpoints.delays.target_visibility
+            self._visible_at[_key(request)] = visible_at
         if reply.status == 200 and sagemaker_variant and low is not None and high is not None:
             self._endpoints.clamp_to_target(request.region, resource[1], resource[3], int(low), int(high))
         return reply
@@ -129,7 +140,14 @@ class ApplicationAutoScaling:
 
     def _put_with_target(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
         _require_target(request)
+        if self._endpoints.clock() < self._visible_at.get(_key(request), 0.0):
+            raise ServiceError(
+                "ObjectNotFoundException", f"No scalable target registered for {_describe_target(request.params)}"
+            )
         return pass_through()
+
+    def reset(self) -> None:
+        self._visible_at.clear()
 
     def _delete_scaling_policy(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
         backend = _backend(request.region)

@@ -41,6 +41,11 @@ What real SageMaker does, and what is imitated here:
   in its documentation but does not refuse), but UpdateEndpoint then answers ``Could not find endpoint configuration``
   for the config that serves: it needs the old config as well as the new one ("You must not delete an EndpointConfig
   in use by an endpoint that is live", https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html).
+- **Eventual consistency**: "When you call CreateEndpoint, a load call is made to DynamoDB to verify that your
+  endpoint configuration exists ... If the dependent entities are not yet in DynamoDB, this causes a validation
+  error" (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html): with
+  ``Delays.config_visibility``, CreateEndpoint answers ``Could not find endpoint configuration/model`` for a config
+  or model created less than that long ago.
 - **CreateModel** refuses a container whose ``ModelDataUrl`` names an S3 object that does not exist
   (``Could not find model data at s3://...``; the emulator's S3 is moto's, see :mod:`.artifacts`).
 - **Quotas**: instances of a type for endpoint usage, where a test sets one (:mod:`.quotas`).
@@ -112,7 +117,9 @@ IN_PROGRESS_STATUSES: Final = frozenset({"Creating", "Updating", "SystemUpdating
 
 @dataclass(frozen=True)
 class Delays:
-    """How long each transition lasts, in seconds of the emulator's clock."""
+    """How long each transition lasts, in seconds of the emulator's clock; and how long a new model or endpoint
+    config stays invisible to CreateEndpoint, and a new scalable target to PutScalingPolicy and PutScheduledAction
+    (eventual consistency, off unless a test turns it on)."""
 
     create: float = 2.0
     update: float = 2.0
@@ -120,6 +127,8 @@ class Delays:
     capacity: float = 1.0
     maintenance: float = 1.0
     delete: float = 1.0
+    config_visibility: float = 0.0
+    target_visibility: float = 0.0
 
 
 @dataclass
@@ -227,6 +236,7 @@ class SageMakerEndpoints:
         self._failing_creates: dict[str, str] = {}
         self._failing_updates: dict[str, tuple[str, UpdateOutcome]] = {}
         self._model_servers: dict[str | None, str] = {}
+        self._visible_at: dict[tuple[str, str, str], float] = {}  # (kind, region, name) of new models and configs
         self.quotas = InstanceQuotas()
         gateway.before_each.append(self.advance)
         routes: dict[str, Callable[[ApiRequest, PassThrough], Reply]] = {
@@ -330,6 +340,7 @@ class SageMakerEndpoints:
             self._failing_creates.clear()
             self._failing_updates.clear()
             self._model_servers.clear()
+            self._visible_at.clear()
             self.quotas.clear()
 
     def _find(self, endpoint_name: str) -> _Endpoint:
@@ -410,22 +421,31 @@ class SageMakerEndpoints:
         return name
 
     def _create_model(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
-        self._existing(request, _backend(request.region)._models, "model", "model", "ModelName")
+        name = self._existing(request, _backend(request.region)._models, "model", "model", "ModelName")
         require_model_data(request.params)
-        return pass_through()
+        return self._created(("model", request.region, name), pass_through())
 
     def _create_endpoint_config(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
         backend = _backend(request.region)
-        self._existing(
+        name = self._existing(
             request, backend.endpoint_configs, "endpoint-config", "endpoint configuration", "EndpointConfigName"
         )
-        return pass_through()
+        return self._created(("endpoint-config", request.region, name), pass_through())
+
+    def _created(self, key: tuple[str, str, str], reply: Reply) -> Reply:
+        if reply.status == 200:
+            self._visible_at[key] = self.clock() + self.delays.config_visibility
+        return reply
+
+    def _visible(self, kind: str, region: str, name: str) -> bool:
+        """Whether CreateEndpoint's read of a model or config sees it yet (eventual consistency)."""
+        return self.clock() >= self._visible_at.get((kind, region, name), 0.0)
 
     def _create_endpoint(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
         backend = _backend(request.region)
         name = self._existing(request, backend.endpoints, "endpoint", "endpoint", "EndpointName")
         config_name = str(request.params["EndpointConfigName"])
-        variants = self._variants_of(request.region, config_name)
+        variants = self._variants_of(request.region, config_name, visible_only=True)
         self.quotas.require(self._instances_in_use(request.region), _instances(variants))
         reply = pass_through()
         if reply.status != 200:
@@ -448,10 +468,12 @@ class SageMakerEndpoints:
         self._start(endpoint, _Transition("create", now, now + self.delays.create, failure, variants=variants))
         return json_reply({"EndpointArn": endpoint.arn})
 
-    def _variants_of(self, region: str, config_name: str) -> list[_Variant]:
+    def _variants_of(self, region: str, config_name: str, *, visible_only: bool = False) -> list[_Variant]:
+        """The variants a config describes; ``visible_only``: as CreateEndpoint's eventually consistent read sees
+        the config and its models."""
         backend = _backend(region)
         config = backend.endpoint_configs.get(config_name)
-        if config is None:
+        if config is None or (visible_only and not self._visible("endpoint-config", region, config_name)):
             raise validation_error(
                 f'Could not find endpoint configuration "{arn("endpoint-config", config_name, region)}".'
             )
@@ -459,7 +481,7 @@ class SageMakerEndpoints:
         for production_variant in config.production_variants:
             model_name = production_variant["ModelName"]
             model = backend._models.get(model_name)
-            if model is None:
+            if model is None or (visible_only and not self._visible("model", region, model_name)):
                 raise validation_error(f'Could not find model "{arn("model", model_name, region)}".')
             container = model.primary_container
             count = int(production_variant.get("InitialInstanceCount", 1))
