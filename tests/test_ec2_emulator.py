@@ -10,6 +10,7 @@ import botocore.exceptions
 import pytest
 
 from fixtures_aws import AwsClientFactory
+from lowlatency.emulators.aws import ec2 as ec2_emulator
 
 RUNTIME = "com.amazonaws.us-east-1.sagemaker.runtime"
 ZONES = ("us-east-1a", "us-east-1b")
@@ -164,3 +165,26 @@ def test_a_resource_holds_at_most_50_tags_with_keys_and_values_of_limited_length
         assert (refusal(tag)[0], refusal(create)[0]) == ("InvalidParameterValue", "InvalidParameterValue")
     ec2.create_tags(Resources=[other], Tags=[{"Key": "k" * 127, "Value": "v" * 256}])
     assert len(ec2.describe_vpc_endpoints()["VpcEndpoints"]) == 2  # a refused creation made nothing
+
+
+def test_deleting_answers_which_endpoints_it_did_not_delete(ec2: Any, network: dict[str, Any]) -> None:
+    kept, deleted = (
+        create_endpoint(ec2, network, [subnet])["VpcEndpointId"] for subnet in (network["a1"], network["b1"])
+    )
+    missing = "vpce-0123456789abcdef0"
+    ec2_emulator.refuse_next_deletion(
+        kept, "UnauthorizedOperation", "You are not authorized to perform this operation."
+    )
+
+    answer = ec2.delete_vpc_endpoints(VpcEndpointIds=[kept, deleted, missing])
+
+    assert [(item["ResourceId"], item["Error"]["Code"]) for item in answer["Unsuccessful"]] == [
+        (kept, "UnauthorizedOperation"),
+        (missing, "InvalidVpcEndpoint.NotFound"),
+    ]
+    states = {
+        e["VpcEndpointId"]: e["State"]
+        for e in ec2.describe_vpc_endpoints(VpcEndpointIds=[kept, deleted])["VpcEndpoints"]
+    }
+    assert states == {kept: "available", deleted: "deleted"}
+    assert ec2.delete_vpc_endpoints(VpcEndpointIds=[kept])["Unsuccessful"] == []  # refused once

@@ -16,6 +16,7 @@ from lowlatency.api import VpcEndpointSpec
 from lowlatency.aws import AwsError, ErrorKind
 from lowlatency.desired import Owner
 from lowlatency.emulators.aws import AwsEmulator
+from lowlatency.emulators.aws import ec2 as ec2_emulator
 from lowlatency.vpc import (
     INSTALLATION_TAG_PREFIX,
     MAX_CREATE_ATTEMPTS,
@@ -306,6 +307,24 @@ def test_a_creation_ec2_refuses_for_another_reason_stays_a_rejection(
     with pytest.raises(AwsError) as raised:
         shared.use(ec2, "us-east-1", network)
     assert (raised.value.kind, raised.value.aws_message) == (ErrorKind.PERMANENT, refusal)
+    assert usable(ec2, network.vpc_id) == []
+
+
+@pytest.mark.timeout(30)
+def test_a_deletion_listed_unsuccessful_is_the_calls_error_unless_the_endpoint_is_already_gone(
+    ec2: Any, network: VpcEndpointSpec
+) -> None:
+    apply(ec2, creation(network))
+    (endpoint_id,) = usable(ec2, network.vpc_id)
+    ec2_emulator.refuse_next_deletion(endpoint_id, "UnauthorizedOperation", "You are not authorized.")
+
+    with pytest.raises(AwsError) as raised:
+        apply(ec2, DeleteVpcEndpoint(endpoint_id))
+
+    assert (raised.value.kind, raised.value.code) == (ErrorKind.PERMANENT, "UnauthorizedOperation")
+    assert usable(ec2, network.vpc_id) == [endpoint_id]
+    apply(ec2, DeleteVpcEndpoint(endpoint_id))
+    apply(ec2, DeleteVpcEndpoint("vpce-0123456789abcdef0"))  # listed with InvalidVpcEndpoint.NotFound: gone
     assert usable(ec2, network.vpc_id) == []
 
 

@@ -7,6 +7,7 @@ DNS), a VPC never holds more than one runtime endpoint, and deleting its last us
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from fixtures_aws import AwsClientFactory
 from lowlatency.aws import AwsClients, AwsSettings
 from lowlatency.desired import Owner
 from lowlatency.emulators.aws import AwsEmulator
+from lowlatency.emulators.aws import ec2 as ec2_emulator
 from lowlatency.reconciler import EndpointReconciler, EndpointResource, PassResult
 from lowlatency.vpc import INSTALLATION_TAG_PREFIX, ClusterUnreadable, Installation, VpcEndpoints
 from specs import bid_filter_spec
@@ -262,11 +264,11 @@ def test_a_cluster_it_cannot_read_keeps_the_endpoint_and_says_why_while_retrying
     blind = EndpointReconciler(reconciler.clients, vpc_endpoints=VpcEndpoints(UnreadableCluster()))
     results: list[PassResult] = []
 
-    def until_it_retries(found: dict[str, Any]) -> bool:  # the SageMaker endpoint goes first, then the VPC's turn
+    def until_the_vpc_endpoints_turn(found: dict[str, Any]) -> bool:  # the SageMaker endpoint goes first
         results.append(blind.delete(EndpointResource.from_body(found)))
-        return results[-1].retry or results[-1].done
+        return results[-1].done or "ListLowLatencyEndpoints" in json.dumps(results[-1].status)
 
-    settle([body], until_it_retries, timeout=30)
+    settle([body], until_the_vpc_endpoints_turn, timeout=30)
 
     result = results[-1]
     assert (result.retry, result.done) == (True, False)
@@ -293,3 +295,30 @@ def test_a_retained_user_leaves_its_vpc_endpoint_in_place_for_good(
 
     (left,) = usable_endpoints(ec2, vpc_id)
     assert {"Key": "lowlatency.io/retained", "Value": "true"} in left["Tags"]
+
+
+@pytest.mark.timeout(60)
+def test_a_deletion_ec2_lists_as_unsuccessful_keeps_the_finalizer_until_the_endpoint_is_gone(
+    reconciler: EndpointReconciler, cluster: BodiesCluster, ec2: Any
+) -> None:
+    vpc_id = create_vpc(ec2)
+    (block,) = network(ec2, vpc_id, 1)
+    body = resource_body("bidder", bid_filter_spec(vpcEndpoint=block))
+    cluster.add(body)
+    converge(reconciler, body)
+    refusal = "You are not authorized to perform this operation."
+    ec2_emulator.refuse_next_deletion(body["status"]["vpcEndpointId"], "UnauthorizedOperation", refusal)
+    body["metadata"]["deletionTimestamp"] = "2026-11-25T10:00:00Z"
+    results: list[PassResult] = []
+
+    def until_the_vpc_endpoints_turn(found: dict[str, Any]) -> bool:  # the SageMaker endpoint goes first
+        results.append(reconciler.delete(EndpointResource.from_body(found)))
+        return results[-1].done or "DeleteVpcEndpoints" in json.dumps(results[-1].status)
+
+    settle([body], until_the_vpc_endpoints_turn, timeout=30)
+
+    assert not results[-1].done  # EC2 answered 200, but the endpoint is still there, and billed
+    assert f"DeleteVpcEndpoints failed: UnauthorizedOperation: {refusal}" in results[-1].status["failureReason"]
+    assert len(usable_endpoints(ec2, vpc_id)) == 1
+    settle([body], deleted(reconciler, cluster), timeout=30)
+    assert usable_endpoints(ec2, vpc_id) == []

@@ -38,6 +38,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+import botocore.exceptions
+
 from lowlatency.api import VpcEndpointSpec
 from lowlatency.aws import AwsError, ErrorKind, aws_call
 from lowlatency.desired import MANAGER, TAG_MANAGED_BY, TAG_PREFIX, TAG_RETAINED, Owner
@@ -381,11 +383,23 @@ def apply(ec2: EC2Client, action: VpcAction) -> None:
                 ec2.delete_tags(Resources=[endpoint_id], Tags=[{"Key": key}])
         case DeleteVpcEndpoint(id=endpoint_id):
             try:
-                with aws_call("ec2:DeleteVpcEndpoints"):
-                    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id])
+                _delete(ec2, endpoint_id)
             except AwsError as error:
                 if error.kind is not ErrorKind.NOT_FOUND:
                     raise
+
+
+def _delete(ec2: EC2Client, endpoint_id: str) -> None:
+    """DeleteVpcEndpoints answers 200 and lists the endpoints it did not delete, each with its error (botocore ec2
+    DeleteVpcEndpointsResult.Unsuccessful): one listed is still there, and billed; its error is classified as if
+    the call had failed with it."""
+    with aws_call("ec2:DeleteVpcEndpoints"):
+        unsuccessful = ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id]).get("Unsuccessful", [])
+        for item in unsuccessful:
+            error = item.get("Error", {})
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": error.get("Code", ""), "Message": error.get("Message", "")}}, "DeleteVpcEndpoints"
+            )
 
 
 # --- sharing, as one operator process does it -------------------------------------------------------------------

@@ -18,6 +18,12 @@ What real EC2 does for ``CreateVpcEndpoint`` of type Interface, and what moto la
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html, and "one subnet per Availability
   Zone" in https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html). The message is the
   shape EC2 answers with ("Found another VPC endpoint subnet in the availability zone of <subnet>").
+- **DeleteVpcEndpoints answers 200 with an ``Unsuccessful`` list** (botocore ec2 DeleteVpcEndpointsResult.Unsuccessful)
+  for the endpoints it did not delete: an id that does not exist is listed with ``InvalidVpcEndpoint.NotFound``
+  (EC2's error codes: "If you are performing a bulk request that is partially successful or unsuccessful, the
+  response includes a list of the unsuccessful items"), where moto ignored it; and :func:`refuse_next_deletion`
+  makes the next deletion of one endpoint unsuccessful with the error a test gives (EC2 documents no list of the
+  reasons).
 - **Tags**: at most 50 per resource (moto counts them already: ``TagLimitExceeded``), keys of at most 127
   characters and values of at most 256 (botocore ec2 Tag.Key, botocore ec2 Tag.Value; the 50 in
   https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html), checked here on CreateTags and on the
@@ -35,10 +41,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError, InvalidSecurityGroupNotFoundError
+from moto.ec2.models import ec2_backends
 from moto.ec2.models.subnets import SubnetBackend
 from moto.ec2.models.tags import TagBackend
 from moto.ec2.models.vpcs import VPCBackend
+from moto.ec2.responses.vpcs import VPCs
 from moto.ec2.utils import random_resource_id
 
 
@@ -49,6 +58,7 @@ def extend_moto() -> None:
     create = VPCBackend.create_vpc_endpoint
     modify = VPCBackend.modify_vpc_endpoint
     describe_subnets = SubnetBackend.describe_subnets
+    delete = VPCBackend.delete_vpc_endpoints
     create_tags = TagBackend.create_tags
 
     def create_vpc_endpoint(backend: Any, **request: Any) -> Any:
@@ -86,11 +96,33 @@ def extend_moto() -> None:
             backend.get_subnet(subnet_id)  # raises InvalidSubnetID.NotFound naming it
         return describe_subnets(backend, subnet_ids=subnet_ids, filters=filters)
 
+    def delete_vpc_endpoints_listing_failures(backend: Any, vpce_ids: list[str] | None = None) -> list[Any]:
+        unsuccessful = []
+        for endpoint_id in vpce_ids or []:
+            endpoint = backend.vpc_end_points.get(endpoint_id)
+            refusal = getattr(endpoint, _REFUSED_DELETION, None) if endpoint is not None else None
+            if endpoint is None:
+                refusal = ("InvalidVpcEndpoint.NotFound", f"The VPC endpoint '{endpoint_id}' does not exist")
+            if refusal is None:
+                delete(backend, vpce_ids=[endpoint_id])
+                continue
+            if endpoint is not None:
+                delattr(endpoint, _REFUSED_DELETION)
+            code, message = refusal
+            unsuccessful.append({"Error": {"Code": code, "Message": message}, "ResourceId": endpoint_id})
+        return unsuccessful
+
+    def answer_delete_vpc_endpoints(response: Any) -> ActionResult:
+        ids = response._get_param("VpcEndpointIds", [])
+        return ActionResult({"Unsuccessful": response.ec2_backend.delete_vpc_endpoints(vpce_ids=ids)})
+
     def create_tags_within_limits(backend: Any, resource_ids: list[str], tags: dict[str, str]) -> bool:
         _refuse_long_tags(tags)
         return create_tags(backend, resource_ids, tags)
 
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint  # type: ignore[method-assign,assignment]
+    VPCBackend.delete_vpc_endpoints = delete_vpc_endpoints_listing_failures  # type: ignore[method-assign,assignment]
+    VPCs.delete_vpc_endpoints = answer_delete_vpc_endpoints  # type: ignore[method-assign,assignment]
     TagBackend.create_tags = create_tags_within_limits  # type: ignore[method-assign,assignment]
     VPCBackend.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign,assignment]
     SubnetBackend.describe_subnets = describe_subnets_naming_the_missing  # type: ignore[method-assign,assignment]
@@ -100,6 +132,21 @@ def _require_security_groups(backend: Any, group_ids: list[str] | None) -> None:
     for group_id in group_ids or []:
         if backend.get_security_group_from_id(group_id) is None:
             raise InvalidSecurityGroupNotFoundError(group_id)
+
+
+# A deletion a test made unsuccessful, kept on moto's endpoint object (moto's reset forgets it with the endpoint).
+_REFUSED_DELETION = "lowlatency_refused_deletion"
+
+
+def refuse_next_deletion(endpoint_id: str, code: str, message: str) -> None:
+    """The next DeleteVpcEndpoints of this endpoint lists it as ``Unsuccessful`` with this error, and leaves it."""
+    for regions in ec2_backends.values():
+        for backend in regions.values():
+            endpoint = backend.vpc_end_points.get(endpoint_id)
+            if endpoint is not None:
+                setattr(endpoint, _REFUSED_DELETION, (code, message))
+                return
+    raise KeyError(f"no VPC endpoint {endpoint_id}")
 
 
 TAG_KEY_LENGTH, TAG_VALUE_LENGTH = 127, 256
