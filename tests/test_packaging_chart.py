@@ -203,8 +203,8 @@ def test_irsa_role_on_the_service_account(helm: str, tmp_path: Path) -> None:
 
 
 RESOURCE_RULES = {
-    *(("lowlatency.io", "lowlatencyendpoints", verb) for verb in ("get", "list", "watch", "patch")),
-    *(("lowlatency.io", "lowlatencyendpoints/status", verb) for verb in ("get", "patch")),
+    *(("lowlatency.io", "lowlatencyendpoints", verb) for verb in ("list", "watch", "patch")),
+    ("lowlatency.io", "lowlatencyendpoints/status", "patch"),
     ("", "events", "create"),
 }
 CRD_OBSERVATION = {("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("list", "watch")}

@@ -88,8 +88,8 @@ def test_kustomize_builds_a_complete_valid_installation(kubectl: str, variant: s
 
 
 RESOURCE_RULES = {
-    *(("lowlatency.io", "lowlatencyendpoints", verb) for verb in ("get", "list", "watch", "patch")),
-    *(("lowlatency.io", "lowlatencyendpoints/status", verb) for verb in ("get", "patch")),
+    *(("lowlatency.io", "lowlatencyendpoints", verb) for verb in ("list", "watch", "patch")),
+    ("lowlatency.io", "lowlatencyendpoints/status", "patch"),
     ("", "events", "create"),
 }
 CRD_OBSERVATION = {("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("list", "watch")}

@@ -47,10 +47,10 @@ app.kubernetes.io/part-of: lowlatency
 # conditions, kopf's progress) through the status subresource. The operator never creates or deletes them.
 - apiGroups: [lowlatency.io]
   resources: [lowlatencyendpoints]
-  verbs: [get, list, watch, patch]
+  verbs: [list, watch, patch]
 - apiGroups: [lowlatency.io]
   resources: [lowlatencyendpoints/status]
-  verbs: [get, patch]
+  verbs: [patch]
 # Events on the resources (kopf posts core/v1 Events).
 - apiGroups: [""]
   resources: [events]
