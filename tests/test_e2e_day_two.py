@@ -10,6 +10,7 @@ import pytest
 
 from e2e_support import NAMESPACE, EndToEnd, Resource, Scaling, condition, create_network, describe_scaling, status_of
 from lowlatency import endpoints
+from lowlatency.api import DeploymentSpec
 from lowlatency.aws import AwsClients, AwsSettings, RegionClients
 from lowlatency.desired import MANAGER, TAG_MANAGED_BY
 from lowlatency.emulators.aws import AwsEmulator
@@ -163,6 +164,10 @@ def test_deployment_strategy_reaches_update_endpoint(
     e2e.patch(NAME, image("1.7-2"))
     e2e.wait_in_service(NAME, generation=2)
 
+    # The time limit covers the strategy's waits (its figures: test_desired, test_aws_emulator_sagemaker_rules).
+    timeout = DeploymentSpec.model_validate(deployment).execution_timeout_seconds()
+    policy = next(name for name in ("BlueGreenUpdatePolicy", "RollingUpdatePolicy") if name in expected)
+    expected = {**expected, policy: {**expected[policy], "MaximumExecutionTimeoutInSeconds": timeout}}
     assert e2e.sagemaker.describe_endpoint(EndpointName=ENDPOINT)["LastDeploymentConfig"] == expected
 
 
@@ -284,13 +289,18 @@ def test_operator_killed_while_updating_and_restarted_finishes_the_rollout(e2e: 
 
 @pytest.mark.timeout(60)
 def test_deleting_during_a_rollout_removes_both_configs_and_models(e2e: EndToEnd) -> None:
+    """SageMaker refuses DeleteEndpoint while an update is in progress: the finalizer waits for the rollout to end,
+    then deletes the endpoint and both configs and models."""
     e2e.create(NAME)
     clock = e2e.freeze_sagemaker()
     e2e.patch(NAME, image("1.7-2"))
     e2e.wait(lambda: e2e.aws.count("UpdateEndpoint") == 1, "UpdateEndpoint")
 
     e2e.kubectl("delete", "lle", NAME, "-n", NAMESPACE, "--wait=false")
-    e2e.wait(lambda: e2e.aws.count("DeleteEndpoint") == 1, "DeleteEndpoint")
+    e2e.after_passes(2)
+    assert e2e.aws.count("DeleteEndpoint") == 0
+    clock.advance(60)  # the rollout ends
+    e2e.wait(lambda: e2e.aws.count("DeleteEndpoint") == 1, "DeleteEndpoint once the endpoint is InService")
     clock.advance(60)
     e2e.wait(lambda: e2e.get(NAME) is None, "the resource gone")
 
