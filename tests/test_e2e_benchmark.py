@@ -17,9 +17,12 @@ from typing import Any
 
 import pytest
 
+from benchmark_support import bracket_of_measured
 from e2e_support import NAMESPACE, EndToEnd, Resource, condition, describe_scaling, status_of
+from lowlatency import api, benchmark
 from lowlatency.emulators.aws import AwsEmulator
-from lowlatency.emulators.model_server import Fixed, LogNormal, ModelServer
+from lowlatency.emulators.model_server import Fixed, LogNormal, ModelServerProcess, Served
+from lowlatency.measuring import ramp_for
 from lowlatency.naming import endpoint_name
 from specs import bid_filter_spec
 
@@ -27,6 +30,9 @@ MODEL_LATENCY = LogNormal(p50_ms=6.0, p99_ms=18.0)
 PRICE_PER_HOUR = 1.25  # of ml.c5.xlarge in the test's own price table, unlike any real price
 INSTANCES = 2
 RAMP_STEP_SECONDS = 1.0
+# The operator's way to the emulated runtime and back (its benchmark's event loop, the runtime's HTTP server in this
+# test's process): how much longer than the runtime's own record the operator may measure the median request.
+RUNTIME_WAY_MS = 10.0
 
 
 def benchmark_spec(**overrides: Any) -> dict[str, Any]:
@@ -37,9 +43,10 @@ pytest_plugins = ["e2e_fixtures"]
 
 
 @pytest.fixture(autouse=True)
-def model_server(aws_emulator: AwsEmulator) -> Iterator[ModelServer]:
-    """Every endpoint's invocations answered by one model server (the emulator's reset removes the route)."""
-    with ModelServer(latency=MODEL_LATENCY) as server:
+def model_server(aws_emulator: AwsEmulator) -> Iterator[ModelServerProcess]:
+    """Every endpoint's invocations answered by one model server, in a process of its own (the emulator's reset
+    removes the route)."""
+    with ModelServerProcess(latency=MODEL_LATENCY) as server:
         aws_emulator.sagemaker.route_invocations(None, server.url)
         yield server
 
@@ -78,24 +85,49 @@ def benchmarked(e2e: EndToEnd, name: str, generation: int, timeout: float = 30) 
     return e2e.wait_for_status(name, done, f"benchmarked at generation {generation}", timeout)
 
 
+def best_rate(served: list[Served], seconds: float) -> float:
+    """The most answers the server wrote in any ``seconds`` of its record, per second."""
+    answered = sorted(request.answered for request in served)
+    first = most = 0
+    for index, at in enumerate(answered):
+        while at - answered[first] > seconds:
+            first += 1
+        most = max(most, index - first + 1)
+    return most / seconds
+
+
 def events_of(e2e: EndToEnd, name: str, reason: str) -> list[dict[str, Any]]:
     return [event for event in e2e.events(name) if event.get("reason") == reason]
 
 
+@pytest.mark.latency_accuracy
 @pytest.mark.timeout(90)
 def test_the_live_generation_is_benchmarked_once_into_status_condition_event_cost_and_metric(
-    e2e: EndToEnd, model_server: ModelServer, metrics_port: int
+    e2e: EndToEnd, aws_emulator: AwsEmulator, model_server: ModelServerProcess, metrics_port: int
 ) -> None:
-    e2e.apply("bid-filter", bid_filter_spec(benchmark=benchmark_spec()))
+    spec = benchmark_spec()
+    e2e.apply("bid-filter", bid_filter_spec(benchmark=spec))
     found = benchmarked(e2e, "bid-filter", 1)
     result = status_of(found)["benchmark"]
 
     assert (result["requests"], result["errors"], result["sloMet"]) == (300, 0, True)
-    # Each latency is the model's plus the emulated runtime's forwarding and the scheduling of three processes on a
-    # two-core machine that other tests may keep busy (milliseconds at the median, up to hundreds at the tail): never
-    # under the distribution (less the sampling error of 300 requests at p99), over it by a bounded overhead.
-    assert MODEL_LATENCY.percentile_ms(50) * 0.95 <= result["p50Ms"] <= MODEL_LATENCY.percentile_ms(50) + 50
-    assert MODEL_LATENCY.percentile_ms(99) * 0.8 <= result["p99Ms"] <= MODEL_LATENCY.percentile_ms(99) + 300
+    # The emulated runtime records the same requests (the model server's time and its own way to it): each latency
+    # is its time and the operator's way to it and back, so no percentile is under the runtime's, and the median is
+    # over it by at most a fixed allowance. (The tail is how late a few answers were read by a process that shares
+    # its interpreter with kopf: the engine's accuracy there is judged in tests/test_benchmark_engine.py, apart.)
+    # The model server answered each request once.
+    _, load = benchmark.from_spec(api.BenchmarkSpec.model_validate(spec, by_alias=True), max_seconds=60)
+    runtime_ms = [
+        call.duration_seconds * 1000
+        for call in sorted(aws_emulator.calls(operation="InvokeEndpoint"), key=lambda call: call.at)
+    ]
+    served = model_server.served()
+    assert len(runtime_ms) == len(served) == load.warmup_requests + 300
+    for key, percentile in (("p50Ms", 50.0), ("p90Ms", 90.0), ("p99Ms", 99.0)):
+        low, _ = bracket_of_measured(runtime_ms, load.warmup_requests, load.concurrency, percentile)
+        assert low <= result[key], (key, result[key], low)
+    _, median_high = bracket_of_measured(runtime_ms, load.warmup_requests, load.concurrency, 50.0)
+    assert result["p50Ms"] <= median_high + RUNTIME_WAY_MS, (result["p50Ms"], median_high)
     assert result["p50Ms"] <= result["p90Ms"] <= result["p99Ms"]
     assert result["throughputRps"] > 0
     assert condition(found, "Benchmarked")["reason"] == "SLOMet"
@@ -112,12 +144,11 @@ def test_the_live_generation_is_benchmarked_once_into_status_condition_event_cos
     assert float(exported) == pytest.approx(result["p99Ms"] / 1000)
 
     # Status records the measured generation: later passes, and a restarted operator, do not measure it again.
-    sent = model_server.invocations
     e2e.after_passes(2)
     e2e.operator.stop()
     e2e.operator.start()
     e2e.after_passes(2)
-    assert model_server.invocations == sent
+    assert len(model_server.served()) == len(served)
     assert status_of(e2e.get("bid-filter"))["benchmark"] == result
 
 
@@ -153,22 +184,22 @@ def test_each_new_generation_is_benchmarked_again(e2e: EndToEnd) -> None:
     assert third["requests"] == 120
 
 
+@pytest.mark.latency_accuracy
 @pytest.mark.timeout(90)
 def test_autoscaling_auto_targets_the_measured_maximum(e2e: EndToEnd, aws_emulator: AwsEmulator) -> None:
-    name = "ranker"
-    # Two requests at a time, 10 ms each: above 200 requests/s the queue grows without bound. Half as much again,
-    # for the ramp's warm-up and its second of measurement, queues the last requests for over half a second, more
-    # than the target, whatever the emulators add.
-    capacity_rps = 2 / 0.010
-    with ModelServer(latency=Fixed(10.0), slots=2) as limited:
+    name, target_p99_ms = "ranker", 300
+    # Two requests at a time, 10 ms each: at most 200 requests/s, fewer through the emulated runtime; the ramp of
+    # offered rates goes past whatever the server manages.
+    with ModelServerProcess(latency=Fixed(10.0), slots=2) as limited:
         aws_emulator.sagemaker.route_invocations(endpoint_name(NAMESPACE, name), limited.url)
         autoscaling = {"minCapacity": 1, "maxCapacity": 4, "targetInvocationsPerInstance": "auto"}
-        e2e.apply(name, bid_filter_spec(autoscaling=autoscaling, benchmark=benchmark_spec(targetP99Ms=300)))
+        e2e.apply(name, bid_filter_spec(autoscaling=autoscaling, benchmark=benchmark_spec(targetP99Ms=target_p99_ms)))
         e2e.wait(
             lambda: events_of(e2e, name, "Rightsized") + events_of(e2e, name, "RightsizingFailed"),
             "the ramp to the maximum rate",
             timeout=60,
         )
+        served = limited.served()
     [event] = events_of(e2e, name, "Rightsized") + events_of(e2e, name, "RightsizingFailed")
     assert event["reason"] == "Rightsized", event["message"]
 
@@ -176,7 +207,12 @@ def test_autoscaling_auto_targets_the_measured_maximum(e2e: EndToEnd, aws_emulat
     measured = status_of(found)["rightsizing"]
     assert measured["generation"] == 1
     assert measured["safetyFactor"] == 0.5
-    assert 0 < measured["maxRpsPerInstance"] * INSTANCES < 1.5 * capacity_rps
+    # The maximum is one of the ramp's rates, and one the server did serve: its record's best over a step's length of
+    # time (give or take one answer in the window).
+    ramp = ramp_for(status_of(found)["benchmark"]["throughputRps"], target_p99_ms, RAMP_STEP_SECONDS)
+    held_rps = measured["maxRpsPerInstance"] * INSTANCES
+    assert held_rps in [pytest.approx(rate) for rate in ramp.rates()]
+    assert held_rps <= best_rate(served, RAMP_STEP_SECONDS) + 1 / RAMP_STEP_SECONDS
     target = math.floor(measured["maxRpsPerInstance"] * 0.5 * 60)
     assert measured["targetInvocationsPerInstance"] == target
 

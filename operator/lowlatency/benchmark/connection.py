@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from typing import NamedTuple
 
 import httptools
 
@@ -17,6 +18,9 @@ from lowlatency.benchmark.signing import Target
 # The throttling codes of AWS's JSON protocols, as the runtime sends them in x-amzn-ErrorType.
 _THROTTLING_ERROR_TYPES = (b"Throttling", b"TooManyRequestsException", b"SlowDown")
 _ERROR_TYPE_HEADER = b"x-amzn-errortype"
+# The id AWS gives every answer (botocore reads it into ResponseMetadata.RequestId): what AWS support, and the
+# runtime's own records, know the request by.
+_REQUEST_ID_HEADER = b"x-amzn-requestid"
 
 
 class Outcome(enum.Enum):
@@ -38,6 +42,13 @@ def classify(status: int, error_type: bytes) -> Outcome:
     return Outcome.CLIENT_ERROR if status < 500 else Outcome.SERVER_ERROR
 
 
+class Answer(NamedTuple):
+    """What became of one request, and the id the runtime answered it under (empty when none came)."""
+
+    outcome: Outcome
+    request_id: bytes = b""
+
+
 class Connection:
     """One keep-alive connection to the target, opened again on the next request after it closed."""
 
@@ -47,17 +58,17 @@ class Connection:
         self._loop = asyncio.get_running_loop()
         self._wire: _Wire | None = None
 
-    async def send(self, raw_request: bytes) -> Outcome:
+    async def send(self, raw_request: bytes) -> Answer:
         """Send one complete request and wait for its response; never raises for what the request met."""
         wire = self._wire
         if wire is None or wire.closed:
             try:
                 wire = self._wire = await asyncio.wait_for(self._connect(), self._timeout)
             except TimeoutError:
-                return Outcome.TIMEOUT
+                return Answer(Outcome.TIMEOUT)
             except OSError:
-                return Outcome.CONNECTION
-        waiter: asyncio.Future[Outcome] = self._loop.create_future()
+                return Answer(Outcome.CONNECTION)
+        waiter: asyncio.Future[Answer] = self._loop.create_future()
         wire.send(raw_request, waiter)
         timer = self._loop.call_later(self._timeout, wire.time_out)
         try:
@@ -89,13 +100,14 @@ class _Wire(asyncio.Protocol):
         self.closed = False
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
-        self._waiter: asyncio.Future[Outcome] | None = None
+        self._waiter: asyncio.Future[Answer] | None = None
         self._error_type = b""
+        self._request_id = b""
 
-    def send(self, raw_request: bytes, waiter: asyncio.Future[Outcome]) -> None:
+    def send(self, raw_request: bytes, waiter: asyncio.Future[Answer]) -> None:
         assert self._transport is not None
         self._waiter = waiter
-        self._error_type = b""
+        self._error_type = self._request_id = b""
         self._transport.write(raw_request)
 
     def time_out(self) -> None:
@@ -113,7 +125,7 @@ class _Wire(asyncio.Protocol):
     def _finish(self, outcome: Outcome) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
-            waiter.set_result(outcome)
+            waiter.set_result(Answer(outcome, self._request_id))
 
     # asyncio.Protocol
 
@@ -135,8 +147,11 @@ class _Wire(asyncio.Protocol):
     # httptools callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == _ERROR_TYPE_HEADER:
+        name = name.lower()
+        if name == _ERROR_TYPE_HEADER:
             self._error_type = value
+        elif name == _REQUEST_ID_HEADER:
+            self._request_id = value
 
     def on_message_complete(self) -> None:
         self._finish(classify(self._parser.get_status_code(), self._error_type))

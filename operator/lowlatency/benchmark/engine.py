@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
-from lowlatency.benchmark.connection import Connection, Outcome
+from lowlatency.benchmark.connection import Answer, Connection
 from lowlatency.benchmark.payloads import Payload
 from lowlatency.benchmark.results import Measurement, RequestRecord, Summary, microseconds, new_histogram, summarize
 from lowlatency.benchmark.signing import InvocationSigner, Target
@@ -97,7 +97,9 @@ class RunResult:
     signatures_made: int = 0
     warnings: list[str] = field(default_factory=list)
     started_at: float = 0.0
-    """Wall-clock time the records' intended send offsets count from."""
+    """Wall-clock time the records' offsets count from."""
+    started_monotonic: float = 0.0
+    """The same moment on ``time.monotonic()``, the clock that all processes of a machine share."""
 
     def summary(self) -> Summary:
         return summarize(self.measurement)
@@ -149,22 +151,27 @@ class _Run:
         self.next_index = index + 1
         return index
 
-    def _record(self, index: int, intended: float, clock_start: float, done: float, outcome: Outcome) -> None:
+    def _record(self, index: int, intended: float, clock_start: float, done: float, answer: Answer) -> None:
         self.last_completion = max(self.last_completion, done)
         if index < self.load.warmup_requests:
             return
         self.completed += 1
-        self.result.measurement.record(done - clock_start, outcome)
+        self.result.measurement.record(done - clock_start, answer.outcome)
         if self.load.record_requests:
-            self.result.records.append(RequestRecord(intended - self.started, done - clock_start, outcome))
+            started = self.started
+            self.result.records.append(
+                RequestRecord(
+                    intended - started, done - clock_start, answer.outcome, answer.request_id.decode(), done - started
+                )
+            )
 
     async def _closed_client(self, connection: Connection) -> None:
         payloads, count = self.payloads, len(self.payloads)
         while (index := self._claim(time.monotonic())) is not None:
             raw = self.signer.request(payloads[index % count])
             sent = time.monotonic()
-            outcome = await connection.send(raw)
-            self._record(index, sent, sent, time.monotonic(), outcome)
+            answer = await connection.send(raw)
+            self._record(index, sent, sent, time.monotonic(), answer)
 
     async def _open_connection(self, connection: Connection) -> None:
         payloads, count, warmup = self.payloads, len(self.payloads), self.load.warmup_requests
@@ -182,8 +189,8 @@ class _Run:
             raw = self.signer.request(payloads[index % count])
             if index >= warmup:
                 self.last_measured_send = time.monotonic()
-            outcome = await connection.send(raw)
-            self._record(index, intended, clock_start, time.monotonic(), outcome)
+            answer = await connection.send(raw)
+            self._record(index, intended, clock_start, time.monotonic(), answer)
 
     async def _probe_loop_lag(self) -> None:
         lag = self.result.loop_lag
@@ -226,6 +233,7 @@ class _Run:
         measurement.finished = self.last_completion + self.wall_offset
         result.signatures_made = self.signer.signatures_made
         result.started_at = self.started + self.wall_offset
+        result.started_monotonic = self.started
         lag_p99_ms = result.loop_lag.get_value_at_percentile(99.0) / 1000
         if lag_p99_ms > LOOP_LAG_WARNING_MS:
             result.warnings.append(

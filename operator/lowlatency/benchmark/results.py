@@ -36,11 +36,15 @@ def microseconds(seconds: float) -> int:
 
 
 class RequestRecord(NamedTuple):
-    """One measured request: when it was meant to be sent (seconds after the run's start), its latency, outcome."""
+    """One measured request: when it was meant to be sent (seconds after the run's start), its latency, outcome, the
+    id the runtime answered it under (``x-amzn-RequestId``; empty when none came), by which the endpoint's side knows
+    it, and when its answer was read (seconds after the run's start)."""
 
     intended_offset_seconds: float
     latency_seconds: float
     outcome: Outcome
+    request_id: str = ""
+    completed_offset_seconds: float | None = None
 
 
 @dataclass

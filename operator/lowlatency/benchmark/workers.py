@@ -61,7 +61,14 @@ def _encode(result: RunResult) -> dict[str, Any]:
     return {
         "measurement": result.measurement.encode(),
         "records": [
-            (record.intended_offset_seconds, record.latency_seconds, record.outcome.value) for record in result.records
+            (
+                record.intended_offset_seconds,
+                record.latency_seconds,
+                record.outcome.value,
+                record.request_id,
+                record.completed_offset_seconds,
+            )
+            for record in result.records
         ],
         "loopLag": result.loop_lag.encode().decode("ascii"),
         "connectionWait": result.connection_wait.encode().decode("ascii"),
@@ -69,6 +76,7 @@ def _encode(result: RunResult) -> dict[str, Any]:
         "signaturesMade": result.signatures_made,
         "warnings": result.warnings,
         "startedAt": result.started_at,
+        "startedMonotonic": result.started_monotonic,
     }
 
 
@@ -121,14 +129,21 @@ def run_processes(address: EndpointAddress, payloads: Sequence[Payload], load: L
 
 def _merge(load: Load, parts: list[dict[str, Any]]) -> RunResult:
     started_at = min(part["startedAt"] for part in parts)
-    result = RunResult(load, merge(Measurement.decode(part["measurement"]) for part in parts), started_at=started_at)
+    started_monotonic = min(part["startedMonotonic"] for part in parts)
+    result = RunResult(
+        load,
+        merge(Measurement.decode(part["measurement"]) for part in parts),
+        started_at=started_at,
+        started_monotonic=started_monotonic,
+    )
     send_rates = [part["sendRateRps"] for part in parts if part["sendRateRps"] is not None]
     result.send_rate_rps = sum(send_rates) if send_rates else None
     result.loop_lag, result.connection_wait = new_histogram(), new_histogram()
     for index, part in enumerate(parts):
         shift = part["startedAt"] - started_at
         result.records.extend(
-            RequestRecord(offset + shift, latency, Outcome(outcome)) for offset, latency, outcome in part["records"]
+            RequestRecord(offset + shift, latency, Outcome(outcome), request_id, None if done is None else done + shift)
+            for offset, latency, outcome, request_id, done in part["records"]
         )
         result.loop_lag.decode_and_add(part["loopLag"])
         result.connection_wait.decode_and_add(part["connectionWait"])

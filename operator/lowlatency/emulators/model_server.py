@@ -12,6 +12,11 @@ What SageMaker does, and what this imitates:
   the container and answers with its body, Content-Type and ``x-Amzn-Invoked-Production-Variant``. This server
   answers that path too, so that a load generator can be pointed at it as its runtime URL; it checks signatures
   (with botocore's SigV4 implementation) only when given credentials.
+- The runtime names every answer, success or error, with a request id in ``x-amzn-RequestId`` (the header botocore's
+  rest-json parser reads into ``ResponseMetadata.RequestId``, ``botocore.parsers.BaseRestParser``); this server does
+  so on the runtime path, and keeps its own record of every invocation under that id (:class:`Served`: when its
+  handler started and when its answer was ready), the truth a load generator's measurement of the same requests is
+  judged against.
 - Failures: the runtime names the AWS error in ``x-amzn-ErrorType`` (ModelError 424 for a container failure,
   ThrottlingException, InternalFailure 500, ServiceUnavailable 503, ValidationError 400). Injected error statuses
   (:attr:`ModelServer.errors`, status to probability) are answered on both paths, with that header on the runtime
@@ -20,7 +25,8 @@ What SageMaker does, and what this imitates:
   queue, so latency rises once the offered rate passes slots / service time, as on a saturated instance.
 - :meth:`ModelServer.stall` holds every answer until a moment (a garbage-collection pause, a noisy neighbour).
 
-With an ``ssl_context`` it serves HTTPS, as the real runtime does (only HTTPS).
+With an ``ssl_context`` it serves HTTPS, as the real runtime does (only HTTPS). :class:`ModelServerProcess` runs it in
+a process of its own, so that its record is taken by a process that the generator it measures cannot hold up.
 
 Timers run on asyncio, whose epoll wait has millisecond resolution: a delay is honoured to within about 1 ms.
 """
@@ -30,17 +36,21 @@ from __future__ import annotations
 import asyncio
 import calendar
 import math
+import multiprocessing.connection
 import random
 import re
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from statistics import NormalDist
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 import botocore.auth
 import botocore.awsrequest
@@ -128,13 +138,31 @@ class RuntimeCredentials:
     session_token: str | None = None
 
 
+@dataclass(frozen=True)
+class Served:
+    """One invocation as the server saw it. Times are ``time.monotonic()``: on Linux one clock for every process of
+    the machine, so that they compare with a client's in another process."""
+
+    request_id: str
+    received: float
+    """When its handler started (the request read and parsed)."""
+    answered: float
+    """When its answer was ready to be written."""
+    status: int
+
+    @property
+    def seconds(self) -> float:
+        return self.answered - self.received
+
+
 class ModelServer:
     """The server on a loopback port, in a thread of its own.
 
     ``latency``, ``errors`` and ``credentials`` may be changed while it runs, and :meth:`stall` called; ``slots``
     (concurrent requests processed) is fixed at construction. ``invocations``, ``bodies`` and
-    ``signatures_verified`` count what it received; ``lateness_max_ms`` is the most an answer came later than its
-    latency (and stalls) asked, the scheduling delay of this process (timer resolution, GIL, a busy machine).
+    ``signatures_verified`` count what it received, ``served`` records every invocation in the order received;
+    ``lateness_max_ms`` is the most an answer came later than its latency (and stalls) asked, the scheduling delay
+    of this process (timer resolution, GIL, a busy machine).
     """
 
     def __init__(
@@ -156,6 +184,7 @@ class ModelServer:
         self.invocations = 0
         self.bodies: Counter[bytes] = Counter()
         self.signatures_verified = 0
+        self.served: list[Served] = []
         self.lateness_max_ms = 0.0
         self.ssl_context = ssl_context
         self._rng = random.Random(seed)
@@ -226,6 +255,18 @@ class ModelServer:
         return web.Response(status=200)
 
     async def _invoke(self, request: web.Request, capacity: asyncio.Semaphore | None, runtime: bool) -> web.Response:
+        received = time.monotonic()
+        request_id = str(uuid.uuid4())
+        response = await self._respond(request, capacity, runtime)
+        if runtime:
+            response.headers["x-amzn-RequestId"] = request_id
+        # Both times are taken on this side of the wire: received after the request arrived, answered before the
+        # answer is written. A client's time for the same request can only be longer, however late either process
+        # is scheduled.
+        self.served.append(Served(request_id, received, time.monotonic(), response.status))
+        return response
+
+    async def _respond(self, request: web.Request, capacity: asyncio.Semaphore | None, runtime: bool) -> web.Response:
         body = await request.read()
         if runtime and self.credentials is not None:
             refusal = self._authenticate(request, body)
@@ -310,3 +351,114 @@ class ModelServer:
             )
         self.signatures_verified += 1
         return None
+
+
+class ModelServerProcess:
+    """A :class:`ModelServer` in a process of its own, whose record (:meth:`served`) is an independent truth.
+
+    In a thread of the process it measures, the server shares that process's GIL and CPU time with the load
+    generator: the generator's work delays the server's timestamps and the server's work delays the generator's
+    reads, so neither can judge the other. Here the server's process does nothing but serve; the parent gives it
+    :class:`ModelServer`'s settings (fixed at construction), asks it for its record and to stall over a socket.
+    """
+
+    def __init__(
+        self,
+        *,
+        latency: Latency | None = None,
+        errors: dict[int, float] | None = None,
+        slots: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self._settings = {"latency": latency, "errors": errors, "slots": slots, "seed": seed}
+        self._process: subprocess.Popen[bytes] | None = None
+        self._control: multiprocessing.connection.Connection | None = None
+        self._port = 0
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ModelServerProcess:
+        # A fresh interpreter rather than a fork: a fork of a process with threads (a test's emulators) may inherit
+        # locks they held, and multiprocessing's spawn would import the parent's main module again.
+        parent_end, child_end = socket.socketpair()
+        with child_end:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, str(child_end.fileno())], pass_fds=[child_end.fileno()]
+            )
+        self._control = multiprocessing.connection.Connection(parent_end.detach())
+        self._control.send(self._settings)
+        try:
+            if not self._control.poll(60):
+                raise TimeoutError
+            self._port = self._control.recv()
+        except (EOFError, TimeoutError):
+            self._process.kill()
+            raise RuntimeError(f"the model server process did not start (exit code {self._process.poll()})") from None
+        return self
+
+    def served(self) -> list[Served]:
+        """Every invocation so far, in the order received."""
+        served: list[Served] = self._call("served")
+        return served
+
+    def stall(self, seconds: float) -> None:
+        """Hold every answer, in flight or arriving, until ``seconds`` from now."""
+        self._call("stall", seconds)
+
+    def stop(self) -> None:
+        if self._process is None or self._control is None:
+            return
+        if self._process.poll() is None:
+            self._call("stop")
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._control.close()
+
+    def _call(self, command: str, argument: float | None = None) -> Any:
+        assert self._control is not None, "not started"
+        self._control.send((command, argument))
+        return self._control.recv()
+
+    def __enter__(self) -> ModelServerProcess:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+_CHILD = f"""
+import multiprocessing.connection, sys
+from {__name__} import serve_for_parent
+serve_for_parent(multiprocessing.connection.Connection(int(sys.argv[1])))
+"""
+
+
+def serve_for_parent(control: multiprocessing.connection.Connection) -> None:
+    """The process of :class:`ModelServerProcess`: serve with the parent's settings, and answer its commands until it
+    says stop or goes away."""
+    with ModelServer(**control.recv()) as server:
+        control.send(server.port)
+        while True:
+            try:
+                command, argument = control.recv()
+            except EOFError:
+                return
+            if command == "served":
+                control.send(list(server.served))
+            elif command == "stall":
+                server.stall(argument)
+                control.send(None)
+            else:
+                control.send(None)
+                return
