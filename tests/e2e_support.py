@@ -227,8 +227,10 @@ def describe_scaling(autoscaling: Any, resource_id: str) -> Scaling:
 
 
 def create_network(ec2: Any, cidr: str = "10.20.0.0/16") -> dict[str, Any]:
-    """A VPC with one subnet and one security group, as ``spec.vpcEndpoint`` names them."""
+    """A VPC with one subnet and one security group, as ``spec.vpcEndpoint`` names them; its DNS hostnames are on,
+    as the endpoint's private DNS requires (CreateVpc leaves them off)."""
     vpc_id = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr.replace("0.0/16", "1.0/24"))["Subnet"]["SubnetId"]
     group_id = ec2.create_security_group(GroupName="runtime-clients", Description="HTTPS", VpcId=vpc_id)["GroupId"]
     return {"vpcId": vpc_id, "subnetIds": [subnet_id], "securityGroupIds": [group_id]}

@@ -28,6 +28,7 @@ def ec2(aws_client: AwsClientFactory) -> Any:
 def network(ec2: Any) -> dict[str, Any]:
     """A VPC with two subnets in each of two zones (``a1``, ``a2``, ``b1``, ``b2``) and a security group."""
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # private DNS needs it
     subnets = {}
     for index, (zone, number) in enumerate((zone, number) for zone in ZONES for number in (1, 2)):
         created = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{index}.0/24", AvailabilityZone=zone)["Subnet"]
@@ -188,3 +189,22 @@ def test_deleting_answers_which_endpoints_it_did_not_delete(ec2: Any, network: d
     }
     assert states == {kept: "available", deleted: "deleted"}
     assert ec2.delete_vpc_endpoints(VpcEndpointIds=[kept])["Unsuccessful"] == []  # refused once
+
+
+def test_private_dns_needs_the_vpcs_dns_support_and_dns_hostnames(ec2: Any, network: dict[str, Any]) -> None:
+    bare = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]  # DNS hostnames off, as CreateVpc leaves them
+    subnet = ec2.create_subnet(VpcId=bare, CidrBlock="10.1.0.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="runtime", Description="runtime clients", VpcId=bare)["GroupId"]
+    request = {"VpcId": bare, "SecurityGroupIds": [group], "PrivateDnsEnabled": True}
+
+    code, message = refusal(lambda: create_endpoint(ec2, network, [subnet], **request))
+    assert code == "InvalidParameter"
+    assert "enableDnsSupport and enableDnsHostnames" in message
+
+    ec2.modify_vpc_attribute(VpcId=bare, EnableDnsHostnames={"Value": True})
+    ec2.modify_vpc_attribute(VpcId=bare, EnableDnsSupport={"Value": False})
+    assert refusal(lambda: create_endpoint(ec2, network, [subnet], **request))[0] == "InvalidParameter"
+    create_endpoint(ec2, network, [subnet], **request | {"PrivateDnsEnabled": False})  # without private DNS: fine
+
+    ec2.modify_vpc_attribute(VpcId=bare, EnableDnsSupport={"Value": True})
+    assert create_endpoint(ec2, network, [subnet], **request)["PrivateDnsEnabled"] is True

@@ -322,3 +322,24 @@ def test_a_deletion_ec2_lists_as_unsuccessful_keeps_the_finalizer_until_the_endp
     assert len(usable_endpoints(ec2, vpc_id)) == 1
     settle([body], deleted(reconciler, cluster), timeout=30)
     assert usable_endpoints(ec2, vpc_id) == []
+
+
+@pytest.mark.timeout(60)
+def test_private_dns_in_a_vpc_without_dns_hostnames_is_refused_naming_what_to_change(
+    reconciler: EndpointReconciler, cluster: BodiesCluster, ec2: Any, aws_emulator: AwsEmulator
+) -> None:
+    vpc_id = ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]  # CreateVpc leaves DNS hostnames off
+    (block,) = network(ec2, vpc_id, 1)
+    body = resource_body("bidder", bid_filter_spec(vpcEndpoint=block))
+    cluster.add(body)
+
+    settle([body], lambda found: bool(run_pass(reconciler, found).status.get("failureReason")), timeout=30)
+
+    reason = body["status"]["failureReason"]
+    assert "CreateVpcEndpoint failed: InvalidParameter" in reason
+    assert "enableDnsSupport and enableDnsHostnames" in reason
+    assert f"set both attributes of {vpc_id} to true, or spec.vpcEndpoint.privateDns to false" in reason
+    attempts = aws_emulator.count("CreateVpcEndpoint")
+    run_pass(reconciler, body)  # refused for this generation: not asked again until the spec changes
+    assert aws_emulator.count("CreateVpcEndpoint") == attempts
+    assert usable_endpoints(ec2, vpc_id) == []

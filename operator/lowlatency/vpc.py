@@ -56,6 +56,9 @@ MAX_CREATE_ATTEMPTS = 5
 _LOST_RACE = "IdempotentParameterMismatch"
 # EC2's answer to a second endpoint with private DNS for the service in the VPC.
 _DNS_CONFLICT = ("InvalidParameter", "conflicting DNS domain")
+# EC2's refusal of private DNS in a VPC without enableDnsSupport and enableDnsHostnames (botocore ec2
+# CreateVpcEndpointRequest.PrivateDnsEnabled names both).
+_DNS_ATTRIBUTES = "enableDnsHostnames"
 # The endpoint itself is gone (deleted meanwhile): the next pass looks again, unlike a missing subnet or group.
 _ENDPOINT_NOT_FOUND = "InvalidVpcEndpointId.NotFound"
 _TAG_VALUE_LENGTH = 256  # EC2's limit
@@ -487,6 +490,12 @@ class VpcEndpoints:
             if error.code == _LOST_RACE or (error.code == code and text in error.aws_message):
                 # Another resource of this VPC created it in the same moment: the next pass finds and uses it.
                 raise AwsError(error.action, ErrorKind.TRANSIENT, error.code, error.aws_message) from error
+            if error.code == code and _DNS_ATTRIBUTES in error.aws_message:
+                remedy = (
+                    f"{error.aws_message} (set both attributes of {action.spec.vpc_id} to true, or "
+                    "spec.vpcEndpoint.privateDns to false)"
+                )
+                raise AwsError(error.action, ErrorKind.PERMANENT, error.code, remedy) from error
             raise
 
     @contextmanager

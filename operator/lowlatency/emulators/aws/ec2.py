@@ -8,7 +8,9 @@ What real EC2 does for ``CreateVpcEndpoint`` of type Interface, and what moto la
 - **Private DNS**: with ``PrivateDnsEnabled`` the service's regional host name (``runtime.sagemaker.<region>.
   amazonaws.com``) resolves to the endpoint inside the VPC (botocore ec2 CreateVpcEndpointRequest.PrivateDnsEnabled),
   so a VPC can hold only one such endpoint per service; a second answers ``InvalidParameter`` ("... conflicting DNS
-  domain ...").
+  domain ..."). Private DNS needs the VPC's ``enableDnsSupport`` and ``enableDnsHostnames`` attributes (the same
+  shape's documentation; a VPC made with CreateVpc has the second off, as moto's has): without both, EC2 answers
+  ``InvalidParameter``; its exact text is not documented, the message here has its shape.
 - **DnsEntries**: a regional name ``vpce-<id>-<suffix>.runtime.sagemaker.<region>.vpce.amazonaws.com``, one zonal
   name per subnet's availability zone (following ModifyVpcEndpoint's subnets), and the private host name when
   private DNS is on.
@@ -71,6 +73,7 @@ def extend_moto() -> None:
         if interface:
             _refuse_two_subnets_in_a_zone(backend, [], request.get("subnet_ids") or [])
         if interface and request.get("private_dns_enabled"):
+            _require_dns_attributes(backend, str(request.get("vpc_id")))
             _refuse_conflicting_private_dns(backend, request)
         endpoint = create(backend, **request)
         setattr(endpoint, _REQUEST_SIGNATURE, _signature(request))
@@ -212,6 +215,21 @@ def private_host(service_name: str) -> str:
     """``com.amazonaws.us-east-1.sagemaker.runtime`` → ``runtime.sagemaker.us-east-1.amazonaws.com``."""
     _, _, region, *service = service_name.split(".")
     return ".".join([*reversed(service), region, "amazonaws.com"])
+
+
+def _require_dns_attributes(backend: Any, vpc_id: str) -> None:
+    vpc = backend.get_vpc(vpc_id)  # InvalidVpcID.NotFound first, as EC2 checks the VPC before its attributes
+    if not (_true(vpc.enable_dns_support) and _true(vpc.enable_dns_hostnames)):
+        raise EC2ClientError(
+            "InvalidParameter",
+            "Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set to true "
+            f"for {vpc_id}",
+        )
+
+
+def _true(attribute: Any) -> bool:
+    """moto keeps a VPC attribute as it was given: a bool when it made the VPC, the query's text once modified."""
+    return attribute is True or str(attribute).lower() == "true"
 
 
 def _refuse_conflicting_private_dns(backend: Any, request: dict[str, Any]) -> None:
