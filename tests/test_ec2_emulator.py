@@ -208,3 +208,19 @@ def test_private_dns_needs_the_vpcs_dns_support_and_dns_hostnames(ec2: Any, netw
 
     ec2.modify_vpc_attribute(VpcId=bare, EnableDnsSupport={"Value": True})
     assert create_endpoint(ec2, network, [subnet], **request)["PrivateDnsEnabled"] is True
+
+
+def test_a_private_hosted_zone_of_the_services_name_in_the_vpc_conflicts_with_private_dns(
+    ec2: Any, network: dict[str, Any], aws_client: AwsClientFactory
+) -> None:
+    aws_client("route53").create_hosted_zone(
+        Name="runtime.sagemaker.us-east-1.amazonaws.com",
+        CallerReference="network-team",
+        HostedZoneConfig={"PrivateZone": True},
+        VPC={"VPCRegion": "us-east-1", "VPCId": network["vpc"]},
+    )
+
+    code, message = refusal(lambda: create_endpoint(ec2, network, [network["a1"]], PrivateDnsEnabled=True))
+
+    assert (code, "conflicting DNS domain" in message) == ("InvalidParameter", True)
+    assert create_endpoint(ec2, network, [network["a1"]])["PrivateDnsEnabled"] is False  # without private DNS: fine

@@ -23,7 +23,13 @@ from lowlatency.desired import Owner
 from lowlatency.emulators.aws import AwsEmulator
 from lowlatency.emulators.aws import ec2 as ec2_emulator
 from lowlatency.reconciler import EndpointReconciler, EndpointResource, PassResult
-from lowlatency.vpc import INSTALLATION_TAG_PREFIX, ClusterUnreadable, Installation, VpcEndpoints
+from lowlatency.vpc import (
+    INSTALLATION_TAG_PREFIX,
+    MAX_DNS_CONFLICTS,
+    ClusterUnreadable,
+    Installation,
+    VpcEndpoints,
+)
 from specs import bid_filter_spec
 from vpc_users import CLUSTER_UID, BodiesCluster
 
@@ -343,3 +349,33 @@ def test_private_dns_in_a_vpc_without_dns_hostnames_is_refused_naming_what_to_ch
     run_pass(reconciler, body)  # refused for this generation: not asked again until the spec changes
     assert aws_emulator.count("CreateVpcEndpoint") == attempts
     assert usable_endpoints(ec2, vpc_id) == []
+
+
+@pytest.mark.timeout(60)
+def test_a_dns_conflict_with_no_endpoint_to_share_stops_being_retried_after_a_few_attempts(
+    reconciler: EndpointReconciler,
+    cluster: BodiesCluster,
+    ec2: Any,
+    aws_emulator: AwsEmulator,
+    aws_client: AwsClientFactory,
+) -> None:
+    vpc_id = create_vpc(ec2)
+    aws_client("route53").create_hosted_zone(  # the network team's own zone for the runtime's name
+        Name="runtime.sagemaker.us-east-1.amazonaws.com",
+        CallerReference="network-team",
+        HostedZoneConfig={"PrivateZone": True},
+        VPC={"VPCRegion": "us-east-1", "VPCId": vpc_id},
+    )
+    (block,) = network(ec2, vpc_id, 1)
+    body = resource_body("bidder", bid_filter_spec(vpcEndpoint=block))
+    cluster.add(body)
+
+    settle([body], lambda found: bool(run_pass(reconciler, found).status.get("failureReason")), timeout=30)
+
+    assert aws_emulator.count("CreateVpcEndpoint") == MAX_DNS_CONFLICTS  # retried as a lost race until then
+    reason = body["status"]["failureReason"]
+    assert "conflicting DNS domain for runtime.sagemaker.us-east-1.amazonaws.com" in reason
+    assert "private hosted zone" in reason
+    assert "spec.vpcEndpoint.privateDns" in reason
+    run_pass(reconciler, body)
+    assert aws_emulator.count("CreateVpcEndpoint") == MAX_DNS_CONFLICTS

@@ -52,6 +52,9 @@ INSTALLATION_TAG_PREFIX = f"{TAG_PREFIX}installation/"
 _GONE_STATES = {"deleting", "deleted", "failed", "rejected", "expired"}
 # Creations answered with a deleted endpoint (a token EC2 still remembers) before the pass gives up and retries.
 MAX_CREATE_ATTEMPTS = 5
+# Private DNS conflicts in a row, with no runtime endpoint in the VPC to join, before the conflict is the user's to
+# resolve: a few, since EC2 may not list the winner of a race at once.
+MAX_DNS_CONFLICTS = 3
 # EC2's answer to a creation that another creator's finished first with the same token and other subnets or groups.
 _LOST_RACE = "IdempotentParameterMismatch"
 # EC2's answer to a second endpoint with private DNS for the service in the VPC.
@@ -416,6 +419,8 @@ class VpcEndpoints:
         self._cluster = cluster
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        # Per VPC: private DNS conflicts in a row with no runtime endpoint to join (held under the VPC's lock).
+        self._unexplained_conflicts: dict[tuple[str, str], int] = {}
 
     def use(self, ec2: EC2Client, region: str, spec: VpcEndpointSpec) -> ObservedVpcEndpoint | None:
         """Make the VPC's runtime endpoint serve the spec (created, or joined); the endpoint, once EC2 lists it."""
@@ -423,8 +428,9 @@ class VpcEndpoints:
         with self._vpc_lock(region, spec.vpc_id):
             chosen, surplus = choose(find(ec2, region, vpc_id=spec.vpc_id), installation)
             if chosen is None:
-                self._create(ec2, CreateVpcEndpoint(spec, runtime_service(region), installation))
+                self._create(ec2, region, CreateVpcEndpoint(spec, runtime_service(region), installation))
                 return choose(find(ec2, region, vpc_id=spec.vpc_id), installation)[0]
+            self._unexplained_conflicts.pop((region, spec.vpc_id), None)
             zones = subnet_zones(ec2, [*spec.subnet_ids, *chosen.subnet_ids]) if needs_zones(spec, chosen) else {}
             actions = plan_use(spec, chosen, installation, zones) + [DeleteVpcEndpoint(e.id) for e in surplus]
             for action in actions:
@@ -482,12 +488,15 @@ class VpcEndpoints:
             # Reported and retried like an AWS call that failed for now: the pass runs again with backoff.
             raise AwsError(f"kubernetes:{error.operation}", ErrorKind.TRANSIENT, "", error.reason) from error
 
-    def _create(self, ec2: EC2Client, action: CreateVpcEndpoint) -> None:
+    def _create(self, ec2: EC2Client, region: str, action: CreateVpcEndpoint) -> None:
         try:
             apply(ec2, action)
+            self._unexplained_conflicts.pop((region, action.spec.vpc_id), None)
         except AwsError as error:
             code, text = _DNS_CONFLICT
-            if error.code == _LOST_RACE or (error.code == code and text in error.aws_message):
+            if error.code == code and text in error.aws_message:
+                raise self._dns_conflict(ec2, region, action.spec, error) from error
+            if error.code == _LOST_RACE:
                 # Another resource of this VPC created it in the same moment: the next pass finds and uses it.
                 raise AwsError(error.action, ErrorKind.TRANSIENT, error.code, error.aws_message) from error
             if error.code == code and _DNS_ATTRIBUTES in error.aws_message:
@@ -497,6 +506,26 @@ class VpcEndpoints:
                 )
                 raise AwsError(error.action, ErrorKind.PERMANENT, error.code, remedy) from error
             raise
+
+    def _dns_conflict(self, ec2: EC2Client, region: str, spec: VpcEndpointSpec, error: AwsError) -> AwsError:
+        """What EC2's "conflicting DNS domain" means: another creator's endpoint, which the next pass joins, as long
+        as one is there to join; after a few in a row with none, the name is held by something that is not a
+        runtime endpoint the operator can see, which only the user can remove (not retried for the generation)."""
+        key = (region, spec.vpc_id)
+        if find(ec2, region, vpc_id=spec.vpc_id):
+            self._unexplained_conflicts.pop(key, None)
+            return AwsError(error.action, ErrorKind.TRANSIENT, error.code, error.aws_message)
+        conflicts = self._unexplained_conflicts[key] = self._unexplained_conflicts.get(key, 0) + 1
+        if conflicts < MAX_DNS_CONFLICTS:
+            return AwsError(error.action, ErrorKind.TRANSIENT, error.code, error.aws_message)
+        del self._unexplained_conflicts[key]
+        explained = (
+            f"{error.aws_message}; after {conflicts} attempts no SageMaker Runtime endpoint of {spec.vpc_id} is there "
+            "to share: the name is held by a private hosted zone associated with the VPC, or by an endpoint with "
+            "private DNS the operator cannot list (another account's, in a shared VPC). Remove it, or set "
+            "spec.vpcEndpoint.privateDns to false"
+        )
+        return AwsError(error.action, ErrorKind.PERMANENT, error.code, explained)
 
     @contextmanager
     def _vpc_lock(self, region: str, vpc_id: str) -> Iterator[None]:

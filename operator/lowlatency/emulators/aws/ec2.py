@@ -8,7 +8,9 @@ What real EC2 does for ``CreateVpcEndpoint`` of type Interface, and what moto la
 - **Private DNS**: with ``PrivateDnsEnabled`` the service's regional host name (``runtime.sagemaker.<region>.
   amazonaws.com``) resolves to the endpoint inside the VPC (botocore ec2 CreateVpcEndpointRequest.PrivateDnsEnabled),
   so a VPC can hold only one such endpoint per service; a second answers ``InvalidParameter`` ("... conflicting DNS
-  domain ..."). Private DNS needs the VPC's ``enableDnsSupport`` and ``enableDnsHostnames`` attributes (the same
+  domain ..."). So does one in a VPC already associated with a private hosted zone of that name, since a VPC takes
+  one private hosted zone per name (botocore route53 ConflictingDomainExists); the zone is looked up in moto's
+  Route 53. Private DNS needs the VPC's ``enableDnsSupport`` and ``enableDnsHostnames`` attributes (the same
   shape's documentation; a VPC made with CreateVpc has the second off, as moto's has): without both, EC2 answers
   ``InvalidParameter``; its exact text is not documented, the message here has its shape.
 - **DnsEntries**: a regional name ``vpce-<id>-<suffix>.runtime.sagemaker.<region>.vpce.amazonaws.com``, one zonal
@@ -51,6 +53,9 @@ from moto.ec2.models.tags import TagBackend
 from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.responses.vpcs import VPCs
 from moto.ec2.utils import random_resource_id
+from moto.route53.models import route53_backends
+
+PARTITION = "aws"  # moto keeps Route 53, a global service, under its partition's name
 
 
 def extend_moto() -> None:
@@ -233,18 +238,26 @@ def _true(attribute: Any) -> bool:
 
 
 def _refuse_conflicting_private_dns(backend: Any, request: dict[str, Any]) -> None:
-    for endpoint in backend.vpc_end_points.values():
-        if (
-            endpoint.vpc_id == request.get("vpc_id")
-            and endpoint.service_name == request.get("service_name")
-            and endpoint.private_dns_enabled
-            and endpoint.state not in {"deleted", "deleting", "failed", "rejected"}
-        ):
-            raise EC2ClientError(
-                "InvalidParameter",
-                "private-dns-enabled cannot be set because there is already a conflicting DNS domain for "
-                f"{private_host(str(request.get('service_name')))} in the VPC {request.get('vpc_id')}",
-            )
+    """The service's host name is already resolved in the VPC: by an endpoint with private DNS, or by a private
+    hosted zone of that name associated with the VPC (in moto's Route 53)."""
+    vpc_id, host = request.get("vpc_id"), private_host(str(request.get("service_name")))
+    endpoints = any(
+        endpoint.vpc_id == vpc_id
+        and endpoint.service_name == request.get("service_name")
+        and endpoint.private_dns_enabled
+        and endpoint.state not in {"deleted", "deleting", "failed", "rejected"}
+        for endpoint in backend.vpc_end_points.values()
+    )
+    zones = any(
+        zone.private_zone and zone.name.rstrip(".") == host and any(vpc.get("vpc_id") == vpc_id for vpc in zone.vpcs)
+        for zone in route53_backends[backend.account_id][PARTITION].zones.values()
+    )
+    if endpoints or zones:
+        raise EC2ClientError(
+            "InvalidParameter",
+            f"private-dns-enabled cannot be set because there is already a conflicting DNS domain for {host} in the "
+            f"VPC {vpc_id}",
+        )
 
 
 # The random parts of an endpoint's DNS names, drawn once: its names keep them when its subnets change.
