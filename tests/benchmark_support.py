@@ -130,7 +130,8 @@ def assert_measured_as_served(result: RunResult, served: Sequence[Served]) -> No
     histogram = result.measurement.histogram
     assert histogram.get_total_count() == from_records.get_total_count()
     for percentile in (50.0, 90.0, 99.0, 99.9, 100.0):
-        assert histogram.get_value_at_percentile(percentile) == from_records.get_value_at_percentile(percentile)
+        summarized, recorded = (found.get_value_at_percentile(percentile) for found in (histogram, from_records))
+        assert summarized == recorded, f"p{percentile:g}: {summarized} µs in the summary, {recorded} µs in the records"
 
 
 def bracket_of_measured(
