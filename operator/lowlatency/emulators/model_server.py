@@ -359,18 +359,17 @@ class ModelServerProcess:
     In a thread of the process it measures, the server shares that process's GIL and CPU time with the load
     generator: the generator's work delays the server's timestamps and the server's work delays the generator's
     reads, so neither can judge the other. Here the server's process does nothing but serve; the parent gives it
-    :class:`ModelServer`'s settings (fixed at construction), asks it for its record and to stall over a socket.
+    :class:`ModelServer`'s settings (fixed at construction) and asks it for its record over a socket.
     """
 
     def __init__(
         self,
         *,
         latency: Latency | None = None,
-        errors: dict[int, float] | None = None,
         slots: int | None = None,
         seed: int = 0,
     ) -> None:
-        self._settings = {"latency": latency, "errors": errors, "slots": slots, "seed": seed}
+        self._settings = {"latency": latency, "slots": slots, "seed": seed}
         self._process: subprocess.Popen[bytes] | None = None
         self._control: multiprocessing.connection.Connection | None = None
         self._port = 0
@@ -407,10 +406,6 @@ class ModelServerProcess:
         served: list[Served] = self._call("served")
         return served
 
-    def stall(self, seconds: float) -> None:
-        """Hold every answer, in flight or arriving, until ``seconds`` from now."""
-        self._call("stall", seconds)
-
     def stop(self) -> None:
         if self._process is None or self._control is None:
             return
@@ -423,9 +418,9 @@ class ModelServerProcess:
             self._process.wait()
         self._control.close()
 
-    def _call(self, command: str, argument: float | None = None) -> Any:
+    def _call(self, command: str) -> Any:
         assert self._control is not None, "not started"
-        self._control.send((command, argument))
+        self._control.send(command)
         return self._control.recv()
 
     def __enter__(self) -> ModelServerProcess:
@@ -445,20 +440,16 @@ serve_for_parent(multiprocessing.connection.Connection(int(sys.argv[1])))
 
 
 def serve_for_parent(control: multiprocessing.connection.Connection) -> None:
-    """The process of :class:`ModelServerProcess`: serve with the parent's settings, and answer its commands until it
-    says stop or goes away."""
+    """The process of :class:`ModelServerProcess`: serve with the parent's settings, and send it the record when it
+    asks, until it says stop or goes away."""
     with ModelServer(**control.recv()) as server:
         control.send(server.port)
         while True:
             try:
-                command, argument = control.recv()
+                command = control.recv()
             except EOFError:
                 return
-            if command == "served":
-                control.send(list(server.served))
-            elif command == "stall":
-                server.stall(argument)
-                control.send(None)
-            else:
+            if command != "served":
                 control.send(None)
                 return
+            control.send(list(server.served))
