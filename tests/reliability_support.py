@@ -2,8 +2,10 @@
 
 The inventory lists *everything* the AWS emulator holds of the kinds the operator makes (SageMaker endpoints,
 endpoint configs and models with their owner tags; Application Auto Scaling targets, policies and scheduled
-actions; runtime VPC endpoints, managed or not), not only what the operator would look for, so that a duplicate
-under another name or a leaked resource shows up as a difference from what should exist.
+actions; runtime VPC endpoints, each by its own id, and whether the operator made them), not only what the operator
+would look for, so that a duplicate under another name or a leaked resource shows up as a difference from what
+should exist.
+:func:`serves_the_spec` checks the other half of "the right state": the endpoint runs what status and spec say.
 
 The fixtures that set these up are in :mod:`reliability_fixtures`.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from e2e_support import EndToEnd, Resource, condition
+from e2e_support import EndToEnd, Resource, condition, status_of
 from fixtures_kubernetes import ROOT
 from lowlatency.desired import MANAGER, TAG_MANAGED_BY, TAG_UID
 from lowlatency.emulators.aws import AwsEmulator
@@ -35,8 +37,9 @@ OPERATOR_ARGUMENTS = ["--aws-read-timeout", str(READ_TIMEOUT_SECONDS), "--audit-
 
 @dataclass(frozen=True, order=True)
 class Held:
-    """One AWS resource: its kind, its name (the VPC's id for a VPC endpoint) and the uids its tags name as owner
-    ("" when it carries no owner tag; autoscaling carries none: it belongs to its endpoint)."""
+    """One AWS resource: its kind, its name (``<VPC id>/<VPC endpoint id>`` for a VPC endpoint, so that two in one
+    VPC are two) and the uids its tags name as owner ("" when it carries no owner tag; autoscaling carries none: it
+    belongs to its endpoint; a VPC endpoint has ``managed`` when the operator made it, ``unmanaged`` otherwise)."""
 
     kind: str
     name: str
@@ -95,7 +98,7 @@ def aws_inventory(e2e: EndToEnd) -> set[Held]:
             continue
         tags = {tag["Key"]: tag["Value"] for tag in found.get("Tags", [])}
         managed = "managed" if tags.get(TAG_MANAGED_BY) == MANAGER else "unmanaged"
-        held.add(Held("vpc-endpoint", found["VpcId"], managed))
+        held.add(Held("vpc-endpoint", f"{found['VpcId']}/{found['VpcEndpointId']}", managed))
     return held
 
 
@@ -103,8 +106,8 @@ def expected_inventory(
     uid: str, status: dict[str, Any], *, autoscaled: bool = True, vpc_id: str | None = None
 ) -> set[Held]:
     """What one live resource should have in AWS: its endpoint, the config and model its status names, its
-    autoscaling target and target-tracking policy, and the VPC's runtime endpoint (its users are counted from the
-    cluster, not tagged on it)."""
+    autoscaling target and target-tracking policy, and the runtime endpoint its status names in the VPC ``vpc_id``
+    (made by the operator)."""
     endpoint = status["endpointName"]
     held = {
         Held("endpoint", endpoint, uid),
@@ -118,7 +121,7 @@ def expected_inventory(
             Held("scaling-policy", f"{resource_id}/{endpoint}-invocations-per-instance"),
         }
     if vpc_id is not None:
-        held.add(Held("vpc-endpoint", vpc_id, "managed"))
+        held.add(Held("vpc-endpoint", f"{vpc_id}/{status.get('vpcEndpointId')}", "managed"))
     return held
 
 
@@ -146,6 +149,25 @@ def wait_for_inventory(e2e: EndToEnd, expected: set[Held], what: str, timeout: f
         raise AssertionError(
             f"{what}: AWS holds\n  extra: {sorted(held - expected)}\n  missing: {sorted(expected - held)}"
         ) from timed_out
+
+
+def serves_the_spec(sagemaker: Any, resource: Resource) -> None:
+    """The endpoint status names is live on the config status names, whose one model is the model status names,
+    and it runs the spec's image (in that model's container and in what DescribeEndpoint says is deployed)."""
+    status, image = status_of(resource), resource["spec"]["model"]["image"]
+    live = sagemaker.describe_endpoint(EndpointName=status["endpointName"])
+    assert live["EndpointConfigName"] == status["endpointConfigName"], (live["EndpointConfigName"], status)
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=live["EndpointConfigName"])
+    models = {variant["ModelName"] for variant in config["ProductionVariants"]}
+    assert models == {status["modelName"]}, (models, status)
+    model = sagemaker.describe_model(ModelName=status["modelName"])
+    assert model["PrimaryContainer"]["Image"] == image, (model["PrimaryContainer"], image)
+    deployed = [
+        deployed["SpecifiedImage"]
+        for variant in live["ProductionVariants"]
+        for deployed in variant.get("DeployedImages", [])
+    ]
+    assert set(deployed) == {image}, (live["ProductionVariants"], image)
 
 
 def report_rows(section: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ from lowlatency.desired import MANAGER, TAG_MANAGED_BY, TAG_UID
 from lowlatency.emulators.aws import AwsEmulator
 from lowlatency.emulators.faults import FaultProxy
 from operator_process import OperatorProcess, wait_for
+from reliability_support import serves_the_spec
 from specs import bid_filter_spec
 
 PEERING_CRDS = ROOT / "manifests" / "ha" / "kopf-peering-crds.yaml"
@@ -131,8 +132,10 @@ def test_standby_takes_over_a_half_done_create_without_duplicates(
         succeeded = [call for call in aws_emulator.calls(operation=operation) if call.status == 200]
         assert len(succeeded) == 1, (operation, succeeded)
 
-    uid = resource(kubectl, "bid-filter")["metadata"]["uid"]
+    finished = resource(kubectl, "bid-filter")
+    uid = finished["metadata"]["uid"]
     sagemaker = aws_client("sagemaker")
+    serves_the_spec(sagemaker, finished)
     models = sagemaker.list_models()["Models"]
     configs = sagemaker.list_endpoint_configs()["EndpointConfigs"]
     endpoints = sagemaker.list_endpoints()["Endpoints"]
