@@ -4,6 +4,7 @@ of :mod:`lowlatency.emulators.aws.ec2`)."""
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
 import botocore.exceptions
@@ -224,3 +225,28 @@ def test_a_private_hosted_zone_of_the_services_name_in_the_vpc_conflicts_with_pr
 
     assert (code, "conflicting DNS domain" in message) == ("InvalidParameter", True)
     assert create_endpoint(ec2, network, [network["a1"]])["PrivateDnsEnabled"] is False  # without private DNS: fine
+
+
+def test_an_endpoint_is_pending_before_it_is_available_and_deleting_before_it_is_deleted(
+    ec2: Any, network: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        ec2_emulator, "TRANSITIONS", ec2_emulator.Transitions(pending_seconds=0.3, deleting_seconds=0.3)
+    )
+
+    def state(endpoint_id: str) -> str:
+        (found,) = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
+        return str(found["State"])
+
+    created = create_endpoint(ec2, network, [network["a1"]], PrivateDnsEnabled=True)
+    assert (created["State"], state(created["VpcEndpointId"])) == ("pending", "pending")
+    time.sleep(0.3)
+    assert state(created["VpcEndpointId"]) == "available"
+
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[created["VpcEndpointId"]])
+    assert state(created["VpcEndpointId"]) == "deleting"
+    code, _ = refusal(lambda: create_endpoint(ec2, network, [network["a1"]], PrivateDnsEnabled=True))
+    assert code == "InvalidParameter"  # the name is the deleting endpoint's until it is gone
+    time.sleep(0.3)
+    assert state(created["VpcEndpointId"]) == "deleted"
+    assert create_endpoint(ec2, network, [network["a1"]], PrivateDnsEnabled=True)["State"] == "pending"

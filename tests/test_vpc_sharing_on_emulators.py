@@ -379,3 +379,35 @@ def test_a_dns_conflict_with_no_endpoint_to_share_stops_being_retried_after_a_fe
     assert "spec.vpcEndpoint.privateDns" in reason
     run_pass(reconciler, body)
     assert aws_emulator.count("CreateVpcEndpoint") == MAX_DNS_CONFLICTS
+
+
+@pytest.mark.timeout(90)
+def test_a_vpc_endpoint_still_deleting_is_waited_for_and_a_new_one_made_after_it(
+    reconciler: EndpointReconciler,
+    cluster: BodiesCluster,
+    ec2: Any,
+    aws_emulator: AwsEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        ec2_emulator, "TRANSITIONS", ec2_emulator.Transitions(pending_seconds=0.5, deleting_seconds=1.5)
+    )
+    vpc_id = create_vpc(ec2)
+    (block,) = network(ec2, vpc_id, 1)
+    first = resource_body("bidder", bid_filter_spec(vpcEndpoint=block))
+    cluster.add(first)
+    converge(reconciler, first)
+    first["metadata"]["deletionTimestamp"] = "2026-11-25T10:00:00Z"
+    settle([first], deleted(reconciler, cluster), timeout=30)
+    (old,) = ec2.describe_vpc_endpoints(VpcEndpointIds=[first["status"]["vpcEndpointId"]])["VpcEndpoints"]
+    assert old["State"] == "deleting"  # it still holds the runtime's private DNS name in the VPC
+
+    second = resource_body("ranker", bid_filter_spec(vpcEndpoint=block))
+    cluster.add(second)
+    converge(reconciler, second)
+
+    refused = [call for call in aws_emulator.calls(operation="CreateVpcEndpoint") if call.error_code is not None]
+    assert len(refused) >= MAX_DNS_CONFLICTS  # as many as an unexplained conflict is given, and more: not refused
+    (new,) = usable_endpoints(ec2, vpc_id)
+    assert second["status"]["vpcEndpointId"] == new["VpcEndpointId"] != old["VpcEndpointId"]
+    assert not second["status"]["failureReason"]

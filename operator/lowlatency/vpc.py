@@ -508,11 +508,17 @@ class VpcEndpoints:
             raise
 
     def _dns_conflict(self, ec2: EC2Client, region: str, spec: VpcEndpointSpec, error: AwsError) -> AwsError:
-        """What EC2's "conflicting DNS domain" means: another creator's endpoint, which the next pass joins, as long
-        as one is there to join; after a few in a row with none, the name is held by something that is not a
-        runtime endpoint the operator can see, which only the user can remove (not retried for the generation)."""
+        """What EC2's "conflicting DNS domain" means: another creator's endpoint, which the next pass joins, or one
+        still deleting, which holds the name until it is gone, as long as one is listed; after a few in a row with
+        none, the name is held by something that is not a runtime endpoint the operator can see, which only the
+        user can remove (not retried for the generation)."""
         key = (region, spec.vpc_id)
-        if find(ec2, region, vpc_id=spec.vpc_id):
+        states = {
+            endpoint.get("State", "").lower()
+            for endpoint in _runtime_endpoints(ec2, runtime_service(region), spec.vpc_id)
+        }
+        if states - _GONE_STATES or "deleting" in states:
+            # One to join, or one on its way out that may hold the name until it is gone: look again later.
             self._unexplained_conflicts.pop(key, None)
             return AwsError(error.action, ErrorKind.TRANSIENT, error.code, error.aws_message)
         conflicts = self._unexplained_conflicts[key] = self._unexplained_conflicts.get(key, 0) + 1

@@ -16,6 +16,10 @@ What real EC2 does for ``CreateVpcEndpoint`` of type Interface, and what moto la
 - **DnsEntries**: a regional name ``vpce-<id>-<suffix>.runtime.sagemaker.<region>.vpce.amazonaws.com``, one zonal
   name per subnet's availability zone (following ModifyVpcEndpoint's subnets), and the private host name when
   private DNS is on.
+- **States**: an endpoint is ``pending`` after CreateVpcEndpoint before it is ``available``, and ``deleting`` after
+  DeleteVpcEndpoints before it is ``deleted`` (botocore ec2 VpcEndpoint.State); for how long is
+  :data:`TRANSITIONS`' to say (at once by default; AWS documents no duration). While pending or deleting, an endpoint
+  with private DNS still holds the service's name in the VPC.
 - **One subnet per Availability Zone**: an interface endpoint has at most one subnet in each zone; a request that
   would give it two (in CreateVpcEndpoint's SubnetIds, or ModifyVpcEndpoint's AddSubnetIds next to the subnets it
   has) answers ``DuplicateSubnetsInSameZone`` (EC2's error codes,
@@ -43,6 +47,8 @@ of botocore ec2 VpcEndpoint.State), CreateTags/DeleteTags are moto's and already
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -50,7 +56,7 @@ from moto.ec2.exceptions import EC2ClientError, InvalidSecurityGroupNotFoundErro
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.subnets import SubnetBackend
 from moto.ec2.models.tags import TagBackend
-from moto.ec2.models.vpcs import VPCBackend
+from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
 from moto.ec2.responses.vpcs import VPCs
 from moto.ec2.utils import random_resource_id
 from moto.route53.models import route53_backends
@@ -58,10 +64,39 @@ from moto.route53.models import route53_backends
 PARTITION = "aws"  # moto keeps Route 53, a global service, under its partition's name
 
 
+@dataclass
+class Transitions:
+    """How long an interface endpoint stays ``pending`` after its creation and ``deleting`` after its deletion."""
+
+    pending_seconds: float = 0.0
+    deleting_seconds: float = 0.0
+
+
+# Process-wide, as moto's backends are; a test that changes it puts it back (monkeypatch.setattr).
+TRANSITIONS = Transitions()
+_STATE = "lowlatency_state"  # the state moto set, and when: the one DescribeVpcEndpoints shows follows from it
+
+
+def _state(endpoint: Any) -> str:
+    settled, since = endpoint.__dict__.get(_STATE, ("available", 0.0))
+    elapsed = time.time() - since
+    if settled == "available" and elapsed < TRANSITIONS.pending_seconds:
+        return "pending"
+    if settled == "deleted" and elapsed < TRANSITIONS.deleting_seconds:
+        return "deleting"
+    return str(settled)
+
+
+def _set_state(endpoint: Any, state: str) -> None:
+    if endpoint.__dict__.get(_STATE, (None,))[0] != state:  # deleting a deleted endpoint again changes nothing
+        endpoint.__dict__[_STATE] = (state, time.time())
+
+
 def extend_moto() -> None:
     """Wrap moto's CreateVpcEndpoint with EC2's idempotency, private DNS rule and DNS names, both it and
     ModifyVpcEndpoint with EC2's checks of subnets (they exist, one per zone) and security groups, DescribeSubnets
-    with the name of the missing subnet, and tagging with EC2's length limits (once per process)."""
+    with the name of the missing subnet, DeleteVpcEndpoints with its Unsuccessful list, tagging with EC2's length
+    limits, and an endpoint's state with its pending and deleting stages (once per process)."""
     create = VPCBackend.create_vpc_endpoint
     modify = VPCBackend.modify_vpc_endpoint
     describe_subnets = SubnetBackend.describe_subnets
@@ -128,6 +163,7 @@ def extend_moto() -> None:
         _refuse_long_tags(tags)
         return create_tags(backend, resource_ids, tags)
 
+    VPCEndPoint.state = property(_state, _set_state)  # type: ignore[assignment]
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint  # type: ignore[method-assign,assignment]
     VPCBackend.delete_vpc_endpoints = delete_vpc_endpoints_listing_failures  # type: ignore[method-assign,assignment]
     VPCs.delete_vpc_endpoints = answer_delete_vpc_endpoints  # type: ignore[method-assign,assignment]
@@ -245,7 +281,7 @@ def _refuse_conflicting_private_dns(backend: Any, request: dict[str, Any]) -> No
         endpoint.vpc_id == vpc_id
         and endpoint.service_name == request.get("service_name")
         and endpoint.private_dns_enabled
-        and endpoint.state not in {"deleted", "deleting", "failed", "rejected"}
+        and endpoint.state not in {"deleted", "failed", "rejected"}
         for endpoint in backend.vpc_end_points.values()
     )
     zones = any(
