@@ -18,6 +18,8 @@ import pytest
 
 from aws_passes import resource_body, run_pass
 from fixtures_aws import AwsClientFactory
+from lowlatency import orphans
+from lowlatency.api import VpcEndpointSpec
 from lowlatency.aws import AwsClients, AwsSettings
 from lowlatency.desired import Owner
 from lowlatency.emulators.aws import AwsEmulator
@@ -411,3 +413,32 @@ def test_a_vpc_endpoint_still_deleting_is_waited_for_and_a_new_one_made_after_it
     (new,) = usable_endpoints(ec2, vpc_id)
     assert second["status"]["vpcEndpointId"] == new["VpcEndpointId"] != old["VpcEndpointId"]
     assert not second["status"]["failureReason"]
+
+
+@pytest.mark.timeout(60)
+def test_an_orphaned_vpc_endpoint_is_deleted_and_one_another_cluster_uses_only_loses_this_clusters_tag(
+    reconciler: EndpointReconciler, cluster: BodiesCluster, ec2: Any
+) -> None:
+    """The last user went without its finalizer (force-deleted): the orphans command finds what it left."""
+    alone, shared = create_vpc(ec2, "10.70.0.0/16"), create_vpc(ec2, "10.80.0.0/16")
+    bodies = [
+        resource_body(f"user-{number}", bid_filter_spec(vpcEndpoint=network(ec2, vpc_id, 1)[0]))
+        for number, vpc_id in enumerate((alone, shared))
+    ]
+    cluster.add(*bodies)
+    converge(reconciler, *bodies)
+    other_cluster = BodiesCluster(Installation("another-kube-system-uid"))
+    other_cluster.add(resource_body("elsewhere", bid_filter_spec(vpcEndpoint=bodies[1]["spec"]["vpcEndpoint"])))
+    VpcEndpoints(other_cluster).use(ec2, "us-east-1", VpcEndpointSpec.model_validate(bodies[1]["spec"]["vpcEndpoint"]))
+    region = reconciler.clients.for_region("us-east-1")
+    gone = orphans.Inventory(set(), set(), cluster.installation().cluster_prefix)  # both users force-deleted
+
+    found = [o for o in orphans.find_orphans(orphans.collect(region, "us-east-1"), gone) if o.kind == "vpc-endpoint"]
+    assert sorted(orphan.owner.name for orphan in found) == sorted([alone, shared])
+    for orphan in found:
+        orphans.delete(region, "us-east-1", orphan)
+
+    assert usable_endpoints(ec2, alone) == []
+    (kept,) = usable_endpoints(ec2, shared)
+    installations = {tag["Key"] for tag in kept["Tags"] if tag["Key"].startswith(INSTALLATION_TAG_PREFIX)}
+    assert installations == {other_cluster.installation().tag}
