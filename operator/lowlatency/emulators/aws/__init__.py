@@ -38,9 +38,10 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from lowlatency.emulators.aws import artifacts, ec2, sagemaker
 from lowlatency.emulators.aws.autoscaling import ApplicationAutoScaling
+from lowlatency.emulators.aws.endpoint_state import Clock, Delays
 from lowlatency.emulators.aws.gateway import ApiCall, Faults, Gateway
 from lowlatency.emulators.aws.pricing import PriceListApi
-from lowlatency.emulators.aws.sagemaker import Clock, Delays, SageMakerEndpoints
+from lowlatency.emulators.aws.sagemaker import SageMakerEndpoints
 from lowlatency.emulators.aws.tags import SageMakerTags
 
 __all__ = ["ApiCall", "AwsEmulator", "Delays", "Faults", "SageMakerEndpoints", "boto3_settings"]

@@ -2,9 +2,9 @@
 
 moto keeps the models, endpoint configs and the endpoint objects (so that ListEndpoints and its tagging API see
 them); this module owns what moto does not model: the endpoint's status over time, its variants' live and desired
-instance counts, updates, and the rules SageMaker enforces. The state machine is time-driven and lazy: each change
-stores when it will complete, and every request (and every control call) first completes whatever is due, under the
-gateway's lock. With an injected clock the whole lifecycle is deterministic.
+instance counts, updates, and the rules SageMaker enforces. The state machine (its data: :mod:`.endpoint_state`) is
+time-driven and lazy: each change stores when it will complete, and every request (and every control call) first
+completes whatever is due, under the gateway's lock. With an injected clock the whole lifecycle is deterministic.
 
 What real SageMaker does, and what is imitated here:
 
@@ -66,12 +66,10 @@ models and endpoint configs keep moto's ARNs (the name as given).
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any
 
 import botocore.session
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -81,6 +79,18 @@ from moto.sagemaker.models import FakeEndpointConfig, sagemaker_backends
 from lowlatency.emulators.aws.artifacts import require_model_data
 from lowlatency.emulators.aws.autoscaling import forget_scalable_target, scalable_target
 from lowlatency.emulators.aws.deployments import require_same_variants, validate_deployment_config
+from lowlatency.emulators.aws.endpoint_state import (
+    IN_PROGRESS_STATUSES,
+    SERVING_STATUSES,
+    Clock,
+    Delays,
+    EndpointState,
+    Transition,
+    UpdateOutcome,
+    Variant,
+    instances,
+    settled,
+)
 from lowlatency.emulators.aws.gateway import (
     RUNTIME,
     ApiRequest,
@@ -92,108 +102,6 @@ from lowlatency.emulators.aws.gateway import (
 )
 from lowlatency.emulators.aws.invocations import forward_invocation
 from lowlatency.emulators.aws.quotas import InstanceQuotas
-
-SERVING_STATUSES: Final = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
-
-Clock = Callable[[], float]
-TransitionKind = Literal["create", "update", "rollback", "capacity", "maintenance", "delete"]
-# How an injected update failure ends: rolled back to the old config, a rolling deployment whose rollback failed too,
-# or an endpoint that serves nothing any more.
-UpdateOutcome = Literal["rolled-back", "rollback-failed", "failed"]
-_STATUS_WHILE: Final[dict[TransitionKind, str]] = {
-    "create": "Creating",
-    "update": "Updating",
-    "rollback": "RollingBack",
-    "capacity": "Updating",
-    "maintenance": "SystemUpdating",
-    "delete": "Deleting",
-}
-# An endpoint in these statuses refuses UpdateEndpoint, UpdateEndpointWeightsAndCapacities and DeleteEndpoint with
-# 'Cannot update in-progress endpoint "<arn>".' (botocore sagemaker DescribeEndpointOutput.EndpointStatus: a
-# SystemUpdating endpoint "cannot be updated or deleted or re-scaled until it has completed"; the same answer to
-# DeleteEndpoint while Creating is what users of SageMaker report).
-IN_PROGRESS_STATUSES: Final = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
-
-
-@dataclass(frozen=True)
-class Delays:
-    """How long each transition lasts, in seconds of the emulator's clock; and how long a new model or endpoint
-    config stays invisible to CreateEndpoint, and a new scalable target to PutScalingPolicy and PutScheduledAction
-    (eventual consistency, off unless a test turns it on)."""
-
-    create: float = 2.0
-    update: float = 2.0
-    rollback: float = 0.5
-    capacity: float = 1.0
-    maintenance: float = 1.0
-    delete: float = 1.0
-    config_visibility: float = 0.0
-    target_visibility: float = 0.0
-
-
-@dataclass
-class _Variant:
-    name: str
-    model_name: str
-    instance_type: str | None
-    image: str | None
-    current_count: int
-    desired_count: int
-    current_weight: float
-    desired_weight: float
-
-    def described(self, deployed_at: float) -> dict[str, Any]:
-        described: dict[str, Any] = {
-            "VariantName": self.name,
-            "CurrentWeight": self.current_weight,
-            "DesiredWeight": self.desired_weight,
-            "CurrentInstanceCount": self.current_count,
-            "DesiredInstanceCount": self.desired_count,
-        }
-        if self.image:
-            digest = hashlib.sha256(self.image.encode()).hexdigest()
-            described["DeployedImages"] = [
-                {
-                    "SpecifiedImage": self.image,
-                    "ResolvedImage": f"{self.image.partition(':')[0]}@sha256:{digest}",
-                    "ResolutionTime": deployed_at,
-                }
-            ]
-        return described
-
-
-@dataclass
-class _Transition:
-    kind: TransitionKind
-    started: float
-    due: float
-    failure: str | None = None
-    config_name: str | None = None
-    variants: list[_Variant] = field(default_factory=list)
-    deployment_config: dict[str, Any] | None = None
-    outcome: UpdateOutcome = "rolled-back"
-
-
-@dataclass
-class _Endpoint:
-    region: str
-    name: str
-    arn: str
-    config_name: str
-    created: float
-    modified: float
-    settled_status: str
-    variants: list[_Variant]
-    transition: _Transition | None
-    failure_reason: str | None = None
-    last_deployment_config: dict[str, Any] | None = None
-
-    @property
-    def status(self) -> str:
-        return _STATUS_WHILE[self.transition.kind] if self.transition is not None else self.settled_status
-
-    def variant(self, name: str) -> _Variant | None:
-        return next((variant for variant in self.variants if variant.name == name), None)
 
 
 def arn(kind: str, name: str, region: str) -> str:
@@ -232,7 +140,7 @@ class SageMakerEndpoints:
         self.clock = clock
         self.initial_clock = clock
         self.delays = delays
-        self._endpoints: dict[tuple[str, str], _Endpoint] = {}
+        self._endpoints: dict[tuple[str, str], EndpointState] = {}
         self._failing_creates: dict[str, str] = {}
         self._failing_updates: dict[str, tuple[str, UpdateOutcome]] = {}
         self._model_servers: dict[str | None, str] = {}
@@ -284,7 +192,7 @@ class SageMakerEndpoints:
             if endpoint.status != "InService":
                 raise RuntimeError(f"{endpoint_name} is {endpoint.status}: maintenance starts on an InService endpoint")
             now = self.clock()
-            self._start(endpoint, _Transition("maintenance", now, now + self.delays.maintenance))
+            self._start(endpoint, Transition("maintenance", now, now + self.delays.maintenance))
 
     def route_invocations(self, endpoint_name: str | None, url: str | None) -> None:
         """Send this endpoint's invocations (every endpoint's, for ``None``) to the model server at ``url``."""
@@ -343,13 +251,13 @@ class SageMakerEndpoints:
             self._visible_at.clear()
             self.quotas.clear()
 
-    def _find(self, endpoint_name: str) -> _Endpoint:
+    def _find(self, endpoint_name: str) -> EndpointState:
         matches = [endpoint for (_, name), endpoint in self._endpoints.items() if name == endpoint_name]
         if len(matches) != 1:
             raise LookupError(f"{len(matches)} endpoints are named {endpoint_name}")
         return matches[0]
 
-    def _set_live_count(self, endpoint: _Endpoint, variant: _Variant, count: int) -> None:
+    def _set_live_count(self, endpoint: EndpointState, variant: Variant, count: int) -> None:
         variant.current_count = variant.desired_count = count
         endpoint.modified = self.clock()
         self._sync_moto(endpoint)
@@ -364,7 +272,7 @@ class SageMakerEndpoints:
                 if not self._complete(key, endpoint, endpoint.transition):
                     break
 
-    def _complete(self, key: tuple[str, str], endpoint: _Endpoint, transition: _Transition) -> bool:
+    def _complete(self, key: tuple[str, str], endpoint: EndpointState, transition: Transition) -> bool:
         """Carry out a transition that is due; False when the endpoint is gone."""
         endpoint.transition = None
         endpoint.modified = transition.due
@@ -378,7 +286,7 @@ class SageMakerEndpoints:
             case "update" if transition.failure is not None and transition.outcome == "failed":
                 endpoint.settled_status, endpoint.failure_reason, endpoint.variants = "Failed", transition.failure, []
             case "update" if transition.failure is not None:
-                endpoint.transition = _Transition(
+                endpoint.transition = Transition(
                     "rollback",
                     transition.due,
                     transition.due + self.delays.rollback,
@@ -386,25 +294,25 @@ class SageMakerEndpoints:
                     outcome=transition.outcome,
                 )
             case "rollback":
-                settled = "UpdateRollbackFailed" if transition.outcome == "rollback-failed" else "InService"
-                endpoint.settled_status, endpoint.failure_reason = settled, transition.failure
+                ended = "UpdateRollbackFailed" if transition.outcome == "rollback-failed" else "InService"
+                endpoint.settled_status, endpoint.failure_reason = ended, transition.failure
             case "update":
                 endpoint.config_name = transition.config_name or endpoint.config_name
-                endpoint.variants = _settled(transition.variants)
+                endpoint.variants = settled(transition.variants)
                 endpoint.last_deployment_config = transition.deployment_config
                 endpoint.settled_status = "InService"
             case "create" | "capacity" | "maintenance":
-                endpoint.variants = _settled(transition.variants or endpoint.variants)
+                endpoint.variants = settled(transition.variants or endpoint.variants)
                 endpoint.settled_status = "InService"
         self._sync_moto(endpoint)
         return True
 
-    def _start(self, endpoint: _Endpoint, transition: _Transition) -> None:
+    def _start(self, endpoint: EndpointState, transition: Transition) -> None:
         endpoint.transition = transition
         endpoint.modified = transition.started
         self._sync_moto(endpoint)
 
-    def _sync_moto(self, endpoint: _Endpoint) -> None:
+    def _sync_moto(self, endpoint: EndpointState) -> None:
         """Keep moto's endpoint object (read by ListEndpoints) in step."""
         fake = _backend(endpoint.region).endpoints.get(endpoint.name)
         if fake is not None:
@@ -446,12 +354,12 @@ class SageMakerEndpoints:
         name = self._existing(request, backend.endpoints, "endpoint", "endpoint", "EndpointName")
         config_name = str(request.params["EndpointConfigName"])
         variants = self._variants_of(request.region, config_name, visible_only=True)
-        self.quotas.require(self._instances_in_use(request.region), _instances(variants))
+        self.quotas.require(self._instances_in_use(request.region), instances(variants))
         reply = pass_through()
         if reply.status != 200:
             return reply
         now = self.clock()
-        endpoint = _Endpoint(
+        endpoint = EndpointState(
             region=request.region,
             name=name,
             arn=arn("endpoint", name, request.region),
@@ -465,10 +373,10 @@ class SageMakerEndpoints:
         backend.endpoints[name].arn = endpoint.arn
         self._endpoints[(request.region, name)] = endpoint
         failure = self._failing_creates.pop(name, None)
-        self._start(endpoint, _Transition("create", now, now + self.delays.create, failure, variants=variants))
+        self._start(endpoint, Transition("create", now, now + self.delays.create, failure, variants=variants))
         return json_reply({"EndpointArn": endpoint.arn})
 
-    def _variants_of(self, region: str, config_name: str, *, visible_only: bool = False) -> list[_Variant]:
+    def _variants_of(self, region: str, config_name: str, *, visible_only: bool = False) -> list[Variant]:
         """The variants a config describes; ``visible_only``: as CreateEndpoint's eventually consistent read sees
         the config and its models."""
         backend = _backend(region)
@@ -487,7 +395,7 @@ class SageMakerEndpoints:
             count = int(production_variant.get("InitialInstanceCount", 1))
             weight = float(production_variant.get("InitialVariantWeight", 1.0))
             variants.append(
-                _Variant(
+                Variant(
                     name=production_variant["VariantName"],
                     model_name=model_name,
                     instance_type=production_variant.get("InstanceType"),
@@ -505,12 +413,12 @@ class SageMakerEndpoints:
         in_use: Counter[str] = Counter()
         for (endpoint_region, _), endpoint in self._endpoints.items():
             if endpoint_region == region:
-                in_use += _instances(endpoint.variants)
+                in_use += instances(endpoint.variants)
                 if endpoint.transition is not None and endpoint.transition.kind in {"create", "update"}:
-                    in_use += _instances(endpoint.transition.variants)
+                    in_use += instances(endpoint.transition.variants)
         return in_use
 
-    def _endpoint(self, request: ApiRequest) -> _Endpoint:
+    def _endpoint(self, request: ApiRequest) -> EndpointState:
         name = str(request.params["EndpointName"])
         endpoint = self._endpoints.get((request.region, name))
         if endpoint is None:
@@ -555,13 +463,13 @@ class SageMakerEndpoints:
             }
         return json_reply(described)
 
-    def _require_in_service(self, endpoint: _Endpoint) -> None:
+    def _require_in_service(self, endpoint: EndpointState) -> None:
         if endpoint.status == "Failed":
             raise validation_error(f'Cannot update failed endpoint "{endpoint.arn}".')
         if endpoint.status != "InService":
             raise validation_error(f'Cannot update in-progress endpoint "{endpoint.arn}".')
 
-    def _refuse_in_progress(self, endpoint: _Endpoint) -> None:
+    def _refuse_in_progress(self, endpoint: EndpointState) -> None:
         if endpoint.status in IN_PROGRESS_STATUSES:
             raise validation_error(f'Cannot update in-progress endpoint "{endpoint.arn}".')
 
@@ -593,7 +501,7 @@ class SageMakerEndpoints:
                 if "DesiredWeight" not in excluded:
                     variant.current_weight = variant.desired_weight = live.desired_weight
         # The new fleet runs beside the old one until traffic has moved.
-        self.quotas.require(self._instances_in_use(request.region), _instances(variants))
+        self.quotas.require(self._instances_in_use(request.region), instances(variants))
         now = self.clock()
         failure: str | None = None
         outcome: UpdateOutcome = "rolled-back"
@@ -604,13 +512,13 @@ class SageMakerEndpoints:
         endpoint.failure_reason = None
         self._start(
             endpoint,
-            _Transition(
+            Transition(
                 "update", now, now + self.delays.update, failure, config_name, variants, deployment_config, outcome
             ),
         )
         return json_reply({"EndpointArn": endpoint.arn})
 
-    def _refuse_changes_under_autoscaling(self, endpoint: _Endpoint, variants: list[_Variant]) -> None:
+    def _refuse_changes_under_autoscaling(self, endpoint: EndpointState, variants: list[Variant]) -> None:
         """An update may neither change the instance type of a variant registered with Application Auto Scaling nor
         remove one (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html)."""
         new = {variant.name: variant for variant in variants}
@@ -646,11 +554,9 @@ class SageMakerEndpoints:
             seen.add(name)
             variant.desired_count = int(desired.get("DesiredInstanceCount", variant.desired_count))
             variant.desired_weight = float(desired.get("DesiredWeight", variant.desired_weight))
-        self.quotas.require(
-            self._instances_in_use(request.region), _instances(variants) - _instances(endpoint.variants)
-        )
+        self.quotas.require(self._instances_in_use(request.region), instances(variants) - instances(endpoint.variants))
         now = self.clock()
-        self._start(endpoint, _Transition("capacity", now, now + self.delays.capacity, variants=variants))
+        self._start(endpoint, Transition("capacity", now, now + self.delays.capacity, variants=variants))
         return json_reply({"EndpointArn": endpoint.arn})
 
     def _delete_endpoint(self, request: ApiRequest, _: PassThrough) -> Reply:
@@ -658,7 +564,7 @@ class SageMakerEndpoints:
         self._refuse_in_progress(endpoint)
         if endpoint.status != "Deleting":
             now = self.clock()
-            self._start(endpoint, _Transition("delete", now, now + self.delays.delete))
+            self._start(endpoint, Transition("delete", now, now + self.delays.delete))
             for variant in endpoint.variants:
                 forget_scalable_target(request.region, variant_resource_id(endpoint.name, variant.name))
         return json_reply({})
@@ -694,14 +600,3 @@ class SageMakerEndpoints:
             if url is None:
                 return pass_through()
         return forward_invocation(url, request, variant, endpoint.name)
-
-
-def _instances(variants: list[_Variant]) -> Counter[str]:
-    return Counter({variant.instance_type: variant.desired_count for variant in variants if variant.instance_type})
-
-
-def _settled(variants: list[_Variant]) -> list[_Variant]:
-    return [
-        replace(variant, current_count=variant.desired_count, current_weight=variant.desired_weight)
-        for variant in variants
-    ]
