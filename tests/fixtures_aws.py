@@ -2,7 +2,10 @@
 
 One server runs for the whole session (moto's state is process-wide, and starting it costs more than emptying it);
 each test that asks for ``aws_emulator`` gets it emptied: no resources, injected failures, faults, routes or logged
-calls, and the test delays below; the model artifacts the tests' specs name are in its S3.
+calls, and the test delays below; the model artifacts the tests' specs name are in its S3. A test during which the
+emulator raised an error of its own (a bug of the emulator or of moto, answered as a 500 that the operator retries as
+AWS's transient fault) fails, as the Kubernetes emulator's fixture makes it; the operator processes of the test have
+stopped by then, as the fixtures that start them depend on this one.
 """
 
 from __future__ import annotations
@@ -52,9 +55,12 @@ def aws_server() -> Iterator[AwsEmulator]:
 
 
 @pytest.fixture
-def aws_emulator(aws_server: AwsEmulator) -> AwsEmulator:
+def aws_emulator(aws_server: AwsEmulator) -> Iterator[AwsEmulator]:
     aws_server.reset()
-    return aws_server
+    yield aws_server
+    assert not aws_server.errors, "the AWS emulator raised errors of its own:\n" + "\n".join(
+        map(str, aws_server.errors)
+    )
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ Use::
         aws.sagemaker.fail_next_update("adtech-bid-filter", "Alarm bid-filter-p99-high went into ALARM")
         aws.faults.throttle("DescribeEndpoint", times=2)
         assert aws.count("UpdateEndpoint") == 0
+        assert not aws.errors  # nothing the emulator raised on its own (answered as 500 InternalFailure)
 """
 
 from __future__ import annotations
@@ -39,12 +40,12 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from lowlatency.emulators.aws import artifacts, ec2, sagemaker
 from lowlatency.emulators.aws.autoscaling import ApplicationAutoScaling
 from lowlatency.emulators.aws.endpoint_state import Clock, Delays
-from lowlatency.emulators.aws.gateway import ApiCall, Faults, Gateway
+from lowlatency.emulators.aws.gateway import ApiCall, EmulatorError, Faults, Gateway
 from lowlatency.emulators.aws.pricing import PriceListApi
 from lowlatency.emulators.aws.sagemaker import SageMakerEndpoints
 from lowlatency.emulators.aws.tags import SageMakerTags
 
-__all__ = ["ApiCall", "AwsEmulator", "Delays", "Faults", "SageMakerEndpoints", "boto3_settings"]
+__all__ = ["ApiCall", "AwsEmulator", "Delays", "EmulatorError", "Faults", "SageMakerEndpoints", "boto3_settings"]
 
 TEST_ACCESS_KEY = "testing"
 # Operations that change something: at steady state an operator should make none of them.
@@ -104,6 +105,12 @@ class AwsEmulator:
         return self._gateway.faults
 
     @property
+    def errors(self) -> list[EmulatorError]:
+        """The exceptions the emulator raised on its own (its bugs, or moto's) since the start or the last reset:
+        each was answered with a 500 InternalFailure, which clients retry as AWS's transient fault."""
+        return self._gateway.errors
+
+    @property
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the AWS emulator is not started")
@@ -146,7 +153,8 @@ class AwsEmulator:
         self.stop()
 
     def reset(self) -> None:
-        """Forget every resource, injected failure and fault, route and logged call; restore the initial delays."""
+        """Forget every resource, injected failure and fault, route, logged call and recorded error; restore the
+        initial delays."""
         with self._gateway.lock:
             get_backend("moto_api")["global"].reset()
             self._put_model_artifacts()
@@ -154,6 +162,7 @@ class AwsEmulator:
             self._autoscaling.reset()
             self._gateway.faults.clear()
             self._gateway.log.clear()
+            self._gateway.forget_errors()
 
     def put_model_artifact(self, s3_url: str) -> None:
         """Upload a model artifact (``s3://bucket/key``) as a user does before deploying it."""

@@ -12,6 +12,12 @@ around what reads shared state.
 
 Errors are rendered as each protocol does: ``{"__type": code, "message": ...}`` with ``x-amzn-ErrorType`` for the
 JSON services (SageMaker, Application Auto Scaling, SageMaker Runtime), an ``<Errors>`` XML document for EC2.
+
+An exception the emulator raises on its own while answering (a bug of a handler here or of moto, or an operation moto
+does not implement) is answered with a 500 ``InternalFailure``, as AWS answers its own faults, and recorded in
+:attr:`Gateway.errors`: a client retries a 500 as AWS's transient fault, so without the record such a bug would only
+show as a test waiting for something that never comes. What the emulator answers on purpose is no such error: a
+:class:`ServiceError` (AWS's refusal, or an injected fault), and the error answers moto renders in AWS's shape.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import io
 import json
 import threading
 import time
+import traceback
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -85,6 +92,19 @@ class ApiCall:
     error_code: str | None
 
 
+@dataclass(frozen=True)
+class EmulatorError:
+    """An exception the emulator raised on its own while answering a call (answered with a 500)."""
+
+    service: str
+    operation: str
+    resource: str | None
+    traceback: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.operation} ({self.resource or 'no resource'}):\n{self.traceback}"
+
+
 @dataclass
 class Reply:
     status: int
@@ -124,6 +144,16 @@ class ServiceError(Exception):
 def validation_error(message: str) -> ServiceError:
     """The answer of SageMaker and Application Auto Scaling to a request they refuse as sent."""
     return ServiceError("ValidationException", message)
+
+
+class Parameters(dict[str, Any]):
+    """A request's parameters: one that a handler requires and the request lacks is refused as AWS refuses it
+    (botocore checks required members before sending; other clients may not)."""
+
+    def __missing__(self, name: str) -> Any:
+        raise validation_error(
+            f"1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
+        )
 
 
 def json_reply(payload: Mapping[str, Any], status: int = 200) -> Reply:
@@ -266,6 +296,18 @@ class Gateway:
     def __post_init__(self) -> None:
         self.faults = Faults(self.lock)
         self._routes: dict[tuple[str, str], _Route] = {}
+        self._errors: list[EmulatorError] = []
+        self._errors_lock = threading.Lock()  # not the gateway's lock: concurrent handlers fail without holding it
+
+    @property
+    def errors(self) -> list[EmulatorError]:
+        """The exceptions the emulator raised on its own since the start or the last :meth:`forget_errors`."""
+        with self._errors_lock:
+            return list(self._errors)
+
+    def forget_errors(self) -> None:
+        with self._errors_lock:
+            self._errors.clear()
 
     def route(self, service: str, operation: str, handler: Handler, *, concurrent: bool = False) -> None:
         self._routes[(service, operation)] = _Route(handler, concurrent)
@@ -311,12 +353,11 @@ class Gateway:
                 return route.handler(request, pass_through) if route is not None else pass_through()
         except ServiceError as error:
             return error_reply(request.service, error)
-        except KeyError as missing:  # a required parameter (botocore checks them, other clients may not)
-            message = f"1 validation error detected: Value null at '{missing.args[0]}' failed to satisfy constraint: "
-            return error_reply(
-                request.service, ServiceError("ValidationException", message + "Member must not be null")
-            )
-        except Exception as error:  # a server answers 500 for its own faults, as AWS does
+        except Exception as error:  # a server answers 500 for its own faults, as AWS does; kept for the tests
+            with self._errors_lock:
+                self._errors.append(
+                    EmulatorError(request.service, request.operation, request.resource, traceback.format_exc())
+                )
             return error_reply(
                 request.service, ServiceError("InternalFailure", f"{type(error).__name__}: {error}", 500)
             )
@@ -359,14 +400,15 @@ def parse_request(environ: Environ) -> ApiRequest:
     parts = path.strip("/").split("/")
     if len(parts) == 3 and parts[0] == "endpoints" and parts[2] in _RUNTIME_PATH_SUFFIXES:
         name = urllib.parse.unquote(parts[1])
-        return ApiRequest(RUNTIME, _RUNTIME_PATH_SUFFIXES[parts[2]], region, {"EndpointName": name}, body, headers)
+        operation = _RUNTIME_PATH_SUFFIXES[parts[2]]
+        return ApiRequest(RUNTIME, operation, region, Parameters(EndpointName=name), body, headers)
     target = headers.get("x-amz-target")
     if target:
-        return ApiRequest(service, target.rpartition(".")[2], region, _json_object(body), body, headers)
+        return ApiRequest(service, target.rpartition(".")[2], region, Parameters(_json_object(body)), body, headers)
     if headers["content-type"].startswith("application/x-www-form-urlencoded"):
-        form = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
+        form = Parameters(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
         return ApiRequest(service, form.get("Action", "Unknown"), region, form, body, headers)
-    query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", "")))
+    query = Parameters(urllib.parse.parse_qsl(environ.get("QUERY_STRING", "")))
     operation = query.get("Action") or f"{environ.get('REQUEST_METHOD', 'GET')} {path}"
     return ApiRequest(service, operation, region, query, body, headers)
 
