@@ -100,16 +100,44 @@ def test_aws_call_reraises_classified() -> None:
     assert raised.value.kind is ErrorKind.TRANSIENT
 
 
-def test_the_operators_identity_never_reaches_the_message() -> None:
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "arn:aws:sts::123456789012:assumed-role/lowlatency-operator/i-0abc",  # a role's session (IRSA, EC2, ECS)
+        "arn:aws:iam::123456789012:user/lowlatency-operator",  # an IAM user's access keys
+        "arn:aws:iam::123456789012:user/platform/ops/lowlatency-operator",  # a user with a path
+        "arn:aws:sts::123456789012:federated-user/lowlatency-operator",  # GetFederationToken
+        "arn:aws-cn:sts::123456789012:assumed-role/lowlatency-operator/botocore-session-1700000000",
+        "arn:aws-us-gov:iam::123456789012:user/lowlatency-operator",
+        "arn:aws-us-gov:sts::123456789012:federated-user/lowlatency-operator",
+    ],
+)
+def test_the_operators_identity_never_reaches_the_message(caller: str) -> None:
+    """AccessDenied names the caller as a principal ARN of STS or IAM in any partition; the resource stays named."""
+    partition = caller.split(":")[1]
+    resource = f"arn:{partition}:sagemaker:us-east-1:123456789012:endpoint/adtech-bid-filter"
+    denied = client_error(
+        "AccessDeniedException",
+        f"User: {caller} is not authorized to perform: sagemaker:CreateEndpoint on resource: {resource} because no "
+        "identity-based policy allows the sagemaker:CreateEndpoint action",
+    )
+    message = str(classify("sagemaker:CreateEndpoint", denied))
+    assert caller.rpartition(":")[2] not in message
+    assert "User: <the operator's AWS identity> is not authorized to perform: sagemaker:CreateEndpoint on" in message
+    assert f"on resource: {resource} because no identity-based policy allows" in message
+
+
+def test_a_role_the_spec_names_stays_in_the_message() -> None:
+    """Only the caller is redacted: the execution role a denied iam:PassRole names is the spec's, which the tenant
+    wrote and must see to fix."""
     denied = client_error(
         "AccessDeniedException",
         "User: arn:aws:sts::123456789012:assumed-role/lowlatency-operator/i-0abc is not authorized to perform: "
-        "sagemaker:CreateEndpoint on resource: arn:aws:sagemaker:us-east-1:123456789012:endpoint/adtech-bid-filter",
+        "iam:PassRole on resource: arn:aws:iam::123456789012:role/SageMakerExecution",
     )
-    message = str(classify("sagemaker:CreateEndpoint", denied))
+    message = str(classify("sagemaker:CreateModel", denied))
     assert "assumed-role" not in message
-    assert "<the operator's AWS identity> is not authorized to perform: sagemaker:CreateEndpoint" in message
-    assert "endpoint/adtech-bid-filter" in message
+    assert "iam:PassRole on resource: arn:aws:iam::123456789012:role/SageMakerExecution" in message
 
 
 def test_a_missing_id_named_by_a_create_is_the_specs_error_not_an_absence() -> None:
