@@ -519,6 +519,7 @@ def test_autoscaler_scale_out_is_kept_by_a_retaining_update(
 ) -> None:
     register(autoscaling, in_service, low=2, high=10)
     aws_emulator.sagemaker.scale(in_service, 7)
+    aws_clock.advance(TEST_DELAYS.capacity)  # a scaling activity passes through Updating
     assert counts(sagemaker, in_service) == (7, 7)
     make_config(sagemaker, "bid-v2", image=NEW_IMAGE, count=2)
     sagemaker.update_endpoint(EndpointName=in_service, EndpointConfigName="bid-v2", RetainAllVariantProperties=True)
@@ -531,11 +532,12 @@ def test_autoscaler_scale_out_is_kept_by_a_retaining_update(
 
 
 def test_registering_brings_the_count_into_range_and_deleting_deregisters(
-    aws_emulator: AwsEmulator, sagemaker: Any, autoscaling: Any, in_service: str
+    aws_emulator: AwsEmulator, sagemaker: Any, autoscaling: Any, in_service: str, aws_clock: ManualClock
 ) -> None:
     with pytest.raises(RuntimeError, match="not registered"):
         aws_emulator.sagemaker.scale(in_service, 3)
     resource_id = register(autoscaling, in_service, low=4, high=10)
+    aws_clock.advance(TEST_DELAYS.capacity)  # the scaling activity into the range passes through Updating
     assert counts(sagemaker, in_service) == (4, 4)
     scope = {"ServiceNamespace": "sagemaker", "ResourceId": resource_id, "ScalableDimension": DIMENSION}
     autoscaling.put_scheduled_action(
@@ -864,6 +866,7 @@ def test_the_operators_endpoint_calls_through_a_rollout_under_autoscaling(
     assert (scaling.min_capacity, scaling.max_capacity, scaling.policy) == (2, 8, (6000.0, 300, 60))
     assert scaling.schedules == (schedule,)
     aws_emulator.sagemaker.scale(first.endpoint_name, 5)
+    aws_clock.advance(TEST_DELAYS.capacity)
 
     model = {**bid_filter_spec()["model"], "image": NEW_IMAGE}
     canary = {"strategy": "Canary", "canarySizePercent": 10, "waitSeconds": 60}

@@ -4,12 +4,12 @@ What real Application Auto Scaling does, and what moto lacks that is added here:
 
 - **RegisterScalableTarget** creates or updates the target (``endpoint/<name>/variant/<variant>``,
   ``sagemaker:variant:DesiredInstanceCount``). A minimum above the maximum is a ``ValidationException``. When the
-  variant's live count lies outside the new range, the service scales it into the range (a scaling activity; here the
-  count changes at once). An endpoint that is not ``InService`` cannot be registered: auto scaling "is blocked while
-  the update operation is in progress" (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html),
-  and the service answers ``ValidationException`` with "The status should be in 'InService' to register it as a
-  scalable target" (the phrase AWS's earlier SageMaker operator for Kubernetes matches; the rest of the text is this
-  emulator's own).
+  variant's live count lies outside the new range, the service scales it into the range: a scaling activity, which
+  makes the endpoint ``Updating`` until the count is reached, as every scaling activity does (:mod:`.sagemaker`).
+  An endpoint that is not ``InService`` cannot be registered: auto scaling "is blocked while the update operation is
+  in progress" (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html), and the service
+  answers ``ValidationException`` with "The status should be in 'InService' to register it as a scalable target"
+  (the phrase AWS's earlier SageMaker operator for Kubernetes matches; the rest of the text is this emulator's own).
 - **DeregisterScalableTarget** also deletes the target's scaling policies and scheduled actions. Deregistering a
   target that is not registered answers ``ObjectNotFoundException``, as do DeleteScalingPolicy and
   DeleteScheduledAction for what does not exist.

@@ -31,7 +31,9 @@ What real SageMaker does, and what is imitated here:
   is allowed; removing a registered variant is refused too. Under a ``DeploymentConfig`` (blue/green or rolling) the
   new config must keep the live variant names (:mod:`.deployments`).
 - **UpdateEndpointWeightsAndCapacities** (InService only) makes the endpoint ``Updating`` with the new
-  ``DesiredInstanceCount`` while ``CurrentInstanceCount`` catches up, then ``InService``.
+  ``DesiredInstanceCount`` while ``CurrentInstanceCount`` catches up, then ``InService``. A scaling activity of
+  Application Auto Scaling (:meth:`SageMakerEndpoints.scale`, or a registration whose range leaves out the live
+  count) is the autoscaler's own call of it, and passes through ``Updating`` in the same way.
 - **DeleteEndpoint** is refused while the endpoint is Creating, Updating, SystemUpdating or RollingBack, as the
   updates are (``Cannot update in-progress endpoint "<arn>".``); on an InService, Failed or Deleting endpoint it
   makes it ``Deleting`` (minutes in reality) and then it is gone: DescribeEndpoint answers
@@ -203,10 +205,11 @@ class SageMakerEndpoints:
                 self._model_servers[endpoint_name] = url.rstrip("/")
 
     def scale(self, endpoint_name: str, count: int, *, variant: str | None = None) -> None:
-        """Set a registered variant's live instance count, as Application Auto Scaling does on a scaling activity.
+        """Start a scaling activity of Application Auto Scaling on a registered variant (see
+        :meth:`_start_scaling_activity` for what the endpoint goes through).
 
         Like the real autoscaler, it acts only on an InService endpoint, on a variant registered as a scalable target,
-        within the target's capacity range. (A real scaling activity also makes the endpoint Updating for a while.)
+        within the target's capacity range.
         """
         with self._gateway.lock:
             self.advance()
@@ -223,7 +226,7 @@ class SageMakerEndpoints:
                 raise ValueError(
                     f"{count} is outside the target's range [{target.min_capacity}, {target.max_capacity}]"
                 )
-            self._set_live_count(endpoint, chosen, count)
+            self._start_scaling_activity(endpoint, chosen.name, count)
 
     def status_of(self, region: str, endpoint_name: str) -> str | None:
         """An endpoint's status as DescribeEndpoint gives it, or None if there is no such endpoint."""
@@ -238,7 +241,7 @@ class SageMakerEndpoints:
             return
         clamped = min(max(variant.desired_count, low), high)
         if clamped != variant.desired_count:
-            self._set_live_count(endpoint, variant, clamped)
+            self._start_scaling_activity(endpoint, variant.name, clamped)
 
     def reset(self, delays: Delays) -> None:
         with self._gateway.lock:
@@ -257,10 +260,21 @@ class SageMakerEndpoints:
             raise LookupError(f"{len(matches)} endpoints are named {endpoint_name}")
         return matches[0]
 
-    def _set_live_count(self, endpoint: EndpointState, variant: Variant, count: int) -> None:
-        variant.current_count = variant.desired_count = count
-        endpoint.modified = self.clock()
-        self._sync_moto(endpoint)
+    def _start_scaling_activity(self, endpoint: EndpointState, variant_name: str, count: int) -> None:
+        """What a scaling activity does to an InService endpoint: Application Auto Scaling changes a variant's count
+        with UpdateEndpointWeightsAndCapacities, the one SageMaker change its service-linked role may make
+        (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSApplicationAutoscalingSageMakerEndpointPolicy.html),
+        so the endpoint is ``Updating`` ("UpdateEndpoint or UpdateEndpointWeightsAndCapacities is executing":
+        botocore sagemaker DescribeEndpointOutput.EndpointStatus) for ``Delays.capacity``, its variant showing the
+        new count as DesiredInstanceCount and the old one as CurrentInstanceCount until the instances are there
+        (botocore sagemaker ProductionVariantSummary.DesiredInstanceCount), then ``InService`` at the new count.
+        The autoscaler's call is not in the call log, which records the calls of the emulator's clients."""
+        variants = copy.deepcopy(endpoint.variants)
+        for variant in variants:
+            if variant.name == variant_name:
+                variant.desired_count = count
+        now = self.clock()
+        self._start(endpoint, Transition("capacity", now, now + self.delays.capacity, variants=variants))
 
     # The state machine.
 
