@@ -6,8 +6,9 @@ Invalid specs, and the layer (schema, CEL or this one) that must refuse each fir
 import pydantic
 import pytest
 
-from lowlatency.api import DeploymentSpec, Spec, is_reserved_tag_key
+from lowlatency.api import DeploymentSpec, Spec
 from lowlatency.reconciler import describe_validation_error
+from lowlatency.schema import is_reserved_tag_key
 from specs import bid_filter_spec
 
 

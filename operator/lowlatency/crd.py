@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 
 from lowlatency import GROUP, KIND, PLURAL, SHORT_NAME, SINGULAR, VERSION
-from lowlatency.api import CEL, DeploymentSpec, LowLatencyEndpoint
+from lowlatency.api import DeploymentSpec, LowLatencyEndpoint
+from lowlatency.schema import CEL
 
 CRD_NAME = f"{PLURAL}.{GROUP}"
 CRD_FILE = f"{CRD_NAME}.yaml"

@@ -35,6 +35,7 @@ from lowlatency.benchmark import rightsizing
 from lowlatency.config import Benchmarking
 from lowlatency.planner import Verdict
 from lowlatency.reconciler import Clock, EndpointResource, Event, utc_now, with_condition
+from lowlatency.schema import Schema
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +215,7 @@ def as_patched(body: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, A
     return {**body, "status": {key: value for key, value in status.items() if value is not None}}
 
 
-def _dump(model: api.Schema | None) -> dict[str, Any] | None:
+def _dump(model: Schema | None) -> dict[str, Any] | None:
     return None if model is None else model.model_dump(mode="json", by_alias=True)
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lowlatency.api import Phase, is_reserved_tag_key
+from lowlatency.api import Phase
 from lowlatency.desired import TAG_RETAINED, DesiredEndpoint, DesiredScaling, Owner, ScheduledScaling
 from lowlatency.naming import sibling_arn
+from lowlatency.schema import is_reserved_tag_key
 
 # SageMaker EndpointStatus values (DescribeEndpoint) that end by themselves: wait and look again.
 TRANSITIONAL_STATUSES = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}

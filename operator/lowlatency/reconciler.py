@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pydantic
 
 from lowlatency import endpoints, vpc
-from lowlatency.api import Condition, ConditionType, FieldValueError, Phase, Rollout, Spec, Status
+from lowlatency.api import Condition, ConditionType, Phase, Rollout, Spec, Status
 from lowlatency.aws import AwsClients, AwsError, ErrorKind, RegionClients
 from lowlatency.desired import DEFAULT_VARIANT_NAME, DesiredEndpoint, Owner, build_desired, scaling_resource_id
 from lowlatency.naming import endpoint_name, is_sagemaker_name
@@ -40,6 +40,7 @@ from lowlatency.planner import (
     plan_deletion,
     plan_retention,
 )
+from lowlatency.schema import FieldValueError
 from lowlatency.tenancy import PolicyFile, TenantPolicy, violations
 
 if TYPE_CHECKING:
