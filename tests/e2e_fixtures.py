@@ -25,6 +25,9 @@ def e2e(
     aws_emulator: AwsEmulator,
     tmp_path: Path,
 ) -> Iterator[EndToEnd]:
-    """The CRD installed, the namespace created, and one operator process running for the test."""
+    """The CRD installed, the namespace created, and one operator process running for the test.
+
+    The process is stopped before ``aws_emulator`` checks that the AWS emulator raised no error of its own, so that
+    check sees every call the operator made; so is any operator process of a fixture or test that asks for it."""
     with operator_in_namespace(kubectl, kubeconfig, aws_emulator.environment(), tmp_path / "operator.log") as operator:
         yield EndToEnd(kubectl, operator, aws_emulator)
