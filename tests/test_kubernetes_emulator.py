@@ -7,13 +7,8 @@ Everything goes over real HTTP: raw requests (to see status codes and Status obj
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
-import re
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +21,9 @@ import pytest
 import yaml
 
 from fixtures_kubernetes import ROOT, Kubectl
-from lowlatency.emulators.kubernetes import KubernetesEmulator, human_duration, label_selector_matches
+from kubernetes_requests import Http
+from lowlatency.emulators.kubernetes import KubernetesEmulator
+from lowlatency.emulators.lists import label_selector_matches
 
 JSON = dict[str, Any]
 ENDPOINTS = "/apis/lowlatency.io/v1alpha1/namespaces/adtech/lowlatencyendpoints"
@@ -34,41 +31,6 @@ MERGE = "application/merge-patch+json"
 EXAMPLE: JSON = yaml.safe_load((ROOT / "examples" / "bid-filter.yaml").read_text())
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class Http:
-    """Plain HTTP to the emulator: status codes and JSON bodies exactly as a client receives them."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def request(
-        self, method: str, path: str, body: Any = None, content_type: str = "application/json", **params: str
-    ) -> tuple[int, JSON]:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            f"{self.url}{path}{query}", data=data, method=method, headers={"Content-Type": content_type}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    def ok(
-        self, method: str, path: str, body: Any = None, content_type: str = "application/json", **params: str
-    ) -> JSON:
-        code, answer = self.request(method, path, body, content_type, **params)
-        assert code in (200, 201), (code, answer)
-        return answer
-
-    def watch(self, path: str, **params: str) -> Iterator[JSON]:
-        """The events of a watch, as they arrive; ends when the server ends the stream."""
-        query = urllib.parse.urlencode({"watch": "true", **params})
-        with urllib.request.urlopen(f"{self.url}{path}?{query}", timeout=10) as response:
-            while line := response.readline():
-                yield json.loads(line)
 
 
 @pytest.fixture
@@ -94,33 +56,7 @@ def events_until(stream: Iterator[JSON], count: int) -> list[JSON]:
     return [event for event, _ in zip(stream, range(count), strict=False)]
 
 
-# --- discovery ---
-
-
-def test_discovery_serves_builtins_and_the_crd_resource_once_the_crd_is_applied(api: Http, kubectl: Kubectl) -> None:
-    assert api.ok("GET", "/api")["versions"] == ["v1"]
-    core = {entry["name"]: entry for entry in api.ok("GET", "/api/v1")["resources"]}
-    assert core["namespaces"]["namespaced"] is False
-    assert core["events"]["namespaced"] is True
-    groups = {group["name"] for group in api.ok("GET", "/apis")["groups"]}
-    assert {"coordination.k8s.io", "events.k8s.io", "apiextensions.k8s.io"} <= groups
-    assert "lowlatency.io" not in groups
-    assert api.request("GET", "/apis/lowlatency.io/v1alpha1")[0] == 404
-
-    kubectl("apply", "-f", str(ROOT / "crds" / "lowlatencyendpoints.lowlatency.io.yaml"))
-
-    served = {entry["name"]: entry for entry in api.ok("GET", "/apis/lowlatency.io/v1alpha1")["resources"]}
-    main = served["lowlatencyendpoints"]
-    assert (main["kind"], main["namespaced"], main["shortNames"]) == ("LowLatencyEndpoint", True, ["lle"])
-    assert {"get", "list", "watch", "create", "patch", "update", "delete"} <= set(main["verbs"])
-    assert "shortNames" not in served["lowlatencyendpoints/status"]
-    listed = kubectl("api-resources", "--api-group=lowlatency.io").stdout
-    assert "lle" in listed
-    assert "LowLatencyEndpoint" in listed
-    crd = api.ok("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/lowlatencyendpoints.lowlatency.io")
-    assert {condition["type"]: condition["status"] for condition in crd["status"]["conditions"]}[
-        "Established"
-    ] == "True"
+# --- serving custom resources ---
 
 
 def test_deleting_the_crd_stops_serving_the_resource_and_deletes_its_objects(adtech: Http) -> None:
@@ -529,21 +465,6 @@ def test_names_must_be_rfc_1123(api: Http, kubectl: Kubectl) -> None:
     api.ok("POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "lowlatency.operator-1"}})
 
 
-def test_kubectl_tables_of_namespaces_and_events(api: Http, kubectl: Kubectl) -> None:
-    involved = {"kind": "LowLatencyEndpoint", "namespace": "default", "name": "bid-filter"}
-    event = {"involvedObject": involved, "reason": "InService", "message": "endpoint is InService", "type": "Normal"}
-    event["lastTimestamp"] = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    api.ok("POST", "/api/v1/namespaces/default/events", event | {"metadata": {"generateName": "bid-filter."}})
-    header, row = kubectl("get", "events", "-n", "default").stdout.splitlines()
-    assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
-    last_seen, *rest = row.split()
-    assert re.fullmatch(r"\d+s", last_seen)
-    assert rest == ["Normal", "InService", "bid-filter", "endpoint", "is", "InService"]
-    namespaces = kubectl("get", "namespaces").stdout.splitlines()
-    assert namespaces[0].split() == ["NAME", "STATUS", "AGE"]
-    assert namespaces[1].split()[:2] == ["default", "Active"]
-
-
 # --- clients: the kubernetes library and kubectl ---
 
 
@@ -618,41 +539,7 @@ def test_kubectl_delete_waits_for_finalizers(kubectl: Kubectl) -> None:
     assert "NotFound" in kubectl("get", *BID_FILTER, check=False).stderr
 
 
-@pytest.mark.usefixtures("lowlatency_crd")
-def test_kubectl_wait_watch_and_explain(kubectl: Kubectl) -> None:
-    kubectl("create", "namespace", "adtech")
-    kubectl("apply", "-f", str(ROOT / "examples" / "bid-filter.yaml"))
-    status = '{"status": {"phase": "InService"}}'
-    later = threading.Timer(
-        1, kubectl, ["patch", *BID_FILTER, "--type", "merge", "--subresource", "status", "-p", status]
-    )
-    later.start()
-    kubectl("wait", "--for=jsonpath={.status.phase}=InService", "lle/bid-filter", "-n", "adtech", "--timeout=10s")
-    later.join()
-    watched = kubectl("get", "lle", "-n", "adtech", "--watch", "--request-timeout=2s").stdout
-    assert "InService" in watched
-    assert "Established" in kubectl("get", "crd", "lowlatencyendpoints.lowlatency.io", "-o", "yaml").stdout
-    explained = kubectl("explain", "lle.spec.instanceCount").stdout
-    assert "FIELD: instanceCount <integer>" in explained
-
-
 # --- pure helpers ---
-
-
-@pytest.mark.parametrize(
-    ("seconds", "shown"),
-    [
-        (5, "5s"),
-        (119, "119s"),
-        (125, "2m5s"),
-        (600, "10m"),
-        (3 * 3600 + 120, "3h2m"),
-        (30 * 3600, "30h"),
-        (3 * 86400, "3d"),
-    ],
-)
-def test_ages_are_shown_as_kube_apiserver_shows_them(seconds: int, shown: str) -> None:
-    assert human_duration(seconds) == shown
 
 
 def test_label_selector_forms() -> None:
