@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import random
+import statistics
+from fractions import Fraction
 from pathlib import Path
+
+import pytest
 
 from lowlatency import api
 from lowlatency.benchmark.connection import Outcome
-from lowlatency.benchmark.results import CSV_HEADER, Measurement, RequestRecord, merge, summarize, write_csv
+from lowlatency.benchmark.results import (
+    CSV_HEADER,
+    HIGHEST_MICROSECONDS,
+    Measurement,
+    RequestRecord,
+    merge,
+    microseconds,
+    summarize,
+    write_csv,
+)
 
 PERCENTILES = (0.0, 10.0, 50.0, 75.0, 90.0, 99.0, 99.9, 99.99, 100.0)
 
@@ -90,3 +104,54 @@ def test_every_request_is_a_csv_row(tmp_path: Path) -> None:
     with (tmp_path / "requests.csv").open() as file:
         rows = list(csv.reader(file))
     assert rows == [list(CSV_HEADER), ["0.000000", "2.100", "ok"], ["0.005000", "250.000", "throttled"]]
+
+
+def test_the_summary_gives_the_percentiles_of_the_recorded_latencies_in_milliseconds() -> None:
+    """Under 2,048 µs the histogram keeps every microsecond, so its percentiles are the nearest-rank ones exactly."""
+    latencies_us = list(range(1, 1001))
+    random.Random(5).shuffle(latencies_us)
+    summary = summarize(_measurement([us / 1e6 for us in latencies_us], 20.0, 20.5))
+
+    def nearest_rank_ms(percentile: float) -> float:
+        rank = math.ceil(Fraction(str(percentile)) / 100 * len(latencies_us))  # exact: 99.9 % of 1000 is 999
+        return sorted(latencies_us)[rank - 1] / 1000
+
+    assert (summary.p50_ms, summary.p90_ms, summary.p99_ms, summary.p999_ms) == tuple(
+        nearest_rank_ms(percentile) for percentile in (50, 90, 99, 99.9)
+    )
+    assert summary.max_ms == max(latencies_us) / 1000
+    assert summary.mean_ms == pytest.approx(statistics.mean(latencies_us) / 1000)
+    assert summary.throughput_rps == len(latencies_us) / 0.5
+    assert summary.slo_met(summary.p99_ms)  # at the target meets it
+    assert not summary.slo_met(summary.p99_ms - 0.001)
+
+
+def test_latencies_are_kept_to_the_microsecond_within_the_histograms_range() -> None:
+    assert microseconds(1.234567) == 1_234_567
+    assert microseconds(0.0) == 1
+    assert microseconds(3_600.0) == HIGHEST_MICROSECONDS
+
+
+def test_a_measurement_without_a_window_has_no_throughput() -> None:
+    assert summarize(Measurement()).throughput_rps == 0.0
+
+
+def test_the_json_report_is_status_benchmark_and_the_figures_status_has_no_room_for() -> None:
+    summary = summarize(_measurement([0.003] * 95 + [0.040] * 3, 1_795_000_000.0, 1_795_000_002.0, failures=2))
+    assert summary.to_json(25) == {
+        "p50Ms": summary.p50_ms,
+        "p90Ms": summary.p90_ms,
+        "p99Ms": summary.p99_ms,
+        "throughputRps": 50.0,
+        "requests": 100,
+        "errors": 2,
+        "sloMet": False,
+        "completedAt": "2026-11-18T11:06:42Z",
+        "p999Ms": summary.p999_ms,
+        "maxMs": summary.max_ms,
+        "meanMs": summary.mean_ms,
+        "errorRate": 0.02,
+        "errorsByClass": summary.errors_by_class,
+        "targetP99Ms": 25,
+    }
+    assert summary.errors_by_class["5xx"] == 2

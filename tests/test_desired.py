@@ -1,7 +1,14 @@
 """What a spec asks of AWS: names, requests and tags, built without AWS."""
 
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+from lowlatency.api import Spec
 from lowlatency.desired import TAG_UID, Owner, build_desired, rebuild_config_request
-from specs import parsed
+from specs import bid_filter_spec, parsed
 
 OWNER = Owner("adtech", "bid-filter", "uid-1")
 
@@ -113,3 +120,111 @@ def test_a_deleted_config_of_the_operators_is_rebuilt_from_its_name() -> None:
         tags={},
     )
     assert foreign is None
+
+
+SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
+# A model with everything CreateModel may carry from the spec: environment and a VPC.
+FULL_MODEL = {
+    **bid_filter_spec()["model"],
+    "environment": {"OMP_NUM_THREADS": "2", "MODEL_SERVER_WORKERS": "1"},
+    "vpcConfig": {"subnets": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"], "securityGroupIds": ["sg-0a1b2c3d"]},
+}
+
+
+def assert_valid(operation: str, request: dict[str, Any]) -> None:
+    """botocore's check of a request against SageMaker's service model: required members, no unknown member."""
+    shape = SAGEMAKER.operation_model(operation).input_shape
+    assert shape is not None
+    report = ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+DEPLOYMENTS = [
+    {},
+    {"strategy": "Canary", "canarySizePercent": 10, "rollbackAlarms": ["p99-high"]},
+    {"strategy": "Linear", "linearStepPercent": 20, "terminationWaitSeconds": 600, "rollbackAlarms": ["p99", "5xx"]},
+    {"strategy": "Rolling", "rollingBatchPercent": 25, "rollbackAlarms": ["p99-high"]},
+]
+
+
+@pytest.mark.parametrize("deployment", DEPLOYMENTS)
+def test_every_request_is_one_sagemakers_model_accepts(deployment: dict[str, Any]) -> None:
+    spec = parsed(model=FULL_MODEL, deployment=deployment, autoscaling={"minCapacity": 1, "maxCapacity": 4})
+    desired = build_desired(spec, OWNER, "us-east-1")
+    assert_valid("CreateModel", desired.model_request)
+    assert_valid("CreateEndpointConfig", desired.endpoint_config_request)
+    assert_valid(
+        "UpdateEndpoint",
+        {
+            "EndpointName": desired.endpoint_name,
+            "EndpointConfigName": desired.endpoint_config_name,
+            "DeploymentConfig": desired.deployment_config,
+        },
+    )
+
+
+def test_the_model_request_carries_the_environment_and_the_vpc() -> None:
+    desired = build_desired(parsed(model=FULL_MODEL), OWNER, "us-east-1")
+    request = desired.model_request
+    assert request["ModelName"] == desired.model_name
+    assert request["PrimaryContainer"]["Environment"] == FULL_MODEL["environment"]
+    assert request["VpcConfig"] == {
+        "Subnets": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"],
+        "SecurityGroupIds": ["sg-0a1b2c3d"],
+    }
+    without = build_desired(parsed(), OWNER, "us-east-1").model_request
+    assert "Environment" not in without["PrimaryContainer"]
+    assert "VpcConfig" not in without
+
+
+@pytest.mark.parametrize("deployment", DEPLOYMENTS)
+def test_each_strategy_becomes_the_deployment_config_sagemaker_names_it(deployment: dict[str, Any]) -> None:
+    spec = parsed(deployment=deployment)
+    strategy, bake = spec.deployment.strategy, spec.deployment.bake_seconds()
+    percent = {"Type": "CAPACITY_PERCENT"}
+    routing_by_strategy: dict[str, dict[str, Any]] = {
+        "AllAtOnce": {"Type": "ALL_AT_ONCE"},
+        "Canary": {"Type": "CANARY", "CanarySize": {**percent, "Value": 10}},
+        "Linear": {"Type": "LINEAR", "LinearStepSize": {**percent, "Value": 20}},
+    }
+    expected: dict[str, Any]
+    if strategy == "Rolling":
+        expected = {
+            "RollingUpdatePolicy": {
+                "MaximumBatchSize": {**percent, "Value": 25},
+                "WaitIntervalInSeconds": bake,
+                "MaximumExecutionTimeoutInSeconds": spec.deployment.execution_timeout_seconds(),
+            }
+        }
+    else:
+        expected = {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": {**routing_by_strategy[strategy], "WaitIntervalInSeconds": bake},
+                "TerminationWaitInSeconds": deployment.get("terminationWaitSeconds", 0),
+                "MaximumExecutionTimeoutInSeconds": spec.deployment.execution_timeout_seconds(),
+            }
+        }
+    if alarms := deployment.get("rollbackAlarms"):
+        expected["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": alarm} for alarm in alarms]}
+    assert build_desired(spec, OWNER, "us-east-1").deployment_config == expected
+
+
+def test_the_scaling_target_is_the_specs_number_or_for_auto_the_measured_one() -> None:
+    bounds = {"minCapacity": 2, "maxCapacity": 8}
+    fixed = parsed(autoscaling={**bounds, "targetInvocationsPerInstance": 6000})
+    auto = parsed(autoscaling={**bounds, "targetInvocationsPerInstance": "auto"})
+
+    def target(spec: Spec, measured: float | None) -> float | None:
+        scaling = build_desired(spec, OWNER, "us-east-1", measured_target=measured).scaling
+        assert scaling is not None
+        return scaling.target_value
+
+    assert target(fixed, 1234.0) == 6000.0
+    assert target(auto, 1234.0) == 1234.0
+    assert target(auto, None) is None  # no benchmark yet: the target is registered without a policy
+
+
+def test_an_owner_is_described_by_its_tags_for_error_messages() -> None:
+    assert Owner.describe({"owner": "legacy-team"}) == "not managed by lowlatency-operator"
+    other = Owner("ranking", "ranker", "uid-9")
+    assert Owner.describe(other.tags()) == "owned by ranking/ranker (uid uid-9)"

@@ -75,3 +75,17 @@ def test_the_policy_file_is_read_again_when_it_changes(tmp_path: Path) -> None:
 
     os.utime(path, (1, 2_000_000_000))
     assert source.current().namespaces["adtech"].max_instance_count == 5
+
+
+def test_the_instance_limit_itself_is_allowed() -> None:
+    at_the_limit = {"instanceCount": 10, "autoscaling": {"minCapacity": 2, "maxCapacity": 10}}
+    assert violations(parsed(**at_the_limit), "adtech", POLICY) == []
+
+
+def test_an_empty_policy_file_allows_no_namespace_anything(tmp_path: Path) -> None:
+    """A ConfigMap whose policy key was emptied: a policy with no entries, not an error and not 'allow all'."""
+    path = tmp_path / "policy.yaml"
+    path.write_text("")
+    assert violations(parsed(), "adtech", PolicyFile(path).current()) == [
+        "namespace adtech has no allowance in the operator's tenant policy"
+    ]
