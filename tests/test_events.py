@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from lowlatency.api import Condition, Phase, Status
+from lowlatency.aws import AwsClients, AwsSettings
 from lowlatency.planner import Notice, Plan, Verdict
-from lowlatency.reconciler import Event, transition_events
+from lowlatency.reconciler import EndpointReconciler, EndpointResource, Event, transition_events
+from specs import bid_filter_spec
 
 IN_SERVICE = Plan((), "InService", Verdict(True, "InService"))
 
@@ -63,3 +67,20 @@ def test_what_the_plan_notices_is_posted_as_it_says() -> None:
     assert transition_events(status("InService"), recreate)[0] == Event(
         "Warning", "DriftRepaired", "deleted outside the operator"
     )
+
+
+def test_a_refused_spec_is_one_warning_until_the_spec_changes() -> None:
+    """Every resync finds an invalid spec again: its Warning is posted when the refusal is new, not at each pass."""
+    reconciler = EndpointReconciler(AwsClients(AwsSettings()))
+    body: dict[str, Any] = {
+        "metadata": {"namespace": "adtech", "name": "bid-filter", "uid": "u-1", "generation": 1},
+        "spec": bid_filter_spec(instanceCount=0),
+    }
+    first = reconciler.reconcile(EndpointResource.from_body(body))
+    assert [(event.type, event.reason) for event in first.events] == [("Warning", "InvalidSpec")]
+    again = reconciler.reconcile(EndpointResource.from_body(body | {"status": first.status}))
+    assert again.events == ()
+    assert again.status["phase"] == "Failed"
+    changed = {**body, "metadata": {**body["metadata"], "generation": 2}, "spec": bid_filter_spec(instanceCount=-1)}
+    (event,) = reconciler.reconcile(EndpointResource.from_body(changed | {"status": first.status})).events
+    assert (event.type, event.reason) == ("Warning", "InvalidSpec")

@@ -173,18 +173,11 @@ class EndpointReconciler:
         """One pass; ``audit`` looks beyond the endpoint's own description for drift (tags, autoscaling, leftovers,
         the VPC endpoint), which a steady pass does not, to keep AWS calls at one describe."""
         if resource.spec is None:
-            message = f"Invalid spec: {resource.spec_error}"
-            verdict = Verdict(False, "InvalidSpec", message)
-            return PassResult(
-                self._status(resource, "Failed", verdict, failure_reason=message),
-                events=(Event("Warning", "InvalidSpec", message),),
-            )
+            return self._refused(resource, "InvalidSpec", f"Invalid spec: {resource.spec_error}")
         refused = violations(resource.spec, resource.owner.namespace, self._policy())
         if refused:
-            message = "Not allowed by the operator's tenant policy: " + "; ".join(refused)
-            return PassResult(
-                self._status(resource, "Failed", Verdict(False, "NotAllowed", message), failure_reason=message),
-                events=(Event("Warning", "NotAllowed", message),),
+            return self._refused(
+                resource, "NotAllowed", "Not allowed by the operator's tenant policy: " + "; ".join(refused)
             )
         clients = self.clients.for_region(self.clients.region(resource.spec.region))
         memory = _memory(resource)
@@ -224,6 +217,20 @@ class EndpointReconciler:
             measured_target=None if rightsizing is None else rightsizing.target_invocations_per_instance,
             endpoint_name=resource.endpoint_name,
             variant_name=(endpoint.variant_name if endpoint is not None else None) or DEFAULT_VARIANT_NAME,
+        )
+
+    def _refused(self, resource: EndpointResource, reason: str, message: str) -> PassResult:
+        """A spec the operator will not act on: Failed, with one Warning when the refusal is new (every resync finds
+        it again; repeating the Event at each would bury the resource's other Events)."""
+        ready = _condition(resource.status, "Ready")
+        known = ready is not None and (ready.reason, ready.message, ready.observed_generation) == (
+            reason,
+            message,
+            resource.generation,
+        )
+        return PassResult(
+            self._status(resource, "Failed", Verdict(False, reason, message), failure_reason=message),
+            events=() if known else (Event("Warning", reason, message),),
         )
 
     def _reconcile_vpc_endpoint(
