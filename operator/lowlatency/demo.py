@@ -193,6 +193,11 @@ def main(*, keep: bool = False, example: str | None = None, out: Any = sys.stdou
         watcher.start()
         operator.run()
         watcher.join()
+        # The emulators' own failures (their bugs, answered as 500s that the operator retried) fail the demo too.
+        broken = [str(error) for error in aws.errors] + [repr(error) for error in kube.api.errors]
+    if broken:
+        print("\nThe emulators failed on their own:\n" + "\n".join(broken), file=out)
+        return 1
     if not outcome or not outcome[0]:
         tail = (workdir / "operator.log").read_text().splitlines()[-30:]
         print(f"\n{name} did not become ready in {TIMEOUT_SECONDS:.0f}s; operator log:\n" + "\n".join(tail), file=out)
