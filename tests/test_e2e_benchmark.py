@@ -112,10 +112,7 @@ def test_the_live_generation_is_benchmarked_once_into_status_condition_event_cos
 
     assert (result["requests"], result["errors"], result["sloMet"]) == (300, 0, True)
     # The emulated runtime records the same requests (the model server's time and its own way to it): each latency
-    # is its time and the operator's way to it and back, so no percentile is under the runtime's, and the median is
-    # over it by at most a fixed allowance. (The tail is how late a few answers were read by a process that shares
-    # its interpreter with kopf: the engine's accuracy there is judged in tests/test_benchmark_engine.py, apart.)
-    # The model server answered each request once.
+    # is its time and the operator's way to it and back. The model server answered each request once.
     _, load = benchmark.from_spec(api.BenchmarkSpec.model_validate(spec, by_alias=True), max_seconds=60)
     runtime_ms = [
         call.duration_seconds * 1000
@@ -123,11 +120,13 @@ def test_the_live_generation_is_benchmarked_once_into_status_condition_event_cos
     ]
     served = model_server.served()
     assert len(runtime_ms) == len(served) == load.warmup_requests + 300
+    # Each percentile lies between the runtime's record of the same rank (from below: each latency includes the
+    # runtime's) and that record plus a fixed allowance for the operator's way to the runtime and back. The test
+    # runs alone (the latency_accuracy step), so the allowance is not widened for a busy machine: measured alone,
+    # p50 and p90 sat 2-3.5 ms over the record and p99 under it; 8 ms added to every sample breaks it.
     for key, percentile in (("p50Ms", 50.0), ("p90Ms", 90.0), ("p99Ms", 99.0)):
-        low, _ = bracket_of_measured(runtime_ms, load.warmup_requests, load.concurrency, percentile)
-        assert low <= result[key], (key, result[key], low)
-    _, median_high = bracket_of_measured(runtime_ms, load.warmup_requests, load.concurrency, 50.0)
-    assert result["p50Ms"] <= median_high + RUNTIME_WAY_MS, (result["p50Ms"], median_high)
+        low, high = bracket_of_measured(runtime_ms, load.warmup_requests, load.concurrency, percentile)
+        assert low <= result[key] <= high + RUNTIME_WAY_MS, (key, result[key], low, high)
     assert result["p50Ms"] <= result["p90Ms"] <= result["p99Ms"]
     assert result["throughputRps"] > 0
     assert condition(found, "Benchmarked")["reason"] == "SLOMet"
