@@ -198,7 +198,7 @@ class EndpointReconciler:
                 if memory.rejection is not None
                 else self._reconcile_vpc_endpoint(resource, desired.region, clients.ec2, look_wider=look_wider)
             )
-        except AwsError as error:
+        except (AwsError, vpc.ClusterUnreadable) as error:
             serving = (
                 observed is not None and observed.endpoint is not None and observed.endpoint.status in SERVING_STATUSES
             )
@@ -287,7 +287,7 @@ class EndpointReconciler:
             if endpoint is None:
                 for vpc_id in self._vpcs_used(resource, clients.ec2, clients_region):
                     self.vpc_endpoints.leave(clients.ec2, clients_region, vpc_id, resource.owner)
-        except AwsError as error:
+        except (AwsError, vpc.ClusterUnreadable) as error:
             return self._aws_failure(resource, error)
         status = self._status(resource, "Deleting", decision.ready)
         if decision.poll:
@@ -301,7 +301,7 @@ class EndpointReconciler:
                 endpoints.apply(clients, action)
             for vpc_id in self._vpcs_used(resource, clients.ec2, clients.region):
                 self.vpc_endpoints.retain(clients.ec2, clients.region, vpc_id)
-        except AwsError as error:
+        except (AwsError, vpc.ClusterUnreadable) as error:
             return self._aws_failure(resource, error)
         message = "deletionPolicy is Retain: the SageMaker endpoint, configs and models are left in AWS"
         return PassResult({}, events=(Event("Normal", "Retained", message),), done=True)
@@ -347,8 +347,12 @@ class EndpointReconciler:
             )
         return PassResult(status, events=transition_events(resource.status, decision), moving=decision.poll)
 
-    def _aws_failure(self, resource: EndpointResource, error: AwsError, *, serving: bool = False) -> PassResult:
-        if error.kind is ErrorKind.PERMANENT:
+    def _aws_failure(
+        self, resource: EndpointResource, error: AwsError | vpc.ClusterUnreadable, *, serving: bool = False
+    ) -> PassResult:
+        """A pass that AWS (or the cluster, asked who shares a VPC endpoint) stopped: rejected, over a quota, or
+        retried with backoff (a cluster that cannot be read is always retried)."""
+        if isinstance(error, AwsError) and error.kind is ErrorKind.PERMANENT:
             message = f"{_REJECTED_PREFIX}{error}"
             rejected = Verdict(serving, REJECTED, message)
             if serving:  # the previous configuration still takes traffic: degraded, not down
@@ -357,7 +361,7 @@ class EndpointReconciler:
             else:
                 status = self._status(resource, "Failed", rejected, failure_reason=message)
             return PassResult(status, events=(Event("Warning", REJECTED, message),))
-        if error.kind is ErrorKind.QUOTA:
+        if isinstance(error, AwsError) and error.kind is ErrorKind.QUOTA:
             return self._quota_exceeded(resource, error, serving=serving)
         previous = _condition(resource.status, "Ready")
         # A failed endpoint being replaced stays so through a retry, so that its absence is not taken for drift.

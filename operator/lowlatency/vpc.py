@@ -475,18 +475,13 @@ class VpcEndpoints:
         return self._ask_cluster(lambda cluster: cluster.user_of(vpc_id, owner))
 
     def _ask_cluster(self, question: Callable[[Cluster], T]) -> T:
+        """The cluster's answer; :class:`ClusterUnreadable` (which the reconciler reports and retries) without one."""
         if self._cluster is None:
-            raise AwsError(
-                "kubernetes:ListLowLatencyEndpoints",
-                ErrorKind.PERMANENT,
-                "NoCluster",
+            raise ClusterUnreadable(
+                "ListLowLatencyEndpoints",
                 "VPC endpoints are shared by the resources of a cluster, and this operator was given none",
             )
-        try:
-            return question(self._cluster)
-        except ClusterUnreadable as error:
-            # Reported and retried like an AWS call that failed for now: the pass runs again with backoff.
-            raise AwsError(f"kubernetes:{error.operation}", ErrorKind.TRANSIENT, "", error.reason) from error
+        return question(self._cluster)
 
     def _create(self, ec2: EC2Client, region: str, action: CreateVpcEndpoint) -> None:
         try:
