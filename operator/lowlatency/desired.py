@@ -7,9 +7,13 @@ to the live resources without one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import botocore.session
+from botocore.model import StringShape
 
 from lowlatency import naming
 from lowlatency.api import AutoscalingSpec, DeploymentSpec, Spec
@@ -137,6 +141,16 @@ def endpoint_config_content(model_name: str, instance_type: str, variant_name: s
     return {
         "ProductionVariants": [{"VariantName": variant_name, "ModelName": model_name, "InstanceType": instance_type}]
     }
+
+
+@functools.cache
+def endpoint_instance_types() -> frozenset[str]:
+    """The instance types a real-time endpoint accepts (botocore sagemaker ProductionVariantInstanceType): read once,
+    since a botocore session parses SageMaker's whole service model anew."""
+    shape = botocore.session.get_session().get_service_model("sagemaker").shape_for("ProductionVariantInstanceType")
+    if not isinstance(shape, StringShape):
+        raise TypeError(f"botocore's ProductionVariantInstanceType is a {type(shape).__name__}, not an enum")
+    return frozenset(shape.enum)
 
 
 def rebuild_config_request(

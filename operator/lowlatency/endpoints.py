@@ -18,6 +18,7 @@ from lowlatency.desired import (
     Owner,
     ScheduledScaling,
     aws_tags,
+    endpoint_instance_types,
     rebuild_config_request,
     scaling_resource_id,
 )
@@ -41,7 +42,6 @@ from lowlatency.planner import (
     UpdateEndpoint,
     UpdateInstanceCount,
 )
-from lowlatency.pricelist import endpoint_instance_types
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient

@@ -54,7 +54,8 @@ import boto3
 import botocore.config
 import botocore.session
 import ijson  # type: ignore[import-untyped]
-from botocore.model import StringShape
+
+from lowlatency.desired import endpoint_instance_types
 
 SERVICE_CODE: Final = "AmazonSageMaker"
 FORMAT_VERSION: Final = "aws_v1"
@@ -123,14 +124,6 @@ class Offer:
             )
         prices[line.region][line.key] = price
         self._priced_by[(line.kind, line.region, line.key)] = sku
-
-
-def endpoint_instance_types() -> frozenset[str]:
-    """The instance types a real-time endpoint accepts (botocore sagemaker ProductionVariantInstanceType)."""
-    shape = botocore.session.get_session().get_service_model("sagemaker").shape_for("ProductionVariantInstanceType")
-    if not isinstance(shape, StringShape):
-        raise TypeError(f"botocore's ProductionVariantInstanceType is a {type(shape).__name__}, not an enum")
-    return frozenset(shape.enum)
 
 
 def classify(source: str, sku: str, product: Any) -> Line | None:
