@@ -278,7 +278,7 @@ def test_losing_the_race_to_a_creation_with_other_subnets_is_transient_and_the_n
 ) -> None:
     """Two resources of one VPC, with different subnets, create its endpoint in the same moment (one in another
     replica): EC2 refuses the second creation of the token; that one looks again and joins, not fail its spec."""
-    other_subnet = subnet_in(ec2, network.vpc_id, "10.20.2.0/24", "us-east-1b")
+    other_subnet = subnet_in(ec2, network.vpc_id, "10.20.2.0/24", zone_besides(ec2, network))
     apply(ec2, creation(network))  # the other replica's, not listed yet to this one's first look
     listed = [False]
 
@@ -393,6 +393,16 @@ def test_a_surplus_endpoint_of_this_installation_is_deleted_and_the_oldest_kept(
 # --- subnets: one per Availability Zone ------------------------------------------------------------------------
 
 
+def zone_of(ec2: Any, network: VpcEndpointSpec) -> str:
+    """The zone of the network's subnet (EC2 chose it when the subnet was made without one)."""
+    zone: str = ec2.describe_subnets(SubnetIds=network.subnet_ids)["Subnets"][0]["AvailabilityZone"]
+    return zone
+
+
+def zone_besides(ec2: Any, network: VpcEndpointSpec) -> str:
+    return "us-east-1c" if zone_of(ec2, network) != "us-east-1c" else "us-east-1b"
+
+
 def subnet_in(ec2: Any, vpc_id: str, cidr: str, zone: str) -> str:
     subnet_id: str = ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
     return subnet_id
@@ -402,9 +412,8 @@ def subnet_in(ec2: Any, vpc_id: str, cidr: str, zone: str) -> str:
 def test_users_with_subnets_in_one_zone_share_the_endpoint_with_one_subnet_per_zone(
     ec2: Any, network: VpcEndpointSpec, aws_emulator: AwsEmulator, shared: VpcEndpoints
 ) -> None:
-    first_zone = ec2.describe_subnets(SubnetIds=network.subnet_ids)["Subnets"][0]["AvailabilityZone"]
-    same_zone = subnet_in(ec2, network.vpc_id, "10.20.2.0/24", first_zone)
-    another_zone = "us-east-1c" if first_zone != "us-east-1c" else "us-east-1b"
+    same_zone = subnet_in(ec2, network.vpc_id, "10.20.2.0/24", zone_of(ec2, network))
+    another_zone = zone_besides(ec2, network)
     other_zone = subnet_in(ec2, network.vpc_id, "10.20.3.0/24", another_zone)
 
     shared.use(ec2, "us-east-1", network)
