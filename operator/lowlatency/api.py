@@ -29,15 +29,21 @@ from lowlatency.schema import (
     INSTANCE_TYPE_PATTERN,
     MAX_ENV_KEY_LENGTH,
     MAX_INSTANCE_COUNT,
+    MAX_SERVERLESS_CONCURRENCY,
+    MAX_SERVERLESS_MEMORY_MB,
     MAX_USER_TAGS,
+    MAX_VARIANTS,
+    MIN_SERVERLESS_MEMORY_MB,
     REGION_PATTERN,
     RESERVED_TAG_KEY_PATTERN,
     ROLE_ARN_PATTERN,
     S3_URL_PATTERN,
     SCHEDULE_NAME_PATTERN,
+    SERVERLESS_MEMORY_STEP_MB,
     SET,
     TAG_KEY_PATTERN,
     TAG_VALUE_PATTERN,
+    VARIANT_NAME_PATTERN,
     VPC_PATTERN,
     FieldValueError,
     Schema,
@@ -369,6 +375,209 @@ class VpcEndpointSpec(SpecSchema):
     """Resolve the regional runtime host name to the endpoint inside the VPC."""
 
 
+class ProvisionedConcurrencyScaling(SpecSchema):
+    """Application Auto Scaling of a serverless variant's provisioned concurrency: target tracking on
+    SageMakerVariantProvisionedConcurrencyUtilization (scalable dimension
+    sagemaker:variant:DesiredProvisionedConcurrency)."""
+
+    min_capacity: int = Field(ge=1, le=MAX_SERVERLESS_CONCURRENCY)
+    """Lowest provisioned concurrency the autoscaler may set."""
+
+    max_capacity: int = Field(ge=1, le=MAX_SERVERLESS_CONCURRENCY)
+    """Highest provisioned concurrency the autoscaler may set (at most serverless.maxConcurrency)."""
+
+    target_utilization: float = Field(default=0.5, gt=0, le=1)
+    """Target of SageMakerVariantProvisionedConcurrencyUtilization: the share of the provisioned concurrency in use
+    that the autoscaler aims at (0 to 1)."""
+
+    scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=86400)
+    """Seconds after a scale-in before another scale-in may start."""
+
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=86400)
+    """Seconds after a scale-out before another scale-out may start."""
+
+    model_config = ConfigDict(json_schema_extra={CEL: [not_above("minCapacity", "maxCapacity")]})
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> ProvisionedConcurrencyScaling:
+        check_not_above(self, "minCapacity", "maxCapacity")
+        return self
+
+
+PROVISIONED_ABOVE_MAX = "provisionedConcurrency must not exceed maxConcurrency"
+PROVISIONED_SCALING_NEEDS_PROVISIONED = (
+    "autoscaling of a serverless variant scales its provisioned concurrency: set provisionedConcurrency too"
+)
+PROVISIONED_SCALING_ABOVE_MAX = "autoscaling.maxCapacity must not exceed maxConcurrency"
+PROVISIONED_OUTSIDE_SCALING = (
+    "provisionedConcurrency must lie between autoscaling.minCapacity and autoscaling.maxCapacity"
+)
+
+
+class ServerlessSpec(SpecSchema):
+    """SageMaker Serverless Inference: compute that SageMaker starts on demand and bills per millisecond of
+    inference, with a cold start after idle periods unless provisioned concurrency keeps some of it warm."""
+
+    memory_size_in_mb: int = Field(
+        alias="memorySizeInMB",  # SageMaker's spelling (MemorySizeInMB), not the alias generator's
+        ge=MIN_SERVERLESS_MEMORY_MB,
+        le=MAX_SERVERLESS_MEMORY_MB,
+        multiple_of=SERVERLESS_MEMORY_STEP_MB,
+    )
+    """Memory of each serverless worker: 1024 to 6144 in steps of 1024 (CPU is allotted in proportion)."""
+
+    max_concurrency: int = Field(ge=1, le=MAX_SERVERLESS_CONCURRENCY)
+    """Concurrent invocations the variant may serve (1 to 200); more are throttled (ThrottlingException)."""
+
+    provisioned_concurrency: int | None = Field(default=None, ge=1, le=MAX_SERVERLESS_CONCURRENCY)
+    """Invocations kept warm, without cold starts, billed while provisioned (at most maxConcurrency); the initial
+    value when autoscaling is set (the autoscaler owns it afterwards)."""
+
+    autoscaling: ProvisionedConcurrencyScaling | None = None
+    """Target tracking of the provisioned concurrency; needs provisionedConcurrency."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            CEL: [
+                {
+                    "rule": "!has(self.provisionedConcurrency) || self.provisionedConcurrency <= self.maxConcurrency",
+                    "message": PROVISIONED_ABOVE_MAX,
+                    "fieldPath": ".provisionedConcurrency",
+                },
+                {
+                    "rule": "!has(self.autoscaling) || has(self.provisionedConcurrency)",
+                    "message": PROVISIONED_SCALING_NEEDS_PROVISIONED,
+                    "fieldPath": ".autoscaling",
+                },
+                {
+                    "rule": "!has(self.autoscaling) || self.autoscaling.maxCapacity <= self.maxConcurrency",
+                    "message": PROVISIONED_SCALING_ABOVE_MAX,
+                    "fieldPath": ".autoscaling",
+                },
+                {
+                    "rule": "!has(self.autoscaling) || !has(self.provisionedConcurrency)"
+                    " || (self.provisionedConcurrency >= self.autoscaling.minCapacity"
+                    " && self.provisionedConcurrency <= self.autoscaling.maxCapacity)",
+                    "message": PROVISIONED_OUTSIDE_SCALING,
+                    "fieldPath": ".provisionedConcurrency",
+                },
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _concurrencies_fit(self) -> ServerlessSpec:
+        provisioned, scaling = self.provisioned_concurrency, self.autoscaling
+        if provisioned is not None and provisioned > self.max_concurrency:
+            raise FieldValueError("provisionedConcurrency", PROVISIONED_ABOVE_MAX)
+        if scaling is not None:
+            if provisioned is None:
+                raise FieldValueError("autoscaling", PROVISIONED_SCALING_NEEDS_PROVISIONED)
+            if scaling.max_capacity > self.max_concurrency:
+                raise FieldValueError("autoscaling", PROVISIONED_SCALING_ABOVE_MAX)
+            if not scaling.min_capacity <= provisioned <= scaling.max_capacity:
+                raise FieldValueError("provisionedConcurrency", PROVISIONED_OUTSIDE_SCALING)
+        return self
+
+
+HOSTING_EXACTLY_ONE = "set instanceType (instance-backed) or serverless, exactly one of them"
+SERVERLESS_NO_INSTANCES = (
+    "instanceCount and autoscaling are for instance-backed variants; a serverless variant scales by itself "
+    "(serverless.provisionedConcurrency, serverless.autoscaling)"
+)
+COUNT_OUTSIDE_SCALING = "instanceCount must lie between autoscaling.minCapacity and autoscaling.maxCapacity"
+SERVERLESS_NO_VPC = (
+    "serverless variants cannot run in your VPC (SageMaker Serverless Inference feature exclusions): remove "
+    "model.vpcConfig or use instanceType"
+)
+
+
+def _hosting_rules(guard: str) -> list[JsonValue]:
+    """CEL rules of one variant's hosting; ``guard``: what must hold for them to apply ("" for always)."""
+    rules: list[tuple[str, str, str | None]] = [
+        ("has(self.instanceType) != has(self.serverless)", HOSTING_EXACTLY_ONE, None),
+        (
+            "!has(self.serverless) || !(has(self.instanceCount) || has(self.autoscaling))",
+            SERVERLESS_NO_INSTANCES,
+            ".serverless",
+        ),
+        (
+            "!has(self.autoscaling) || !has(self.instanceCount) || (self.instanceCount >= self.autoscaling.minCapacity"
+            " && self.instanceCount <= self.autoscaling.maxCapacity)",
+            COUNT_OUTSIDE_SCALING,
+            ".instanceCount",
+        ),
+        ("!has(self.serverless) || !has(self.model.vpcConfig)", SERVERLESS_NO_VPC, ".serverless"),
+    ]
+    written: list[JsonValue] = []
+    for rule, message, field_path in rules:
+        entry: dict[str, JsonValue] = {"rule": f"!{guard} || ({rule})" if guard else rule, "message": message}
+        if field_path is not None:
+            entry["fieldPath"] = field_path
+        written.append(entry)
+    return written
+
+
+class Hosting(SpecSchema):
+    """What SageMaker runs one production or shadow variant on: instances or serverless compute."""
+
+    instance_type: str | None = Field(default=None, pattern=INSTANCE_TYPE_PATTERN, max_length=64)
+    """SageMaker instance type of the variant, for example ml.c5.xlarge (or serverless instead)."""
+
+    instance_count: int | None = Field(default=None, ge=1, le=MAX_INSTANCE_COUNT)
+    """Initial instance count (default: autoscaling.minCapacity, or 1); with autoscaling the autoscaler owns the live
+    count afterwards."""
+
+    autoscaling: AutoscalingSpec | None = None
+    """Target-tracking autoscaling of the instance count; omit for a fixed instance count."""
+
+    serverless: ServerlessSpec | None = None
+    """Serverless Inference instead of instances (instanceType, instanceCount and autoscaling are then not set)."""
+
+    def check_hosting(self, model: ModelSpec | None) -> None:
+        """The pydantic twin of :func:`_hosting_rules`."""
+        if (self.instance_type is None) == (self.serverless is None):
+            raise ValueError(HOSTING_EXACTLY_ONE)
+        if self.serverless is not None and (self.instance_count is not None or self.autoscaling is not None):
+            raise FieldValueError("serverless", SERVERLESS_NO_INSTANCES)
+        scaling = self.autoscaling
+        count = self.instance_count
+        if scaling is not None and count is not None and not scaling.min_capacity <= count <= scaling.max_capacity:
+            raise FieldValueError("instanceCount", COUNT_OUTSIDE_SCALING)
+        if self.serverless is not None and model is not None and model.vpc_config is not None:
+            raise FieldValueError("serverless", SERVERLESS_NO_VPC)
+
+    @property
+    def initial_instance_count(self) -> int:
+        """InitialInstanceCount of an instance-backed variant."""
+        if self.instance_count is not None:
+            return self.instance_count
+        return self.autoscaling.min_capacity if self.autoscaling is not None else 1
+
+
+class VariantSpec(Hosting):
+    """A production or shadow variant: a model with its own hosting and share of the traffic."""
+
+    name: str = Field(pattern=VARIANT_NAME_PATTERN, max_length=63)
+    """Variant name (SageMaker's VariantName: letters, digits and hyphens, up to 63), unique in the endpoint. Keep it
+    across changes of the variant's model or hosting: SageMaker's deployment guardrails need the same names."""
+
+    model: ModelSpec
+    """The model the variant serves."""
+
+    weight: float = Field(default=1.0, ge=0, le=1_000_000)
+    """Share of the traffic, relative to the other production variants' weights (SageMaker normalises them; 0
+    takes none). For a shadow variant: the share of production traffic mirrored to it, relative to the production
+    weights."""
+
+    model_config = ConfigDict(json_schema_extra={CEL: _hosting_rules("")})
+
+    @model_validator(mode="after")
+    def _hosting_fits(self) -> VariantSpec:
+        self.check_hosting(self.model)
+        return self
+
+
 class BenchmarkSpec(SpecSchema):
     """A benchmark of the live endpoint, run after every rollout that reaches InService."""
 
@@ -395,23 +604,109 @@ class BenchmarkSpec(SpecSchema):
         return self
 
 
-class Spec(SpecSchema):
-    """Desired state of a SageMaker real-time inference endpoint."""
+#: The production variant of an endpoint given by the shorthand (model with instanceType or serverless). An adopted
+#: endpoint keeps its own variant name instead: blue/green and rolling deployments require the new config to keep
+#: the old variant name (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html).
+DEFAULT_VARIANT = "AllTraffic"
+MODEL_OR_VARIANTS = "set either model (an endpoint with one production variant) or variants, not both"
+SHORTHAND_WITH_VARIANTS = (
+    "instanceType, instanceCount, autoscaling and serverless describe the single variant of model: with variants, "
+    "set them in each variant"
+)
+NO_POSITIVE_WEIGHT = "variants: at least one production variant must have a weight above 0"
+# SageMaker Serverless Inference feature exclusions: "multiple production variants" and shadow testing are among the
+# real-time features serverless endpoints do not support (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html).
+SERVERLESS_ALONE = (
+    "variants: a serverless variant must be the endpoint's only production variant (SageMaker serverless endpoints "
+    "have one)"
+)
+SERVERLESS_NO_SHADOW = (
+    "shadowVariants: a serverless endpoint cannot have shadow variants (SageMaker serverless feature exclusions)"
+)
+SHADOW_ON_INSTANCES = "shadowVariants are instance-backed: set instanceType, not serverless"
+SHADOW_NAME_TAKEN = (
+    f"shadowVariants: a shadow variant's name must differ from every production variant's (the shorthand's is "
+    f"{DEFAULT_VARIANT})"
+)
+ROLLING_ONE_INSTANCE_VARIANT = (
+    "deployment strategy Rolling is not available for serverless or multi-variant endpoints (SageMaker deployment "
+    "guardrails exclusions): use AllAtOnce, Canary or Linear"
+)
+_CEL_SERVERLESS = "(has(self.serverless) || (has(self.variants) && self.variants.exists(v, has(v.serverless))))"
+_CEL_SHADOWS = "(has(self.shadowVariants) && size(self.shadowVariants) > 0)"
+_SPEC_RULES: list[JsonValue] = [
+    {"rule": "has(self.variants) != has(self.model)", "message": MODEL_OR_VARIANTS},
+    {
+        "rule": "!has(self.variants) || !(has(self.instanceType) || has(self.instanceCount) || has(self.autoscaling)"
+        " || has(self.serverless))",
+        "message": SHORTHAND_WITH_VARIANTS,
+    },
+    *_hosting_rules("has(self.model)"),
+    {
+        "rule": "!has(self.variants) || self.variants.exists(v, !has(v.weight) || v.weight > 0)",
+        "message": NO_POSITIVE_WEIGHT,
+        "fieldPath": ".variants",
+    },
+    {
+        "rule": f"!{_CEL_SERVERLESS} || !has(self.variants) || size(self.variants) == 1",
+        "message": SERVERLESS_ALONE,
+        "fieldPath": ".variants",
+    },
+    {"rule": f"!{_CEL_SERVERLESS} || !{_CEL_SHADOWS}", "message": SERVERLESS_NO_SHADOW, "fieldPath": ".shadowVariants"},
+    {
+        "rule": "!has(self.shadowVariants) || self.shadowVariants.all(s, !has(s.serverless))",
+        "message": SHADOW_ON_INSTANCES,
+        "fieldPath": ".shadowVariants",
+    },
+    {
+        "rule": "!has(self.shadowVariants) || self.shadowVariants.all(s, has(self.variants)"
+        f" ? !self.variants.exists(v, v.name == s.name) : s.name != '{DEFAULT_VARIANT}')",
+        "message": SHADOW_NAME_TAKEN,
+        "fieldPath": ".shadowVariants",
+    },
+    {
+        "rule": "!has(self.deployment) || self.deployment.strategy != 'Rolling' || !("
+        + _CEL_SERVERLESS
+        + " || "
+        + _CEL_SHADOWS
+        + " || (has(self.variants) && size(self.variants) > 1))",
+        "message": ROLLING_ONE_INSTANCE_VARIANT,
+        "fieldPath": ".deployment",
+    },
+    {
+        "rule": "has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)",
+        "message": "region is immutable: create a new resource to move an endpoint to another region",
+        "fieldPath": ".region",
+    },
+]
+
+
+class Spec(Hosting):
+    """Desired state of a SageMaker real-time inference endpoint: one model (model with instanceType or serverless)
+    or several production variants (variants), and optionally a shadow variant."""
 
     region: str | None = Field(default=None, pattern=REGION_PATTERN, max_length=32)
     """AWS region of the endpoint; the operator's default region when omitted. Immutable."""
 
-    model: ModelSpec
-    """The model served by the endpoint's single production variant."""
+    model: ModelSpec | None = None
+    """The model of an endpoint with one production variant (with instanceType or serverless); omit with variants."""
 
-    instance_type: str = Field(pattern=INSTANCE_TYPE_PATTERN, max_length=64)
-    """SageMaker instance type of the production variant, for example ml.c5.xlarge."""
+    variants: list[VariantSpec] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_VARIANTS,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Production variants (1 to 10, names distinct) sharing the traffic by weight, for A/B tests of models or
+    instance types; instead of model, instanceType, instanceCount, autoscaling and serverless."""
 
-    instance_count: int = Field(default=1, ge=1, le=MAX_INSTANCE_COUNT)
-    """Initial instance count; with autoscaling the autoscaler owns the live count afterwards."""
-
-    autoscaling: AutoscalingSpec | None = None
-    """Target-tracking autoscaling of the instance count; omit for a fixed instance count."""
+    shadow_variants: list[VariantSpec] = Field(
+        default_factory=list,
+        max_length=1,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """At most one shadow variant (instance-backed): it receives a copy of a share of the production traffic, set by
+    its weight relative to the production weights, and its responses are never returned to callers."""
 
     deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
     """How spec changes are rolled out to the live endpoint."""
@@ -421,6 +716,10 @@ class Spec(SpecSchema):
 
     benchmark: BenchmarkSpec | None = None
     """Latency benchmark run after every rollout; omit to skip benchmarking."""
+
+    expected_monthly_invocations: int | None = Field(default=None, ge=1, le=10**13)
+    """Invocations a month you expect: status.cost then states each variant's monthly cost at that volume
+    (serverless is billed per invocation; instances by the hour whatever the volume)."""
 
     deletion_policy: Literal["Delete", "Retain"] = "Delete"
     """Delete removes the endpoint, its configs and models with the resource; Retain leaves them in AWS."""
@@ -455,33 +754,56 @@ class Spec(SpecSchema):
             raise ValueError(f"tag keys {reserved} are reserved (aws: in any case and lowlatency.io/ prefixes)")
         return tags
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            CEL: [
-                {
-                    "rule": "!has(self.autoscaling) || (self.instanceCount >= self.autoscaling.minCapacity"
-                    " && self.instanceCount <= self.autoscaling.maxCapacity)",
-                    "message": "instanceCount must lie between autoscaling.minCapacity and autoscaling.maxCapacity",
-                    "fieldPath": ".instanceCount",
-                },
-                {
-                    "rule": "has(self.region) == has(oldSelf.region)"
-                    " && (!has(self.region) || self.region == oldSelf.region)",
-                    "message": "region is immutable: create a new resource to move an endpoint to another region",
-                    "fieldPath": ".region",
-                },
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={CEL: _SPEC_RULES})
+
+    @field_validator("variants", "shadow_variants")
+    @classmethod
+    def _distinct_names(cls, variants: list[VariantSpec] | None) -> list[VariantSpec] | None:
+        distinct([variant.name for variant in variants or ()])
+        return variants
 
     @model_validator(mode="after")
-    def _count_within_autoscaling(self) -> Spec:
-        scaling = self.autoscaling
-        if scaling is not None and not scaling.min_capacity <= self.instance_count <= scaling.max_capacity:
-            raise FieldValueError(
-                "instanceCount", "instanceCount must lie between autoscaling.minCapacity and autoscaling.maxCapacity"
-            )
+    def _one_way_to_host(self) -> Spec:
+        if (self.variants is None) == (self.model is None):
+            raise ValueError(MODEL_OR_VARIANTS)
+        if self.variants is not None:
+            shorthand = (self.instance_type, self.instance_count, self.autoscaling, self.serverless)
+            if any(value is not None for value in shorthand):
+                raise ValueError(SHORTHAND_WITH_VARIANTS)
+            if not any(variant.weight > 0 for variant in self.variants):
+                raise FieldValueError("variants", NO_POSITIVE_WEIGHT)
+        else:
+            self.check_hosting(self.model)
+        serverless = self.serverless is not None or any(v.serverless is not None for v in self.variants or ())
+        if serverless and len(self.variants or ()) > 1:
+            raise FieldValueError("variants", SERVERLESS_ALONE)
+        if serverless and self.shadow_variants:
+            raise FieldValueError("shadowVariants", SERVERLESS_NO_SHADOW)
+        if any(shadow.serverless is not None for shadow in self.shadow_variants):
+            raise FieldValueError("shadowVariants", SHADOW_ON_INSTANCES)
+        production = {variant.name for variant in self.variants} if self.variants is not None else {DEFAULT_VARIANT}
+        if any(shadow.name in production for shadow in self.shadow_variants):
+            raise FieldValueError("shadowVariants", SHADOW_NAME_TAKEN)
+        multi = len(self.variants or ()) > 1 or bool(self.shadow_variants)
+        if self.deployment.strategy == "Rolling" and (serverless or multi):
+            raise FieldValueError("deployment", ROLLING_ONE_INSTANCE_VARIANT)
         return self
+
+    def production_variants(self, single_name: str = DEFAULT_VARIANT) -> tuple[VariantSpec, ...]:
+        """The production variants, the shorthand's one (named ``single_name``) included."""
+        if self.variants is not None:
+            return tuple(self.variants)
+        assert self.model is not None  # the validator above: model or variants
+        return (
+            VariantSpec(
+                name=single_name,
+                model=self.model,
+                instance_type=self.instance_type,
+                instance_count=self.instance_count,
+                autoscaling=self.autoscaling,
+                serverless=self.serverless,
+            ),
+        )
 
 
 Phase = Literal["Pending", "Creating", "Updating", "InService", "Failed", "Deleting"]
@@ -511,14 +833,51 @@ class Condition(Schema):
     """When the status last changed."""
 
 
+class VariantCost(Schema):
+    """What one variant costs, from the price table and the variant's own benchmark."""
+
+    name: str
+    """The variant."""
+
+    hourly_usd: float | None = None
+    """Instances: live instances x on-demand hourly price. Serverless: the provisioned concurrency's hourly charge
+    (none without it)."""
+
+    per_million_invocations_usd: float | None = None
+    """Instances: the hourly cost at the variant's measured throughput. Serverless: compute per GB-second of the
+    configured memory for the measured mean duration of an invocation."""
+
+    monthly_usd: float | None = None
+    """A month (730 hours) of the variant: instances by the hour; serverless at spec.expectedMonthlyInvocations."""
+
+    comparable_instance_type: str | None = None
+    """Serverless: the cheapest real-time instance type with at least the variant's memory."""
+
+    comparable_instance_hourly_usd: float | None = None
+    """Serverless: that instance type's on-demand hourly price."""
+
+    break_even_monthly_invocations: float | None = None
+    """Serverless: the monthly invocation volume above which one comparable instance costs less than serverless."""
+
+
 class Cost(Schema):
     """What the endpoint costs, from a bundled, dated table of on-demand prices."""
 
     hourly_usd: float | None = None
-    """Live instances x on-demand hourly price of the instance type."""
+    """Live instances x on-demand hourly price of the instance type (all instance variants, shadow included)."""
 
     per_million_invocations_usd: float | None = None
-    """Hourly cost divided by the measured throughput, per million invocations."""
+    """What a million invocations cost the endpoint at its measured throughput (hourly cost divided by it; for a
+    serverless endpoint, its variant's per-invocation cost)."""
+
+    monthly_usd: float | None = None
+    """The variants' monthly costs added up (unknown if any is)."""
+
+    variants: list[VariantCost] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Each variant's cost (production and shadow)."""
 
 
 class BenchmarkResult(Schema):
@@ -547,6 +906,10 @@ class BenchmarkResult(Schema):
 
     slo_met: bool | None = None
     """Whether p99 stayed at or under spec.benchmark.targetP99Ms."""
+
+    cold_start_ms: float | None = None
+    """Serverless: latency of the first request after the variant was idle (a cold start: SageMaker's
+    ModelSetupTime and the request), never part of the percentiles."""
 
     completed_at: datetime.datetime | None = None
     """When the benchmark finished."""
@@ -582,6 +945,40 @@ class Rollout(Schema):
     """The resource generation that asked for it."""
 
 
+VariantKind = Literal["Instance", "Serverless", "Shadow"]
+
+
+class VariantStatus(Schema):
+    """One variant as SageMaker reports it (DescribeEndpoint) and as the spec wants it."""
+
+    name: str
+    """The variant's name."""
+
+    kind: VariantKind
+    """Instance (production, instance-backed), Serverless (production, serverless) or Shadow."""
+
+    current_instance_count: int | None = None
+    """Instances serving now (instance variants)."""
+
+    desired_instance_count: int | None = None
+    """Instances SageMaker is moving to (instance variants)."""
+
+    current_provisioned_concurrency: int | None = None
+    """Provisioned concurrency now (serverless variants with it)."""
+
+    desired_provisioned_concurrency: int | None = None
+    """Provisioned concurrency SageMaker is moving to."""
+
+    current_weight: float | None = None
+    """The variant's traffic weight now."""
+
+    desired_weight: float | None = None
+    """The weight SageMaker is moving to."""
+
+    benchmark: BenchmarkResult | None = None
+    """The variant's own last benchmark (InvokeEndpoint with TargetVariant)."""
+
+
 class Status(Schema):
     """Observed state, written only by the operator."""
 
@@ -608,6 +1005,12 @@ class Status(Schema):
 
     desired_instance_count: int | None = None
     """Instances SageMaker is moving to."""
+
+    variants: list[VariantStatus] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Each production and shadow variant: counts, weights and its own benchmark."""
 
     vpc_endpoint_id: str | None = None
     """Id of the interface VPC endpoint for the SageMaker Runtime."""

@@ -29,6 +29,7 @@ SECURITY_GROUP_PATTERN = r"^sg-[0-9a-f]{1,32}$"
 VPC_PATTERN = r"^vpc-[0-9a-f]{1,32}$"
 ALARM_NAME_PATTERN = r"^\S(.*\S)?$"
 SCHEDULE_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_\-.]{0,63}$"
+VARIANT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"  # botocore sagemaker VariantName
 # The shape of the three forms; calendar ranges are checked by the operator (ScheduledScaling._calendar), since
 # a regular expression for "0-59, lists, ranges and steps" per field would be unreadable.
 CRON_PATTERN = (
@@ -51,6 +52,12 @@ def is_reserved_tag_key(key: str) -> bool:
 
 
 MAX_INSTANCE_COUNT = 1000
+MAX_VARIANTS = 10  # botocore sagemaker CreateEndpointConfigInput.ProductionVariants
+# Serverless: botocore sagemaker ProductionVariantServerlessConfig (memory in 1 GB steps, concurrency 1-200).
+SERVERLESS_MEMORY_STEP_MB = 1024
+MIN_SERVERLESS_MEMORY_MB = 1024
+MAX_SERVERLESS_MEMORY_MB = 6144
+MAX_SERVERLESS_CONCURRENCY = 200
 MAX_USER_TAGS = 40  # AWS allows 50 per resource; the operator's ownership tags take the rest.
 MAX_ENV_KEY_LENGTH = 1024
 
