@@ -38,6 +38,8 @@ RESYNC_SECONDS = float(TEST_TIMING[TEST_TIMING.index("--resync-seconds") + 1])
 SCALING = {"minCapacity": 2, "maxCapacity": 20}
 VPC_ENDPOINT = {"vpcId": "vpc-0e3f", "subnetIds": ["subnet-0a1b"], "securityGroupIds": ["sg-0c2d"]}
 BENCHMARK = {"payload": "0.2,1,0,3,0.7"}
+SERVERLESS = {"memorySizeInMB": 2048, "maxConcurrency": 20}
+INSTANCES = ("instanceType", "instanceCount")
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,21 @@ def vpc_endpoint(**overrides: Any) -> dict[str, Any]:
 
 def benchmark(**overrides: Any) -> dict[str, Any]:
     return spec(benchmark={**BENCHMARK, **overrides})
+
+
+def serverless(**overrides: Any) -> dict[str, Any]:
+    return {
+        name: value for name, value in spec(serverless={**SERVERLESS, **overrides}).items() if name not in INSTANCES
+    }
+
+
+def variant(name: str, **overrides: Any) -> dict[str, Any]:
+    return {"name": name, "model": bid_filter_spec()["model"], "instanceType": "ml.c5.xlarge", **overrides}
+
+
+def variants(*listed: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    shorthand = {name: value for name, value in spec().items() if name not in (*INSTANCES, "model")}
+    return shorthand | {"variants": list(listed)} | overrides
 
 
 def without(key: str) -> dict[str, Any]:
@@ -424,9 +441,119 @@ CASE_CLASSES: dict[str, list[Case]] = {
         Case("tag key with !", spec(tags={"team!": "x"}), "cel", "spec.tags"),
         Case("tag key too long", spec(tags={"k" * 129: "x"}), "cel", "spec.tags"),
     ],
+    "Variants, shadow variants and serverless": [
+        Case("serverless with an instance type", spec(serverless=SERVERLESS), "cel", "spec.instanceType"),
+        Case("serverless with an instance count", serverless() | {"instanceCount": 2}, "cel", "spec.serverless"),
+        Case("serverless with autoscaling", serverless() | {"autoscaling": SCALING}, "cel", "spec.serverless"),
+        Case(
+            "serverless memory not in 1 GB steps",
+            serverless(memorySizeInMB=2000),
+            "schema",
+            "spec.serverless.memorySizeInMB",
+        ),
+        Case(
+            "serverless memory above 6 GB", serverless(memorySizeInMB=7168), "schema", "spec.serverless.memorySizeInMB"
+        ),
+        Case(
+            "serverless concurrency above 200",
+            serverless(maxConcurrency=201),
+            "schema",
+            "spec.serverless.maxConcurrency",
+        ),
+        Case(
+            "provisioned concurrency above the maximum",
+            serverless(maxConcurrency=5, provisionedConcurrency=6),
+            "cel",
+            "spec.serverless.provisionedConcurrency",
+        ),
+        Case(
+            "provisioned concurrency scaling without provisioned concurrency",
+            serverless(autoscaling={"minCapacity": 1, "maxCapacity": 4}),
+            "cel",
+            "spec.serverless.autoscaling",
+        ),
+        Case(
+            "provisioned concurrency scaling above the maximum concurrency",
+            serverless(maxConcurrency=5, provisionedConcurrency=2, autoscaling={"minCapacity": 1, "maxCapacity": 6}),
+            "cel",
+            "spec.serverless.autoscaling",
+        ),
+        Case(
+            "serverless model in a VPC",
+            serverless()
+            | {
+                "model": bid_filter_spec()["model"]
+                | {"vpcConfig": {"subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]}}
+            },
+            "cel",
+            "spec.serverless",
+        ),
+        Case(
+            "variants beside model", variants(variant("a")) | {"model": bid_filter_spec()["model"]}, "cel", "spec.model"
+        ),
+        Case(
+            "variants beside instanceType", variants(variant("a"), instanceType="ml.c5.xlarge"), "cel", "spec.variants"
+        ),
+        Case("variant names twice", variants(variant("a"), variant("a")), "schema", "spec.variants"),
+        Case("eleven variants", variants(*(variant(f"v{i}") for i in range(11))), "schema", "spec.variants"),
+        Case("variant name with _", variants(variant("model_a")), "schema", "spec.variants[0].name"),
+        Case("variant weight negative", variants(variant("a", weight=-1)), "schema", "spec.variants[0].weight"),
+        Case("every weight zero", variants(variant("a", weight=0), variant("b", weight=0)), "cel", "spec.variants"),
+        Case(
+            "variant with instance type and serverless",
+            variants(variant("a", serverless=SERVERLESS)),
+            "cel",
+            "spec.variants[0].instanceType",
+        ),
+        Case(
+            "variant count outside its autoscaling",
+            variants(variant("a", instanceCount=1, autoscaling=SCALING)),
+            "cel",
+            "spec.variants[0].instanceCount",
+        ),
+        Case(
+            "serverless variant beside another",
+            variants(variant("a"), {"name": "b", "model": bid_filter_spec()["model"], "serverless": SERVERLESS}),
+            "cel",
+            "spec.variants",
+        ),
+        Case(
+            "two shadow variants",
+            spec(shadowVariants=[variant("s1"), variant("s2")]),
+            "schema",
+            "spec.shadowVariants",
+        ),
+        Case(
+            "serverless shadow variant",
+            spec(shadowVariants=[{"name": "s", "model": bid_filter_spec()["model"], "serverless": SERVERLESS}]),
+            "cel",
+            "spec.shadowVariants",
+        ),
+        Case(
+            "shadow of a serverless endpoint",
+            serverless() | {"shadowVariants": [variant("s")]},
+            "cel",
+            "spec.shadowVariants",
+        ),
+        Case(
+            "shadow named like production", spec(shadowVariants=[variant("AllTraffic")]), "cel", "spec.shadowVariants"
+        ),
+        Case(
+            "rolling deployment of two variants",
+            variants(variant("a"), variant("b"), deployment={"strategy": "Rolling", "rollingBatchPercent": 20}),
+            "cel",
+            "spec.deployment",
+        ),
+        Case(
+            "rolling deployment of a serverless endpoint",
+            serverless() | {"deployment": {"strategy": "Rolling", "rollingBatchPercent": 20}},
+            "cel",
+            "spec.deployment",
+        ),
+    ],
     "Required and unknown fields, enumerations": [
-        Case("instance type missing", without("instanceType"), "schema", "spec.instanceType"),
-        Case("model missing", without("model"), "schema", "spec.model"),
+        Case("instance type missing", without("instanceType"), "cel", "spec.instanceType"),
+        Case("model missing", without("model"), "cel", "spec.model"),
         Case("role missing", model_without("executionRoleArn"), "schema", "spec.model.executionRoleArn"),
         unknown_field("unknown model field", model(modelUrl="s3://acme-models/m.tar.gz"), "spec.model.modelUrl"),
         Case("max capacity missing", spec(autoscaling={"minCapacity": 2}), "schema", "spec.autoscaling.maxCapacity"),

@@ -495,7 +495,7 @@ SERVERLESS_NO_VPC = (
 def _hosting_rules(guard: str) -> list[JsonValue]:
     """CEL rules of one variant's hosting; ``guard``: what must hold for them to apply ("" for always)."""
     rules: list[tuple[str, str, str | None]] = [
-        ("has(self.instanceType) != has(self.serverless)", HOSTING_EXACTLY_ONE, None),
+        ("has(self.instanceType) != has(self.serverless)", HOSTING_EXACTLY_ONE, ".instanceType"),
         (
             "!has(self.serverless) || !(has(self.instanceCount) || has(self.autoscaling))",
             SERVERLESS_NO_INSTANCES,
@@ -537,7 +537,7 @@ class Hosting(SpecSchema):
     def check_hosting(self, model: ModelSpec | None) -> None:
         """The pydantic twin of :func:`_hosting_rules`."""
         if (self.instance_type is None) == (self.serverless is None):
-            raise ValueError(HOSTING_EXACTLY_ONE)
+            raise FieldValueError("instanceType", HOSTING_EXACTLY_ONE)
         if self.serverless is not None and (self.instance_count is not None or self.autoscaling is not None):
             raise FieldValueError("serverless", SERVERLESS_NO_INSTANCES)
         scaling = self.autoscaling
@@ -610,8 +610,8 @@ class BenchmarkSpec(SpecSchema):
 DEFAULT_VARIANT = "AllTraffic"
 MODEL_OR_VARIANTS = "set either model (an endpoint with one production variant) or variants, not both"
 SHORTHAND_WITH_VARIANTS = (
-    "instanceType, instanceCount, autoscaling and serverless describe the single variant of model: with variants, "
-    "set them in each variant"
+    "variants: instanceType, instanceCount, autoscaling and serverless describe the single variant of model: with "
+    "variants, set them in each variant"
 )
 NO_POSITIVE_WEIGHT = "variants: at least one production variant must have a weight above 0"
 # SageMaker Serverless Inference feature exclusions: "multiple production variants" and shadow testing are among the
@@ -635,11 +635,12 @@ ROLLING_ONE_INSTANCE_VARIANT = (
 _CEL_SERVERLESS = "(has(self.serverless) || (has(self.variants) && self.variants.exists(v, has(v.serverless))))"
 _CEL_SHADOWS = "(has(self.shadowVariants) && size(self.shadowVariants) > 0)"
 _SPEC_RULES: list[JsonValue] = [
-    {"rule": "has(self.variants) != has(self.model)", "message": MODEL_OR_VARIANTS},
+    {"rule": "has(self.variants) != has(self.model)", "message": MODEL_OR_VARIANTS, "fieldPath": ".model"},
     {
         "rule": "!has(self.variants) || !(has(self.instanceType) || has(self.instanceCount) || has(self.autoscaling)"
         " || has(self.serverless))",
         "message": SHORTHAND_WITH_VARIANTS,
+        "fieldPath": ".variants",
     },
     *_hosting_rules("has(self.model)"),
     {
@@ -765,11 +766,11 @@ class Spec(Hosting):
     @model_validator(mode="after")
     def _one_way_to_host(self) -> Spec:
         if (self.variants is None) == (self.model is None):
-            raise ValueError(MODEL_OR_VARIANTS)
+            raise FieldValueError("model", MODEL_OR_VARIANTS)
         if self.variants is not None:
             shorthand = (self.instance_type, self.instance_count, self.autoscaling, self.serverless)
             if any(value is not None for value in shorthand):
-                raise ValueError(SHORTHAND_WITH_VARIANTS)
+                raise FieldValueError("variants", SHORTHAND_WITH_VARIANTS)
             if not any(variant.weight > 0 for variant in self.variants):
                 raise FieldValueError("variants", NO_POSITIVE_WEIGHT)
         else:
