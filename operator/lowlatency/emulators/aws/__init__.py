@@ -37,7 +37,7 @@ from moto.backends import get_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from lowlatency.emulators.aws import artifacts, ec2, sagemaker
+from lowlatency.emulators.aws import artifacts, autoscaling, ec2, sagemaker
 from lowlatency.emulators.aws.autoscaling import ApplicationAutoScaling
 from lowlatency.emulators.aws.endpoint_state import Clock, Delays
 from lowlatency.emulators.aws.gateway import ApiCall, EmulatorError, Faults, Gateway
@@ -61,6 +61,7 @@ def _extend_moto_once() -> None:
     global _moto_extended  # noqa: PLW0603 - one installation per process, like the classes it changes
     with _extend_lock:
         if not _moto_extended:
+            autoscaling.extend_moto()
             ec2.extend_moto()
             sagemaker.extend_moto()
             _moto_extended = True

@@ -20,17 +20,56 @@ What real Application Auto Scaling does, and what moto lacks that is added here:
   ``Delays.target_visibility`` the two answer so for that long after the registration that created the target.
 - Target tracking on ``SageMakerVariantInvocationsPerInstance``, DescribeScalableTargets/ScalingPolicies/
   ScheduledActions: moto's shapes are the service's.
-- The rule that an UpdateEndpoint may not change the instance type of a registered variant, and the deregistration
-  that follows DeleteEndpoint, are enforced where SageMaker sees them (:mod:`.sagemaker`).
+- The rule that an UpdateEndpoint may not change the instance type of a registered variant is enforced where
+  SageMaker sees it (:mod:`.sagemaker`), as is the deregistration that follows DeleteEndpoint: "Application Auto
+  Scaling deregisters those models as scalable targets"
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-delete-with-scaling.html), each of its dimensions
+  (:func:`forget_scalable_target`).
+
+Provisioned concurrency of serverless variants: the scalable dimension
+``sagemaker:variant:DesiredProvisionedConcurrency`` is "the provisioned concurrency for a SageMaker serverless endpoint"
+(botocore application-autoscaling RegisterScalableTargetRequest.ScalableDimension); moto does not know it, and
+:func:`extend_moto` adds it.
+
+- Each SageMaker dimension is for one kind of variant, read from the endpoint's live config in moto's SageMaker
+  backend (``ProductionVariants[].ServerlessConfig``). "Before you can use autoscaling, you must have already deployed
+  a model to a serverless endpoint with Provisioned Concurrency"
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-autoscale.html): RegisterScalableTarget of
+  DesiredProvisionedConcurrency for an instance-backed variant, or for a serverless variant without
+  ``ProvisionedConcurrency``, is a ``ValidationException``; so is DesiredInstanceCount ("the number of EC2 instances
+  for a SageMaker model endpoint variant", the same botocore documentation) for a serverless variant, which has no
+  instances. AWS's texts for these refusals are not known: the code is AWS's, the messages are this emulator's own.
+  A variant the backend does not know (no such endpoint) is not checked, as before.
+- The registration's bounds: a minimum above the maximum is refused as for every target. AWS allows a minimum of 0
+  for "SageMaker serverless endpoint provisioned concurrency"
+  (botocore application-autoscaling RegisterScalableTargetRequest.MinCapacity), so 0 is accepted; AWS documents no
+  bound of MaxCapacity by the variant's MaxConcurrency (the guide asks only for at least 1 and not under the
+  minimum), so none is enforced.
+- A target tracking policy's predefined metric must fit the dimension. For provisioned concurrency AWS answers
+  "Scalable dimension sagemaker:variant:DesiredProvisionedConcurrency only supports the following predefined metric
+  types: SageMakerVariantProvisionedConcurrencyUtilization" (HTTP 400, as reported in
+  https://github.com/aws/aws-cdk/issues/29065; the code is taken to be ``ValidationException``, the error
+  PutScalingPolicy declares for a bad request: botocore application-autoscaling ValidationException). For the
+  instance count the predefined metrics are SageMakerVariantInvocationsPerInstance and
+  SageMakerVariantConcurrentRequestsPerModelHighResolution
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-add-code-define.html); any other
+  (botocore application-autoscaling PredefinedMetricSpecification.PredefinedMetricType) is refused with a message of
+  the same shape, whose list of metrics is this emulator's. Customized metrics are not checked.
+- Not modelled: a registration whose range leaves out the live provisioned concurrency does not move it (the
+  variant's live serverless state is :mod:`.sagemaker`'s), and no scaling activity changes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Final, Literal
 
+from moto.applicationautoscaling import models as moto_models
+from moto.applicationautoscaling import responses as moto_responses
 from moto.applicationautoscaling.models import FakeApplicationAutoscalingPolicy, applicationautoscaling_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.sagemaker.models import sagemaker_backends
 
 from lowlatency.emulators.aws.gateway import ApiRequest, Gateway, PassThrough, Reply, ServiceError, json_reply
 
@@ -40,6 +79,34 @@ if TYPE_CHECKING:
 SERVICE: Final = "application-autoscaling"
 NAMESPACE: Final = "sagemaker"
 SCALABLE_DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
+PROVISIONED_CONCURRENCY_DIMENSION: Final = "sagemaker:variant:DesiredProvisionedConcurrency"
+VARIANT_DIMENSIONS: Final = (SCALABLE_DIMENSION, PROVISIONED_CONCURRENCY_DIMENSION)
+PREDEFINED_METRICS: Final[Mapping[str, tuple[str, ...]]] = {
+    SCALABLE_DIMENSION: (
+        "SageMakerVariantInvocationsPerInstance",
+        "SageMakerVariantConcurrentRequestsPerModelHighResolution",
+    ),
+    PROVISIONED_CONCURRENCY_DIMENSION: ("SageMakerVariantProvisionedConcurrencyUtilization",),
+}
+VariantKind = Literal["instance", "serverless", "provisioned-serverless"]
+"""An instance-backed variant, a serverless one, and a serverless one with provisioned concurrency."""
+DIMENSION_OF_KIND: Final[Mapping[str, VariantKind]] = {
+    SCALABLE_DIMENSION: "instance",
+    PROVISIONED_CONCURRENCY_DIMENSION: "provisioned-serverless",
+}
+
+
+def extend_moto() -> None:
+    """Let moto's Application Auto Scaling take the provisioned concurrency of serverless variants: its responses and
+    models check a scalable dimension against their own enum, which lacks it (idempotent)."""
+    known = moto_models.ScalableDimensionValueSet
+    if PROVISIONED_CONCURRENCY_DIMENSION in {member.value for member in known}:
+        return
+    members = {member.name: member.value for member in known}
+    members["SAGEMAKER_VARIANT_DESIRED_PROVISIONED_CONCURRENCY"] = PROVISIONED_CONCURRENCY_DIMENSION
+    extended = Enum("ScalableDimensionValueSet", members)  # type: ignore[misc]
+    moto_models.ScalableDimensionValueSet = extended  # type: ignore[misc,assignment]
+    moto_responses.ScalableDimensionValueSet = extended  # type: ignore[attr-defined,assignment]
 
 
 def _backend(region: str) -> Any:
@@ -47,24 +114,43 @@ def _backend(region: str) -> Any:
 
 
 def scalable_target(region: str, resource_id: str) -> Any:
-    """A SageMaker variant's scalable target, or None if it is not registered."""
+    """A SageMaker variant's instance-count scalable target, or None if it is not registered."""
     return _backend(region).targets.get(SCALABLE_DIMENSION, {}).get(resource_id)
 
 
-def forget_scalable_target(region: str, resource_id: str, dimension: str = SCALABLE_DIMENSION) -> None:
-    """Deregister a target as the service does: its scaling policies and scheduled actions go with it."""
+def forget_scalable_target(region: str, resource_id: str, dimension: str | None = None) -> None:
+    """Deregister a target as the service does: its scaling policies and scheduled actions go with it. Without a
+    dimension, every SageMaker variant dimension of the resource (what the deletion of its endpoint does)."""
+    dimensions = VARIANT_DIMENSIONS if dimension is None else (dimension,)
     backend = _backend(region)
-    backend.targets.get(dimension, {}).pop(resource_id, None)
+    for each in dimensions:
+        backend.targets.get(each, {}).pop(resource_id, None)
     backend.policies = {
         key: policy
         for key, policy in backend.policies.items()
-        if (policy.resource_id, policy.scalable_dimension) != (resource_id, dimension)
+        if not (policy.resource_id == resource_id and policy.scalable_dimension in dimensions)
     }
     backend.scheduled_actions = [
         action
         for action in backend.scheduled_actions
-        if (action.resource_id, action.scalable_dimension) != (resource_id, dimension)
+        if not (action.resource_id == resource_id and action.scalable_dimension in dimensions)
     ]
+
+
+def variant_kind(region: str, endpoint_name: str, variant_name: str) -> VariantKind | None:
+    """What a variant of an endpoint runs on, by the endpoint's live config in moto's SageMaker backend; None when the
+    backend knows no such endpoint, config or variant."""
+    backend = sagemaker_backends[DEFAULT_ACCOUNT_ID][region]
+    endpoint = backend.endpoints.get(endpoint_name)
+    config = backend.endpoint_configs.get(endpoint.endpoint_config_name) if endpoint is not None else None
+    variants = config.production_variants if config is not None else []
+    variant = next((each for each in variants if each.get("VariantName") == variant_name), None)
+    if variant is None:
+        return None
+    serverless = variant.get("ServerlessConfig")
+    if not serverless:
+        return "instance"
+    return "provisioned-serverless" if serverless.get("ProvisionedConcurrency") else "serverless"
 
 
 def _describe_target(params: Mapping[str, Any]) -> str:
@@ -93,6 +179,47 @@ def _require_target(request: ApiRequest) -> None:
         )
 
 
+def _sagemaker_variant(params: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(endpoint, variant) of a request on a SageMaker variant dimension (``endpoint/<name>/variant/<variant>``)."""
+    resource = str(params.get("ResourceId", "")).split("/")
+    if params.get("ServiceNamespace") != NAMESPACE or params.get("ScalableDimension") not in VARIANT_DIMENSIONS:
+        return None
+    if len(resource) != 4 or resource[0] != "endpoint" or resource[2] != "variant":
+        return None
+    return resource[1], resource[3]
+
+
+def _refuse_other_kind(region: str, endpoint_name: str, variant_name: str, dimension: str) -> None:
+    """A SageMaker dimension scales one kind of variant (see the module's docstring)."""
+    kind = variant_kind(region, endpoint_name, variant_name)
+    if kind is None or kind == DIMENSION_OF_KIND[dimension]:
+        return
+    what = {
+        "instance": "is instance-backed",
+        "serverless": "is serverless without provisioned concurrency",
+        "provisioned-serverless": "is serverless",
+    }[kind]
+    raise ServiceError(
+        "ValidationException",
+        f"Variant {variant_name} of endpoint {endpoint_name} {what}: scalable dimension {dimension} does not apply "
+        "to it.",
+    )
+
+
+def _refuse_metric_of_other_dimension(params: Mapping[str, Any]) -> None:
+    """A target tracking policy's predefined metric must be one its SageMaker dimension supports."""
+    dimension = params.get("ScalableDimension")
+    configuration = params.get("TargetTrackingScalingPolicyConfiguration") or {}
+    metric = (configuration.get("PredefinedMetricSpecification") or {}).get("PredefinedMetricType")
+    supported = PREDEFINED_METRICS.get(str(dimension), ())
+    if params.get("ServiceNamespace") == NAMESPACE and metric is not None and supported and metric not in supported:
+        raise ServiceError(
+            "ValidationException",
+            f"Scalable dimension {dimension} only supports the following predefined metric types: "
+            f"{', '.join(supported)}",
+        )
+
+
 class ApplicationAutoScaling:
     """Handlers that add the real service's rules to moto's Application Auto Scaling."""
 
@@ -101,7 +228,7 @@ class ApplicationAutoScaling:
         self._visible_at: dict[tuple[str, str, str], float] = {}  # (region, resource id, dimension) of new targets
         gateway.route(SERVICE, "RegisterScalableTarget", self._register)
         gateway.route(SERVICE, "DeregisterScalableTarget", self._deregister)
-        gateway.route(SERVICE, "PutScalingPolicy", self._put_with_target)
+        gateway.route(SERVICE, "PutScalingPolicy", self._put_scaling_policy)
         gateway.route(SERVICE, "PutScheduledAction", self._put_with_target)
         gateway.route(SERVICE, "DeleteScalingPolicy", self._delete_scaling_policy)
         gateway.route(SERVICE, "DeleteScheduledAction", self._delete_scheduled_action)
@@ -112,31 +239,34 @@ class ApplicationAutoScaling:
         high = request.params.get("MaxCapacity", existing.max_capacity if existing is not None else None)
         if low is not None and high is not None and low > high:
             raise ServiceError("ValidationException", "Minimum capacity cannot be greater than maximum capacity")
-        resource = str(request.params.get("ResourceId", "")).split("/")
-        sagemaker_variant = (
-            request.params.get("ServiceNamespace") == NAMESPACE
-            and request.params.get("ScalableDimension") == SCALABLE_DIMENSION
-            and len(resource) == 4
-        )
-        status = self._endpoints.status_of(request.region, resource[1]) if sagemaker_variant else None
-        if status is not None and status != "InService":
+        variant = _sagemaker_variant(request.params)
+        status = self._endpoints.status_of(request.region, variant[0]) if variant is not None else None
+        if variant is not None and status is not None and status != "InService":
             raise ServiceError(
                 "ValidationException",
-                f"Endpoint {resource[1]} is {status}. The status should be in 'InService' to register it as a "
+                f"Endpoint {variant[0]} is {status}. The status should be in 'InService' to register it as a "
                 "scalable target.",
             )
+        dimension = str(request.params.get("ScalableDimension"))
+        if variant is not None:
+            _refuse_other_kind(request.region, *variant, dimension)
         reply = pass_through()
         if reply.status == 200 and existing is None:
             visible_at = self._endpoints.clock() + self._endpoints.delays.target_visibility
             self._visible_at[_key(request)] = visible_at
-        if reply.status == 200 and sagemaker_variant and low is not None and high is not None:
-            self._endpoints.clamp_to_target(request.region, resource[1], resource[3], int(low), int(high))
+        bounded = low is not None and high is not None
+        if reply.status == 200 and variant is not None and dimension == SCALABLE_DIMENSION and bounded:
+            self._endpoints.clamp_to_target(request.region, *variant, int(low), int(high))
         return reply
 
     def _deregister(self, request: ApiRequest, _: PassThrough) -> Reply:
         _require_target(request)
         forget_scalable_target(request.region, request.params["ResourceId"], request.params["ScalableDimension"])
         return json_reply({})
+
+    def _put_scaling_policy(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+        _refuse_metric_of_other_dimension(request.params)
+        return self._put_with_target(request, pass_through)
 
     def _put_with_target(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
         _require_target(request)
