@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark_support import target_of
+from benchmark_support import CREDENTIALS, target_of
 from lowlatency import cli
 from lowlatency.emulators.model_server import Fixed, ModelServer
 
@@ -142,3 +142,39 @@ def test_without_a_region_the_command_says_so(
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     assert cli.main(["benchmark", "--endpoint", "bid-filter", "--payload", "1"]) == 2
     assert "region" in capsys.readouterr().err
+
+
+def test_a_cold_start_to_a_target_variant_is_reported_apart(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The server holds what arrives for a second, as an idle serverless variant does its first request; the command
+    # starts well within it.
+    arguments = ["--payload", "1", "--requests", "40", "--warmup", "4", "--concurrency", "2", "--cold-start"]
+    with ModelServer(latency=Fixed(1), credentials=CREDENTIALS) as server:
+        target_of(server, monkeypatch)
+        server.stall(1.0)
+        status = cli.main(["benchmark", "--endpoint", "bid-filter", "--target-variant", "Challenger", *arguments])
+        table = capsys.readouterr().out
+        server.stall(1.0)
+        assert cli.main(["benchmark", "--endpoint", "bid-filter", *arguments, "--json"]) == 0
+        output = json.loads(capsys.readouterr().out)
+        assert (server.invocations, server.signatures_verified) == (90, 90)
+        served = list(server.served)
+    assert status == 0
+    assert "bid-filter, variant Challenger" in table
+    assert "cold start" in table
+    # The second run's first request is the server's 46th: held, and reported as the cold start alone.
+    cold = served[45]
+    assert cold.seconds >= 0.5
+    assert cold.seconds * 1000 <= output["coldStartMs"] <= cold.seconds * 1000 + 50
+    assert output["requests"] == 40
+    assert output["maxMs"] < 500
+    assert output["targetVariant"] is None
+
+
+def test_a_cold_start_needs_one_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with ModelServer() as server:
+        status = benchmark(server, monkeypatch, "--payload", "1", "--cold-start", "--processes", "2")
+    assert status == 2
+    assert "one process" in capsys.readouterr().err
+    assert server.invocations == 0

@@ -173,3 +173,55 @@ async def test_warns_when_the_generator_itself_lags(monkeypatch: pytest.MonkeyPa
         result = await run(target_of(server, monkeypatch), PAYLOAD, Load(rate=100, duration_seconds=0.6))
         await hog
     assert any("event loop lagged" in warning for warning in result.warnings)
+
+
+COLD_START_SECONDS = 0.3
+
+
+async def test_a_cold_start_is_the_first_request_alone_and_apart_from_the_measured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with ModelServer(latency=Fixed(2)) as server:
+        target = target_of(server, monkeypatch)
+        server.stall(COLD_START_SECONDS)  # whatever arrives now waits, as the first request to an idle variant does
+        load = Load(concurrency=4, requests=100, warmup_requests=8, cold_start=True, record_requests=True)
+        result = await run(target, PAYLOAD, load)
+        served = list(server.served)
+    first, *others = served
+    cold = result.cold_start
+    assert cold is not None
+    # The server's record: the first request it received, alone (every other one arrived after its answer).
+    assert (cold.request_id, cold.outcome) == (first.request_id, Outcome.OK)
+    assert first.seconds >= COLD_START_SECONDS - 0.01
+    assert all(request.received >= first.answered for request in others)
+    assert first.seconds <= cold.latency_seconds <= first.seconds + 0.05
+    assert result.cold_start_ms == pytest.approx(cold.latency_seconds * 1000)
+    # Never among the measured: those are the requests after it and the warm-up, none of them held up.
+    assert len(others) == 8 + 100
+    assert {record.request_id for record in result.records} <= {request.request_id for request in others}
+    assert result.summary().max_ms < COLD_START_SECONDS * 1000 / 2
+    status = result.summary().to_status(1000.0, generation=3, cold_start_ms=result.cold_start_ms)
+    assert status.cold_start_ms == result.cold_start_ms
+
+
+async def test_an_open_loop_schedule_starts_after_the_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    with ModelServer(latency=Fixed(1)) as server:
+        target = target_of(server, monkeypatch)
+        server.stall(COLD_START_SECONDS)
+        load = Load(rate=200, concurrency=8, duration_seconds=0.5, warmup_requests=10, cold_start=True)
+        result = await run(target, PAYLOAD, load)
+    assert result.cold_start_ms is not None
+    assert result.cold_start_ms >= COLD_START_SECONDS * 1000 - 10
+    # Requests due while the cold start was served would be late by what remained of it.
+    assert result.summary().requests == 100
+    assert result.summary().p99_ms < COLD_START_SECONDS * 1000 / 2
+
+
+async def test_a_failed_cold_start_is_no_figure_and_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    with ModelServer(latency=Fixed(1), errors={429: 1.0}) as server:
+        result = await run(target_of(server, monkeypatch), PAYLOAD, Load(concurrency=2, requests=10, cold_start=True))
+    assert result.cold_start is not None
+    assert result.cold_start.outcome is Outcome.THROTTLED
+    assert result.cold_start_ms is None
+    assert any("first request" in warning for warning in result.warnings)
+    assert server.invocations == 11

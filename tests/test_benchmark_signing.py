@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
 import botocore.exceptions
+import botocore.serialize
+import botocore.session
 import pytest
 
 from benchmark_support import ACCESS_KEY, CREDENTIALS, SECRET_KEY, isolate_aws_environment, loopback_tls, target_of
@@ -147,3 +151,30 @@ def test_a_signature_is_reused_within_its_second_only_for_the_same_payload(monke
     assert _header(later, b"Authorization") != _header(request, b"Authorization")
     assert request.endswith(b"\r\n\r\n0.2,1,0")
     assert b"\r\nContent-Length: 7\r\n" in request
+
+
+def _send_raw(server: ModelServer, raw: bytes) -> bytes:
+    """One request's bytes sent as they are, and the status line of the answer."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as connection:
+        connection.sendall(raw)
+        return connection.recv(65536).split(b"\r\n", 1)[0]
+
+
+def test_a_target_variant_is_the_header_boto3_sends_and_is_signed(monkeypatch: pytest.MonkeyPatch) -> None:
+    with ModelServer(credentials=CREDENTIALS) as server:
+        target = replace(target_of(server, monkeypatch), variant="Challenger")
+        raw = InvocationSigner(target).request(Payload(b"0.2,1", "text/csv"))
+        # botocore's own serialization of InvokeEndpoint's TargetVariant names the header and its value.
+        runtime = botocore.session.get_session().get_service_model("sagemaker-runtime")
+        serialized = botocore.serialize.create_serializer(runtime.metadata["protocol"]).serialize_to_request(
+            {"EndpointName": "bid-filter", "Body": b"0.2,1", "ContentType": "text/csv", "TargetVariant": "Challenger"},
+            runtime.operation_model("InvokeEndpoint"),
+        )
+        [(name, value)] = [(name, value) for name, value in serialized["headers"].items() if "Variant" in name]
+        assert _header(raw, name.encode()) == value.encode() == b"Challenger"
+        assert name.lower().encode() in _header(raw, b"Authorization").split(b"SignedHeaders=")[1].split(b",")[0]
+        # The runtime's SigV4 check covers the header: the request as signed passes, another variant in it does not.
+        assert _send_raw(server, raw) == b"HTTP/1.1 200 OK"
+        assert _send_raw(server, raw.replace(b": Challenger\r\n", b": Champion!!\r\n")).startswith(b"HTTP/1.1 403")
+    assert server.signatures_verified == 1
+    assert b"Variant" not in InvocationSigner(replace(target, variant=None)).request(Payload(b"1", "text/csv"))

@@ -44,6 +44,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     where.add_argument(
         "--endpoint-url", default=None, help="Runtime URL to send to, e.g. https://<VPC endpoint DNS name>."
     )
+    where.add_argument(
+        "--target-variant",
+        default=None,
+        help="Send every request to this production variant (InvokeEndpoint's TargetVariant) instead of by weight.",
+    )
 
     what = parser.add_argument_group("payload")
     bodies = what.add_mutually_exclusive_group(required=True)
@@ -66,6 +71,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     amount.add_argument("--duration", type=float, help="Seconds to measure.")
     amount.add_argument("--requests", type=int, help=f"Requests to measure (default {DEFAULT_REQUESTS}).")
     how.add_argument("--warmup", type=int, default=100, help="Requests sent first and discarded (default 100).")
+    how.add_argument(
+        "--cold-start",
+        action="store_true",
+        help="Send one request alone before the warm-up and report its latency apart (a serverless variant's first "
+        "request after idle); one process only.",
+    )
     how.add_argument(
         "--processes", type=int, default=1, help="Generator processes sharing the load, one per core (default 1)."
     )
@@ -112,7 +123,9 @@ def run(arguments: argparse.Namespace) -> int:
         return 2
     try:
         payloads = _payloads(arguments)
-        target = resolve_target(arguments.endpoint, arguments.region, arguments.endpoint_url)
+        target = resolve_target(
+            arguments.endpoint, arguments.region, arguments.endpoint_url, variant=arguments.target_variant
+        )
         prices = pricing.load(arguments.prices)
     except (PayloadError, OSError, pricing.PriceTableError, botocore.exceptions.BotoCoreError) as error:
         sys.stderr.write(f"benchmark: {error}\n")
@@ -137,9 +150,10 @@ def _benchmark(arguments: argparse.Namespace, target: Target, payloads: list[Pay
         warmup_requests=arguments.warmup,
         timeout_seconds=arguments.timeout,
         record_requests=arguments.csv is not None or arguments.plot is not None,
+        cold_start=arguments.cold_start,
     )
     if arguments.processes > 1:
-        address = EndpointAddress(arguments.endpoint, arguments.region, arguments.endpoint_url)
+        address = EndpointAddress(arguments.endpoint, arguments.region, arguments.endpoint_url, target.variant)
         try:
             result = run_processes(address, payloads, load, arguments.processes)
         except (ValueError, WorkerError) as error:
@@ -157,7 +171,7 @@ def _benchmark(arguments: argparse.Namespace, target: Target, payloads: list[Pay
     if arguments.json:
         sys.stdout.write(json.dumps(_run_json(target, result, summary, target_p99_ms)) + "\n")
     else:
-        sys.stdout.write(_table(target, load, summary, target_p99_ms))
+        sys.stdout.write(_table(target, result, summary, target_p99_ms))
     if arguments.csv is not None:
         write_csv(arguments.csv, result.records)
     if arguments.plot is not None:
@@ -176,6 +190,8 @@ def _run_json(target: Target, result: RunResult, summary: Summary, target_p99_ms
     return summary.to_json(target_p99_ms) | {
         "endpoint": target.endpoint_name,
         "url": target.url,
+        "targetVariant": target.variant,
+        "coldStartMs": result.cold_start_ms,
         "mode": "closed" if load.rate is None else "open",
         "askedRps": load.rate,
         "sentRps": result.send_rate_rps,
@@ -188,11 +204,12 @@ def _run_json(target: Target, result: RunResult, summary: Summary, target_p99_ms
     }
 
 
-def _table(target: Target, load: Load, summary: Summary, target_p99_ms: float) -> str:
+def _table(target: Target, result: RunResult, summary: Summary, target_p99_ms: float) -> str:
     errors = ", ".join(f"{name} {count}" for name, count in summary.errors_by_class.items() if count)
+    variant = "" if target.variant is None else f", variant {target.variant}"
     rows = [
-        ("endpoint", f"{target.endpoint_name} ({target.url})"),
-        ("mode", _mode(load)),
+        ("endpoint", f"{target.endpoint_name}{variant} ({target.url})"),
+        ("mode", _mode(result.load)),
         (
             "requests",
             f"{summary.requests} ({summary.errors} failed, {summary.error_rate:.2%}{'; ' if errors else ''}{errors})",
@@ -205,6 +222,9 @@ def _table(target: Target, load: Load, summary: Summary, target_p99_ms: float) -
         ),
         ("objective", f"p99 <= {target_p99_ms:g} ms: {'met' if summary.slo_met(target_p99_ms) else 'NOT met'}"),
     ]
+    if result.cold_start is not None:
+        cold = result.cold_start_ms
+        rows.insert(2, ("cold start", "failed" if cold is None else f"{cold:.2f} ms (first request, not measured)"))
     return "".join(f"{name:<12} {value}\n" for name, value in rows)
 
 

@@ -58,16 +58,25 @@ class Connection:
         self._loop = asyncio.get_running_loop()
         self._wire: _Wire | None = None
 
+    async def open(self) -> Answer | None:
+        """Connect unless connected; what became of the attempt when it failed, None when the connection is open."""
+        if self._wire is not None and not self._wire.closed:
+            return None
+        try:
+            self._wire = await asyncio.wait_for(self._connect(), self._timeout)
+        except TimeoutError:
+            return Answer(Outcome.TIMEOUT)
+        except OSError:
+            return Answer(Outcome.CONNECTION)
+        return None
+
     async def send(self, raw_request: bytes) -> Answer:
         """Send one complete request and wait for its response; never raises for what the request met."""
+        failure = await self.open()
+        if failure is not None:
+            return failure
         wire = self._wire
-        if wire is None or wire.closed:
-            try:
-                wire = self._wire = await asyncio.wait_for(self._connect(), self._timeout)
-            except TimeoutError:
-                return Answer(Outcome.TIMEOUT)
-            except OSError:
-                return Answer(Outcome.CONNECTION)
+        assert wire is not None
         waiter: asyncio.Future[Answer] = self._loop.create_future()
         wire.send(raw_request, waiter)
         timer = self._loop.call_later(self._timeout, wire.time_out)

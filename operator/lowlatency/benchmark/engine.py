@@ -13,6 +13,11 @@ as loop lag instead, and the run warns when the generator itself could not keep 
 
 Warm-up requests (the first ``warmup_requests``) are sent the same way and discarded. Nothing is retried.
 
+Cold start (``cold_start``): before all others, one request is sent alone, on a connection opened beforehand, and
+its latency is reported apart (``RunResult.cold_start``), never in the measurement. The first request to a
+serverless variant that has been idle waits for SageMaker to start its compute; the warm-up and measured requests
+that follow find it running. An open loop's schedule starts once that request is answered.
+
 Use from asyncio with ``await run(...)``, or from a thread with ``run_blocking(...)`` (its own event loop). A run is
 bounded by ``requests`` and/or ``duration_seconds``, and by ``max_seconds`` overall (plus at most one request
 timeout for the requests in flight).
@@ -27,7 +32,7 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
-from lowlatency.benchmark.connection import Answer, Connection
+from lowlatency.benchmark.connection import Answer, Connection, Outcome
 from lowlatency.benchmark.payloads import Payload
 from lowlatency.benchmark.results import Measurement, RequestRecord, Summary, microseconds, new_histogram, summarize
 from lowlatency.benchmark.signing import InvocationSigner, Target
@@ -63,6 +68,9 @@ class Load:
 
     record_requests: bool = False
     """Keep one record per measured request (for CSV and plots)."""
+
+    cold_start: bool = False
+    """Send one request alone before all others and report it apart (``RunResult.cold_start``)."""
 
     def __post_init__(self) -> None:
         if self.requests is None and self.duration_seconds is None:
@@ -100,9 +108,17 @@ class RunResult:
     """Wall-clock time the records' offsets count from."""
     started_monotonic: float = 0.0
     """The same moment on ``time.monotonic()``, the clock that all processes of a machine share."""
+    cold_start: RequestRecord | None = None
+    """The request sent alone first (``Load.cold_start``), measured from its send to its answer."""
 
     def summary(self) -> Summary:
         return summarize(self.measurement)
+
+    @property
+    def cold_start_ms(self) -> float | None:
+        """The cold start's latency, when that request succeeded."""
+        first = self.cold_start
+        return None if first is None or first.outcome is not Outcome.OK else first.latency_seconds * 1000
 
 
 class _Run:
@@ -124,11 +140,16 @@ class _Run:
         self.last_completion = self.started
         self.last_measured_send = self.started
         self.completed = 0
-        if load.rate is not None:
-            self.interval = 1.0 / load.rate
-            self.measure_start = self.started + load.warmup_requests * self.interval
-            if load.duration_seconds is not None:
-                self.measure_end = self.measure_start + load.duration_seconds
+        self._schedule_from(self.started)
+
+    def _schedule_from(self, start: float) -> None:
+        """An open loop's requests are due at fixed intervals from ``start``."""
+        self.schedule_start = start
+        if self.load.rate is not None:
+            self.interval = 1.0 / self.load.rate
+            self.measure_start = start + self.load.warmup_requests * self.interval
+            if self.load.duration_seconds is not None:
+                self.measure_end = self.measure_start + self.load.duration_seconds
 
     def _claim(self, now: float) -> int | None:
         """The next request to send, or None when the run is over."""
@@ -138,7 +159,7 @@ class _Run:
         if self.hard_stop is not None and now >= self.hard_stop:
             return None
         if self.load.rate is not None:
-            intended = self.started + index * self.interval
+            intended = self.schedule_start + index * self.interval
             if self.measure_end is not None and intended >= self.measure_end:
                 return None
         elif index >= self.load.warmup_requests:
@@ -177,7 +198,7 @@ class _Run:
         payloads, count, warmup = self.payloads, len(self.payloads), self.load.warmup_requests
         connection_wait = self.result.connection_wait
         while (index := self._claim(time.monotonic())) is not None:
-            intended = self.started + index * self.interval
+            intended = self.schedule_start + index * self.interval
             now = time.monotonic()
             if index >= warmup:
                 connection_wait.record_value(microseconds(max(0.0, now - intended)))
@@ -191,6 +212,22 @@ class _Run:
                 self.last_measured_send = time.monotonic()
             answer = await connection.send(raw)
             self._record(index, intended, clock_start, time.monotonic(), answer)
+
+    async def _send_alone(self, connection: Connection) -> RequestRecord:
+        """The cold start: one request on an open connection, nothing else in flight."""
+        failure = await connection.open()
+        raw = self.signer.request(self.payloads[0])
+        sent = time.monotonic()
+        answer = failure or await connection.send(raw)
+        done = time.monotonic()
+        self.last_completion = max(self.last_completion, done)
+        if answer.outcome is not Outcome.OK:
+            self.result.warnings.append(
+                f"the first request, sent alone for the cold start, failed ({answer.outcome.value}): no cold start "
+                "was measured"
+            )
+        started = self.started
+        return RequestRecord(sent - started, done - sent, answer.outcome, answer.request_id.decode(), done - started)
 
     async def _probe_loop_lag(self) -> None:
         lag = self.result.loop_lag
@@ -214,6 +251,9 @@ class _Run:
         if on_progress is not None:
             helpers.append(asyncio.create_task(self._report_progress(on_progress, progress_interval)))
         try:
+            if self.load.cold_start:
+                self.result.cold_start = await self._send_alone(connections[0])
+                self._schedule_from(time.monotonic())
             await asyncio.gather(*(client(connection) for connection in connections))
         finally:
             for helper in helpers:

@@ -125,8 +125,11 @@ class Summary:
         """Whether p99 stayed at or under the target; a run with failed requests or no success never meets it."""
         return self.requests > self.errors == 0 and self.p99_ms <= target_p99_ms
 
-    def to_status(self, target_p99_ms: float, generation: int | None = None) -> api.BenchmarkResult:
-        """The form of status.benchmark."""
+    def to_status(
+        self, target_p99_ms: float, generation: int | None = None, cold_start_ms: float | None = None
+    ) -> api.BenchmarkResult:
+        """The form of status.benchmark; ``cold_start_ms``: the request measured apart before these (a serverless
+        variant's first after idle)."""
         return api.BenchmarkResult(
             generation=generation,
             p50_ms=self.p50_ms,
@@ -136,6 +139,7 @@ class Summary:
             requests=self.requests,
             errors=self.errors,
             slo_met=self.slo_met(target_p99_ms),
+            cold_start_ms=cold_start_ms,
             completed_at=self.completed_at,
         )
 

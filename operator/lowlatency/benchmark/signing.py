@@ -6,9 +6,10 @@ all behave as they do for boto3; credentials come from the same session's provid
 files, SSO, IRSA web identity, container and instance metadata), refreshed when they are about to expire.
 
 Requests are signed with botocore's :class:`~botocore.auth.SigV4Auth`. A SigV4 signature covers the method, path,
-the signed headers (host, content type, ``X-Amz-Date``) and the body's hash, and ``X-Amz-Date`` has a resolution of
-one second, so every request with the same payload within one second carries the same signature: the signer keeps
-the complete request bytes per payload and signs again only when the second (or the payload) changes.
+the signed headers (host, content type, ``X-Amz-Date``, the target variant if any) and the body's hash, and
+``X-Amz-Date`` has a resolution of one second, so every request with the same payload within one second carries the
+same signature: the signer keeps the complete request bytes per payload and signs again only when the second (or the
+payload) changes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ import botocore.session
 from lowlatency.benchmark.payloads import Payload
 
 USER_AGENT = "lowlatency-operator-benchmark"
+#: InvokeEndpoint's TargetVariant, the production variant to send a request to instead of one chosen by the weights
+#: (botocore sagemaker-runtime InvokeEndpointInput.TargetVariant: a header of this name).
+TARGET_VARIANT_HEADER = "X-Amzn-SageMaker-Target-Variant"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -43,6 +47,8 @@ class Target:
     signing_name: str
     credentials: botocore.credentials.Credentials
     ssl_context: ssl.SSLContext | None = field(default=None, compare=False)
+    variant: str | None = None
+    """InvokeEndpoint's TargetVariant: every request goes to this variant (None: the endpoint routes by weight)."""
 
     @property
     def host(self) -> str:
@@ -73,10 +79,12 @@ def resolve_target(
     region: str | None = None,
     endpoint_url: str | None = None,
     botocore_session: botocore.session.Session | None = None,
+    variant: str | None = None,
 ) -> Target:
     """Resolve the runtime URL and credentials for ``endpoint_name`` as boto3 does (this may call STS or IMDS).
 
-    ``endpoint_url`` overrides the resolved runtime URL, e.g. ``https://<vpc endpoint DNS name>``.
+    ``endpoint_url`` overrides the resolved runtime URL, e.g. ``https://<vpc endpoint DNS name>``; ``variant`` sends
+    every request to that production variant (TargetVariant).
     """
     botocore_session = botocore_session or botocore.session.get_session()
     boto3_session = boto3.session.Session(botocore_session=botocore_session)
@@ -96,6 +104,7 @@ def resolve_target(
         signing_name=client.meta.service_model.signing_name,
         credentials=credentials,
         ssl_context=ssl_context,
+        variant=variant,
     )
 
 
@@ -123,21 +132,19 @@ class InvocationSigner:
         return signed.raw
 
     def _sign(self, payload: Payload) -> _SignedRequest:
-        request = botocore.awsrequest.AWSRequest(
-            method="POST",
-            url=self.target.url,
-            data=payload.body,
-            headers={"Host": self.target.host_header, "Content-Type": payload.content_type},
-        )
+        headers = {"Host": self.target.host_header, "Content-Type": payload.content_type}
+        if self.target.variant is not None:
+            headers[TARGET_VARIANT_HEADER] = self.target.variant
+        request = botocore.awsrequest.AWSRequest(method="POST", url=self.target.url, data=payload.body, headers=headers)
         # Frozen once per signature: refreshable credentials (IRSA, SSO, instance roles) renew here when due.
         credentials = self.target.credentials.get_frozen_credentials()
         botocore.auth.SigV4Auth(credentials, self.target.signing_name, self.target.region).add_auth(request)
         self.signatures_made += 1
-        headers = "".join(f"{name}: {value}\r\n" for name, value in request.headers.items())
+        head = "".join(f"{name}: {value}\r\n" for name, value in request.headers.items())
         raw = b"".join(
             (
                 self._request_line,
-                headers.encode(),
+                head.encode(),
                 f"Content-Length: {len(payload.body)}\r\nUser-Agent: {USER_AGENT}\r\n\r\n".encode(),
                 payload.body,
             )

@@ -32,6 +32,7 @@ class EndpointAddress:
     name: str
     region: str | None = None
     endpoint_url: str | None = None
+    variant: str | None = None
 
 
 def _shares(total: int, parts: int) -> list[int]:
@@ -42,6 +43,8 @@ def split(load: Load, processes: int) -> list[Load]:
     """``load`` shared out over ``processes`` (each with at least one client)."""
     if processes < 1 or processes > load.concurrency:
         raise ValueError(f"processes must be from 1 to the {load.concurrency} clients or connections")
+    if load.cold_start:
+        raise ValueError("a cold start is one request sent alone: measure it with one process")
     requests = _shares(load.requests, processes) if load.requests is not None else [None] * processes
     return [
         replace(
@@ -88,7 +91,7 @@ def _work(
     results: multiprocessing.queues.Queue[dict[str, Any] | str],
 ) -> None:
     try:
-        target = resolve_target(address.name, address.region, address.endpoint_url)
+        target = resolve_target(address.name, address.region, address.endpoint_url, variant=address.variant)
         barrier.wait(STARTUP_TIMEOUT_SECONDS)
         results.put(_encode(run_blocking(target, payloads, load)))
     except Exception as error:  # the parent reports it; a worker has nobody else to tell
