@@ -94,6 +94,18 @@ def test_status_allows_kopf_progress_but_nothing_else_unknown() -> None:
     assert all("default" not in node for _, node in _walk(status))
 
 
+def test_list_items_carry_no_defaults() -> None:
+    """A default inside a list item would come back from the API server in every item, and client-side diffs
+    (kubectl apply, Argo CD) replace lists whole: the list would never match Git again. The operator's models
+    apply those defaults when reading (here: a variant's weight)."""
+    spec = crd.openapi_schema()["properties"]["spec"]
+    in_items = [path for path, node in _walk(spec, "spec") if "[]" in path and "default" in node]
+    assert in_items == []
+    assert [path for path, node in _walk(spec, "spec") if "default" in node]  # elsewhere they stay
+    variant = {"name": "a", "model": bid_filter_spec()["model"], "instanceType": "ml.c5.xlarge"}
+    assert Spec.model_validate({"variants": [variant]}).production_variants()[0].weight == 1.0
+
+
 def _rule_nodes() -> list[tuple[str, dict[str, Any]]]:
     return [(path, node) for path, node in _walk(crd.openapi_schema()) if node.get(crd.CEL)]
 

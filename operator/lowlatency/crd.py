@@ -85,13 +85,25 @@ def _without_null_branch(schema: JsonSchema) -> JsonSchema:
     return {**branches[0], **merged}
 
 
-def _status_schema(schema: JsonSchema) -> JsonSchema:
-    """Status carries no defaults: only the operator writes it, and it writes every field it means."""
+def _without_defaults(schema: JsonSchema) -> JsonSchema:
+    """The node with no defaults anywhere under it."""
     node = {key: value for key, value in schema.items() if key != "default"}
     if "properties" in node:
-        node["properties"] = {name: _status_schema(child) for name, child in node["properties"].items()}
+        node["properties"] = {name: _without_defaults(child) for name, child in node["properties"].items()}
     if "items" in node:
-        node["items"] = _status_schema(node["items"])
+        node["items"] = _without_defaults(node["items"])
+    return node
+
+
+def _no_defaults_in_list_items(schema: JsonSchema) -> JsonSchema:
+    """List items carry no defaults: the API server would add them to each item, and a client-side diff (kubectl
+    apply's, Argo CD's) replaces a list whole, so a list that came back with defaulted fields would never match Git
+    again (argoproj/argo-cd#28724). The operator's models apply the same defaults when they read an item."""
+    node = dict(schema)
+    if "properties" in node:
+        node["properties"] = {name: _no_defaults_in_list_items(child) for name, child in node["properties"].items()}
+    if "items" in node:
+        node["items"] = _without_defaults(node["items"])
     return node
 
 
@@ -99,7 +111,9 @@ def openapi_schema() -> JsonSchema:
     """The CRD version's ``openAPIV3Schema``."""
     root = structural(LowLatencyEndpoint.model_json_schema(by_alias=True, mode="validation"))
     properties = root["properties"]
-    properties["status"] = _status_schema(properties["status"])
+    # Status carries no defaults: only the operator writes it, and it writes every field it means.
+    properties["status"] = _without_defaults(properties["status"])
+    properties["spec"] = _no_defaults_in_list_items(properties["spec"])
     # The API server defaults `deployment` so that its own defaults (strategy AllAtOnce, ...) appear in the stored
     # object: what the operator acts on is what `kubectl get -o yaml` shows. The API server validates a default as
     # written, against its node's schema and CEL rules, without applying the nested defaults inside it (an empty
