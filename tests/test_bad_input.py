@@ -609,6 +609,10 @@ def _examples() -> dict[str, dict[str, Any]]:
             (REPO / "examples/argocd/endpoints/bid-filter.yaml").read_text()
         ),
         "README.md": _first_resource_block(REPO / "README.md"),
+        **{
+            f"examples/{pattern}.yaml": yaml.safe_load((REPO / "examples" / f"{pattern}.yaml").read_text())
+            for pattern in ("ab-test", "shadow", "serverless")
+        },
     }
     design = REPO.parent / "shared" / "DESIGN.md"
     if design.exists():  # the contract lives beside the checkout in this workspace, not in the repository

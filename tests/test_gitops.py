@@ -20,6 +20,12 @@ pytest_plugins = ["e2e_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = [ROOT / "examples" / "bid-filter.yaml", ROOT / "examples" / "argocd" / "endpoints" / "bid-filter.yaml"]
+#: One example per hosting pattern of issue 13: A/B variants, a shadow variant, serverless.
+HOSTING_EXAMPLES = {
+    "ab-test.yaml": "bid-filter-ab",
+    "shadow.yaml": "bid-filter-shadow",
+    "serverless.yaml": "fraud-score",
+}
 
 
 @pytest.mark.parametrize("kustomization", ["manifests", "manifests/namespaced"])
@@ -39,6 +45,21 @@ def test_examples_apply_with_kubectl(example: Path, kubectl: Kubectl, lowlatency
     kubectl("create", "namespace", "adtech")
     result = kubectl("apply", "--dry-run=client", "-f", str(example))
     assert result.stdout.strip() == "lowlatencyendpoint.lowlatency.io/bid-filter created (dry run)"
+
+
+@pytest.mark.parametrize(("example", "name"), HOSTING_EXAMPLES.items(), ids=list(HOSTING_EXAMPLES))
+def test_hosting_pattern_examples_are_stored_by_the_api_server(
+    example: str, name: str, kubectl: Kubectl, lowlatency_crd: dict[str, Any]
+) -> None:
+    """Applied for real (not a client dry run): the API server checks the schema and every CEL rule, stores the
+    object with its defaults, and a second apply finds nothing to change."""
+    kubectl("create", "namespace", "adtech")
+    path = str(ROOT / "examples" / example)
+    assert kubectl("apply", "-f", path).stdout.strip() == f"lowlatencyendpoint.lowlatency.io/{name} created"
+    stored = json.loads(kubectl("get", "lle", name, "-n", "adtech", "-o", "json").stdout)
+    assert stored["spec"]["deployment"]["strategy"] in ("AllAtOnce", "Canary")  # defaulted or as written
+    assert "instanceCount" not in stored["spec"] or "variants" not in stored["spec"]
+    assert kubectl("apply", "-f", path).stdout.strip() == f"lowlatencyendpoint.lowlatency.io/{name} unchanged"
 
 
 def test_the_operator_never_writes_spec(e2e: EndToEnd, kubectl: Kubectl) -> None:
