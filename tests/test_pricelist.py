@@ -1,9 +1,13 @@
 """`lowlatency-operator prices`: the price table built from AWS's Price List, from an offer file or GetProducts.
 
 ``tests/data/sagemaker-offer-excerpt.json`` is a small excerpt in AWS's offer-file format, assembled for these tests:
-real-time hosting instance types in us-east-1 and us-west-2, an ``ml.t3.medium`` hosting line (real-time endpoints
-do not accept ``ml.t3``), a notebook, a training and a hosting-storage product that must be left out, and serverless
-inference lines. The bundled table is the command's output on it.
+real-time hosting instance types in us-east-1 and us-west-2 (with their memory), an ``ml.t3.medium`` hosting line
+(real-time endpoints do not accept ``ml.t3``), a notebook, a training and a hosting-storage product that must be left
+out, serverless inference lines, and the two lines of serverless inference with provisioned concurrency for three
+memory sizes in us-east-1. Its prices are AWS's published us-east-1 and us-west-2 on-demand rates; those of provisioned
+concurrency ($0.0000048 per second of provisioned concurrency and $0.000014 per second of inference on it for each GB
+of memory) are those of AWS's SageMaker pricing page as recalled, not read from a downloaded offer file: a table built
+with ``lowlatency-operator prices --source api`` has the current ones. The bundled table is the command's output on it.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ EXCERPT = Path("tests/data/sagemaker-offer-excerpt.json")
 BUNDLED = REPO / "operator" / "lowlatency" / "data" / "prices.json"
 BUNDLED_NOTE = (
     "This bundled table is built from a small excerpt in AWS's offer-file format, assembled for the tests: a few "
-    "products of us-east-1 and us-west-2 at AWS's published on-demand rates, with a version and publication date of "
-    "its own. It is not a complete or current price list: build one for your regions with `lowlatency-operator "
-    "prices --source api` (or from a downloaded offer file) and pass it with --prices."
+    "products of us-east-1 and us-west-2 at AWS's published on-demand rates (those of serverless provisioned "
+    "concurrency as AWS's SageMaker pricing page gives them, not read from an offer file), with a version and "
+    "publication date of its own. It is not a complete or current price list: build one for your regions with "
+    "`lowlatency-operator prices --source api` (or from a downloaded offer file) and pass it with --prices."
 )
+NEW_BY_MEMORY_SIZE = ("serverlessProvisionedConcurrencyPerSecondUsd", "serverlessProvisionedInferencePerSecondUsd")
 REGENERATE = ["prices", "--source", str(EXCERPT), "--note", BUNDLED_NOTE, "--output", str(BUNDLED.relative_to(REPO))]
 
 
@@ -48,6 +54,13 @@ def published_price(usage_type: str) -> float:
     (term,) = excerpt()["terms"]["OnDemand"][sku].values()
     (dimension,) = term["priceDimensions"].values()
     return float(dimension["pricePerUnit"]["USD"])
+
+
+def memory_gib(usage_type: str) -> float:
+    """The excerpt's ``memory`` attribute (``8 GiB``) of the hosting product with this usage type, in GiB."""
+    number, unit = excerpt()["products"][sku_of(usage_type)]["attributes"]["memory"].split()
+    assert unit == "GiB"
+    return float(number)
 
 
 def endpoint_instance_types() -> set[str]:
@@ -75,6 +88,23 @@ def test_real_time_hosting_and_serverless_prices_are_kept_with_their_offer_date(
     assert (offer.version, offer.publication_date) == (excerpt()["version"], excerpt()["publicationDate"])
     assert table.compiled.isoformat() == excerpt()["publicationDate"][:10]
     assert str(REPO / EXCERPT) in table.source
+
+
+def test_provisioned_concurrency_prices_and_instance_memory_are_kept() -> None:
+    """Provisioned concurrency is priced per memory size by two products told apart by their group: a second of one
+    unit of provisioned concurrency (ProvisionedConcurrency:Usage-<N>GB) and a second of inference on it
+    (ProvisionedConcurrency:Mem-<N>GB); hosting products give the instance type's memory."""
+    table = pricing.parse(pricelist.table_document(pricelist.from_offer_file(REPO / EXCERPT)), "the command's output")
+    assert table.provisioned_concurrency_usd_per_second == {
+        "us-east-1": {gb * 1024: published_price(f"USE1-ProvisionedConcurrency:Usage-{gb}GB") for gb in (1, 2, 6)}
+    }
+    assert table.provisioned_inference_usd_per_second == {
+        "us-east-1": {gb * 1024: published_price(f"USE1-ProvisionedConcurrency:Mem-{gb}GB") for gb in (1, 2, 6)}
+    }
+    assert table.provisioned_inference_usd_per_second != table.provisioned_concurrency_usd_per_second
+    hosting = {"USE1-Host:ml.c5.xlarge", "USE1-Host:ml.m5.large", "USE1-Host:ml.g4dn.xlarge"}
+    hosting |= {"USE1-Host:ml.g6e.2xlarge", "USE1-Host:ml.t2.medium", "USW2-Host:ml.g5.2xlarge"}
+    assert table.instance_memory_gib == {usage.partition(":")[2]: memory_gib(usage) for usage in hosting}
 
 
 def test_what_real_time_endpoints_cannot_use_and_other_components_are_left_out() -> None:
@@ -162,6 +192,35 @@ def _copy_of(document: dict[str, Any], usage_type: str, sku: str, usd: str, **at
             r"USE1-Host:ml.m5.large\) is priced per 'GB-Mo'",
             id="other-unit",
         ),
+        pytest.param(
+            _edited(
+                lambda d: d["products"][sku_of("USE1-ProvisionedConcurrency:Mem-2GB")]["attributes"].update(
+                    usagetype="USE1-ServerlessInf:Mem-2GB"
+                )
+            ),
+            r"of group ServerlessProvisionedConcurrency-Duration: usage type 'USE1-ServerlessInf:Mem-2GB' is not "
+            r"<region prefix>-ProvisionedConcurrency:Mem-<N>GB",
+            id="provisioned-usage-type",
+        ),
+        pytest.param(
+            _edited(lambda d: d["products"][sku_of("USE1-Host:ml.m5.large")]["attributes"].update(memory="8 GB")),
+            r"hosting product \w+: memory '8 GB' is not '<number> GiB'",
+            id="memory-unit",
+        ),
+        pytest.param(
+            _edited(
+                lambda d: _copy_of(
+                    d,
+                    "USW2-Host:ml.c5.xlarge",
+                    "ZZZZZZZZZZZZZZZZ",
+                    "0.2040000000",
+                    regionCode="eu-west-1",
+                    memory="16 GiB",
+                )
+            ),
+            r"SKUs \w+ and ZZZZZZZZZZZZZZZZ give ml.c5.xlarge two memory sizes \(8 and 16 GiB\)",
+            id="two-memory-sizes",
+        ),
     ],
 )
 def test_a_malformed_offer_file_is_refused_naming_what_is_wrong(write: Any, message: str, tmp_path: Path) -> None:
@@ -211,9 +270,16 @@ def test_a_table_without_serverless_prices_is_read_as_before_and_bad_ones_are_re
     old = {"source": "mine", "compiled": "2026-10-01", "regions": {"us-east-1": {"ml.c5.xlarge": 0.204}}}
     table = pricing.parse(old, "old format")
     assert (table.price("ml.c5.xlarge", "us-east-1"), table.serverless_usd_per_second) == (0.204, {})
-    for bad in ({"us-east-1": {"1 GB": 0.00002}}, {"us-east-1": {"1024": -1}}, {"us-east-1": {"1024": "cheap"}}):
-        with pytest.raises(pricing.PriceTableError, match="serverlessPerSecondUsd"):
-            pricing.parse({**old, "serverlessPerSecondUsd": bad}, "bad serverless")
+    assert table.provisioned_concurrency_usd_per_second == table.provisioned_inference_usd_per_second == {}
+    assert table.instance_memory_gib == {}
+    by_memory_size = ("serverlessPerSecondUsd", *NEW_BY_MEMORY_SIZE)
+    for key in by_memory_size:
+        for bad in ({"us-east-1": {"1 GB": 0.00002}}, {"us-east-1": {"1024": -1}}, {"us-east-1": {"1024": "cheap"}}):
+            with pytest.raises(pricing.PriceTableError, match=key):
+                pricing.parse({**old, key: bad}, "bad serverless")
+    for bad_memory in ({"ml.c5.xlarge": "lots"}, {"ml.c5.xlarge": -8}, ["ml.c5.xlarge"]):
+        with pytest.raises(pricing.PriceTableError, match="instanceMemoryGiB"):
+            pricing.parse({**old, "instanceMemoryGiB": bad_memory}, "bad memory")
 
 
 def test_the_command_builds_the_same_table_from_the_pricing_api(
@@ -227,8 +293,10 @@ def test_the_command_builds_the_same_table_from_the_pricing_api(
         assert cli.main(["prices", "--source", "api", "--region", "us-west-2", "--output", str(tmp_path / "w")]) == 0
     from_api = json.loads(output.read_text())
     from_file = pricelist.table_document(pricelist.from_offer_file(REPO / EXCERPT))
-    for key in ("regions", "serverlessPerSecondUsd", "compiled", "offerVersion", "publicationDate"):
+    compared = ("regions", "serverlessPerSecondUsd", *NEW_BY_MEMORY_SIZE, "instanceMemoryGiB")
+    for key in (*compared, "compiled", "offerVersion", "publicationDate"):
         assert from_api[key] == from_file[key], key
+    assert from_api["serverlessProvisionedConcurrencyPerSecondUsd"], "the serverless query returns provisioned lines"
     assert from_api["source"] == f"AWS Price List Query API GetProducts at {aws_emulator.url}"
     assert set(json.loads((tmp_path / "w").read_text())["regions"]) == {"us-west-2"}
     calls = aws_emulator.calls(service="pricing", operation="GetProducts")

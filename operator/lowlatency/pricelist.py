@@ -24,19 +24,32 @@ ec2instances.info reads ``instanceType`` as ``<instance>-<component>`` and skips
   training, processing, ... are other components), whose usage type is ``<region prefix>-Host:<instance type>``
   (``USE1-Host:ml.c5.xlarge``) with ``instanceName`` the instance type, one on-demand price per ``Hrs``. Only
   instance types a real-time endpoint accepts are kept: those of botocore's ``sagemaker``
-  ProductionVariantInstanceType enum (botocore sagemaker ProductionVariantInstanceType; ``ml.t3.*`` is not one);
+  ProductionVariantInstanceType enum (botocore sagemaker ProductionVariantInstanceType; ``ml.t3.*`` is not one).
+  The product's ``memory`` attribute (``8 GiB``) is kept per instance type, to find the real-time instance
+  comparable to a serverless variant (:func:`lowlatency.pricing.comparable_instance`);
 - serverless inference compute: product family ``ML Serverless``, usage type
   ``<region prefix>-ServerlessInf:Mem-<N>GB``, one on-demand price per second for endpoints of N GB of memory,
   kept by memory size in MB as an endpoint config gives it
   (botocore sagemaker ProductionVariantServerlessConfig.MemorySizeInMB).
   Serverless inference is billed per millisecond of compute and per GB of data processed, with no charge per
   request (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html); data processing is not kept;
+- serverless inference with provisioned concurrency: "you pay for the compute capacity used to process inference
+  requests, billed by the millisecond, and the amount of data processed. You also pay for Provisioned Concurrency
+  usage, based on the memory configured, duration provisioned, and the amount of concurrency enabled" (the same
+  page). Two more ``ML Serverless`` products per memory size, told apart by their ``group``:
+  ``ServerlessProvisionedConcurrency-Usage`` (usage type ``<region prefix>-ProvisionedConcurrency:Usage-<N>GB``),
+  a second of one unit of provisioned concurrency, and ``ServerlessProvisionedConcurrency-Duration`` (usage type
+  ``<region prefix>-ProvisionedConcurrency:Mem-<N>GB``), a second of inference served by it. AWS documents neither
+  attribute value; they are those that public readers of this offer select on (infracost's SageMaker endpoint
+  configuration resource filters both groups with these usage types), and a product of one of the groups whose
+  usage type disagrees stops the command;
 - only locations of type ``AWS Region``, keyed by ``regionCode``.
 
 A product that matches but cannot be read as meant (a hosting product whose usage type is not
-``Host:<its instanceName>``, no on-demand term, several price dimensions, another unit, a price that is not a number,
-two prices for one instance type and region) stops the command with the SKU named: a table is never built from a
-source read wrongly.
+``Host:<its instanceName>`` or whose memory is not ``<number> GiB``, a provisioned concurrency product whose usage
+type is not its group's, no on-demand term, several price dimensions, another unit, a price that is not a number,
+two prices for one instance type and region, two memory sizes for one instance type) stops the command with the SKU
+named: a table is never built from a source read wrongly.
 """
 
 from __future__ import annotations
@@ -62,9 +75,15 @@ FORMAT_VERSION: Final = "aws_v1"
 HOSTING_FAMILY: Final = "ML Instance"
 HOSTING_COMPONENT: Final = "Hosting"
 SERVERLESS_FAMILY: Final = "ML Serverless"
+PROVISIONED_GROUP: Final = "ServerlessProvisionedConcurrency-Usage"
+PROVISIONED_INFERENCE_GROUP: Final = "ServerlessProvisionedConcurrency-Duration"
 REGION_LOCATION: Final = "AWS Region"
 HOSTING_USAGE: Final = re.compile(r"(?:^|-)Host:(?P<instance>ml\.[a-z0-9-]+\.[a-z0-9]+)$")
-SERVERLESS_USAGE: Final = re.compile(r"(?:^|-)ServerlessInf:Mem-(?P<gigabytes>[1-9][0-9]*)GB$")
+PROVISIONED_USAGE_TYPES: Final = {
+    PROVISIONED_GROUP: "ProvisionedConcurrency:Usage",
+    PROVISIONED_INFERENCE_GROUP: "ProvisionedConcurrency:Mem",
+}
+MEMORY: Final = re.compile(r"^(?P<gibibytes>[0-9]+(?:\.[0-9]+)?) GiB$")
 HOUR_UNITS: Final = frozenset({"hrs"})
 SECOND_UNITS: Final = frozenset({"second", "seconds"})
 MEGABYTES_PER_GIGABYTE: Final = 1024
@@ -72,17 +91,27 @@ MEGABYTES_PER_GIGABYTE: Final = 1024
 DESCRIPTION: Final = (
     "On-demand prices of Amazon SageMaker AI inference from AWS's Price List (USD, Linux, no Savings Plans): "
     "regions.<region>.<instance type> is a real-time inference instance-hour, "
-    "serverlessPerSecondUsd.<region>.<memory size in MB> a second of serverless inference compute."
+    "serverlessPerSecondUsd.<region>.<memory size in MB> a second of serverless inference compute, "
+    "serverlessProvisionedConcurrencyPerSecondUsd.<region>.<memory size in MB> a second of one provisioned "
+    "concurrency, serverlessProvisionedInferencePerSecondUsd.<region>.<memory size in MB> a second of inference on "
+    "provisioned concurrency; instanceMemoryGiB.<instance type> is the memory of an instance type."
 )
 NOTE: Final = (
     "Built by `lowlatency-operator prices` from the source above. Real-time: product family 'ML Instance', component "
     "'Hosting', usage type <region prefix>-Host:<instance type>, only instance types real-time endpoints accept "
     "(botocore sagemaker ProductionVariantInstanceType). Serverless: product family 'ML Serverless', usage type "
-    "<region prefix>-ServerlessInf:Mem-<N>GB; serverless inference has no per-request charge, and the data it "
-    "processes (per GB) is not in this table. A price the table lacks leaves status.cost unknown."
+    "<region prefix>-ServerlessInf:Mem-<N>GB; provisioned concurrency: groups ServerlessProvisionedConcurrency-Usage "
+    "(<region prefix>-ProvisionedConcurrency:Usage-<N>GB) and ServerlessProvisionedConcurrency-Duration "
+    "(<region prefix>-ProvisionedConcurrency:Mem-<N>GB); serverless inference has no per-request charge, and the "
+    "data it processes (per GB) is not in this table. Instance memory: the 'memory' attribute of the hosting "
+    "products. A price the table lacks leaves status.cost unknown."
 )
 
-Kind = Literal["hosting", "serverless"]
+Kind = Literal["hosting", "serverless", "provisioned", "provisioned-inference"]
+KIND_OF_GROUP: Final[dict[str, Kind]] = {
+    PROVISIONED_GROUP: "provisioned",
+    PROVISIONED_INFERENCE_GROUP: "provisioned-inference",
+}
 
 
 class PriceListError(ValueError):
@@ -96,8 +125,10 @@ class Line:
     kind: Kind
     region: str
     key: str
-    """The instance type (hosting) or the memory size in MB (serverless)."""
+    """The instance type (hosting) or the memory size in MB (the serverless kinds)."""
     usage_type: str
+    memory_gib: Decimal | None = None
+    """The instance type's memory (hosting), when the product gives it."""
 
 
 @dataclass
@@ -109,12 +140,28 @@ class Offer:
     publication_date: str = ""
     hourly_usd: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     serverless_usd_per_second: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    provisioned_usd_per_second: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    """Region, then memory size in MB, to USD per second of one provisioned concurrency."""
+    provisioned_inference_usd_per_second: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    """Region, then memory size in MB, to USD per second of inference served by provisioned concurrency."""
+    memory_gib: dict[str, Decimal] = field(default_factory=dict)
+    """Instance type to its memory in GiB, for the instance types priced."""
     dropped: set[str] = field(default_factory=set)
     """Hosting instance types left out: real-time endpoints do not accept them."""
     _priced_by: dict[tuple[Kind, str, str], str] = field(default_factory=dict)
+    _memory_from: dict[str, str] = field(default_factory=dict)
+
+    def prices(self, kind: Kind) -> dict[str, dict[str, Decimal]]:
+        """The prices of one kind of line, by region then key."""
+        return {
+            "hosting": self.hourly_usd,
+            "serverless": self.serverless_usd_per_second,
+            "provisioned": self.provisioned_usd_per_second,
+            "provisioned-inference": self.provisioned_inference_usd_per_second,
+        }[kind]
 
     def record(self, sku: str, line: Line, price: Decimal) -> None:
-        prices = self.hourly_usd if line.kind == "hosting" else self.serverless_usd_per_second
+        prices = self.prices(line.kind)
         known = prices.setdefault(line.region, {}).get(line.key)
         if known is not None and known != price:
             other = self._priced_by[(line.kind, line.region, line.key)]
@@ -124,6 +171,26 @@ class Offer:
             )
         prices[line.region][line.key] = price
         self._priced_by[(line.kind, line.region, line.key)] = sku
+        if line.memory_gib is not None:
+            self._record_memory(sku, line.key, line.memory_gib)
+
+    def _record_memory(self, sku: str, instance_type: str, gibibytes: Decimal) -> None:
+        known = self.memory_gib.get(instance_type)
+        if known is not None and known != gibibytes:
+            raise PriceListError(
+                f"{self.source}: SKUs {self._memory_from[instance_type]} and {sku} give {instance_type} two memory "
+                f"sizes ({known} and {gibibytes} GiB)"
+            )
+        self.memory_gib[instance_type] = gibibytes
+        self._memory_from[instance_type] = sku
+
+
+def _per_memory_size(usage: str) -> re.Pattern[str]:
+    """Usage types ``<region prefix>-<usage>-<N>GB``, one per serverless memory size."""
+    return re.compile(rf"(?:^|-){re.escape(usage)}-(?P<gigabytes>[1-9][0-9]*)GB$")
+
+
+SERVERLESS_USAGE: Final = _per_memory_size("ServerlessInf:Mem")
 
 
 def classify(source: str, sku: str, product: Any) -> Line | None:
@@ -143,14 +210,41 @@ def classify(source: str, sku: str, product: Any) -> Line | None:
             raise PriceListError(
                 f"{source}: hosting product {sku}: usage type {usage_type!r} is not <region prefix>-Host:{instance}"
             )
-        return Line("hosting", _region(source, sku, attributes), hosting["instance"], usage_type)
-    if family == SERVERLESS_FAMILY:
-        serverless = SERVERLESS_USAGE.search(usage_type)
-        if serverless is None:
-            return None
-        megabytes = int(serverless["gigabytes"]) * MEGABYTES_PER_GIGABYTE
-        return Line("serverless", _region(source, sku, attributes), str(megabytes), usage_type)
-    return None
+        memory = _memory_gib(source, sku, attributes)
+        return Line("hosting", _region(source, sku, attributes), hosting["instance"], usage_type, memory)
+    if family != SERVERLESS_FAMILY:
+        return None
+    group = str(attributes.get("group", ""))
+    kind = KIND_OF_GROUP.get(group)
+    if kind is not None:
+        # The group selects provisioned concurrency; its usage type must agree, or the offer is not read as meant.
+        provisioned = _per_memory_size(PROVISIONED_USAGE_TYPES[group]).search(usage_type)
+        if provisioned is None:
+            raise PriceListError(
+                f"{source}: product {sku} of group {group}: usage type {usage_type!r} is not "
+                f"<region prefix>-{PROVISIONED_USAGE_TYPES[group]}-<N>GB"
+            )
+        return Line(kind, _region(source, sku, attributes), _megabytes(provisioned), usage_type)
+    serverless = SERVERLESS_USAGE.search(usage_type)
+    if serverless is None:
+        return None
+    return Line("serverless", _region(source, sku, attributes), _megabytes(serverless), usage_type)
+
+
+def _megabytes(usage: re.Match[str]) -> str:
+    """The memory size in MB, as an endpoint config gives it, of a usage type's ``<N>GB``."""
+    return str(int(usage["gigabytes"]) * MEGABYTES_PER_GIGABYTE)
+
+
+def _memory_gib(source: str, sku: str, attributes: dict[str, Any]) -> Decimal | None:
+    """A hosting product's ``memory`` (``8 GiB``) in GiB; None when the product does not give it."""
+    text = attributes.get("memory")
+    if text is None:
+        return None
+    memory = MEMORY.match(str(text))
+    if memory is None:
+        raise PriceListError(f"{source}: hosting product {sku}: memory {text!r} is not '<number> GiB'")
+    return Decimal(memory["gibibytes"])
 
 
 def _region(source: str, sku: str, attributes: dict[str, Any]) -> str:
@@ -336,6 +430,9 @@ def table_document(offer: Offer, note: str | None = None) -> dict[str, Any]:
         "currency": "USD",
         "regions": _sorted_prices(offer.hourly_usd),
         "serverlessPerSecondUsd": _sorted_prices(offer.serverless_usd_per_second),
+        "serverlessProvisionedConcurrencyPerSecondUsd": _sorted_prices(offer.provisioned_usd_per_second),
+        "serverlessProvisionedInferencePerSecondUsd": _sorted_prices(offer.provisioned_inference_usd_per_second),
+        "instanceMemoryGiB": {name: float(offer.memory_gib[name]) for name in sorted(offer.memory_gib, key=_natural)},
     }
 
 

@@ -1,4 +1,4 @@
-"""What SageMaker real-time inference instances cost: a bundled, dated table of on-demand hourly prices.
+"""What SageMaker inference costs: a bundled, dated table of on-demand prices.
 
 The bundled table (``lowlatency/data/prices.json``) names its source and the date of its prices; prices change,
 so a table of the same format can be given instead (``load(path)``), such as one ``lowlatency-operator prices``
@@ -6,8 +6,17 @@ builds from AWS's Price List (:mod:`lowlatency.pricelist`). A price the table do
 unknown, never guessed.
 
 The format: ``source``, ``compiled`` (YYYY-MM-DD, the date of the prices), ``regions.<region>.<instance type>``
-(USD per instance-hour) and, optionally, ``serverlessPerSecondUsd.<region>.<memory size in MB>`` (USD per second of
-serverless inference compute); other keys (description, note, ...) are for people.
+(USD per instance-hour) and, each optional (a table without them reads as before, and what they would price is
+unknown):
+
+- ``serverlessPerSecondUsd.<region>.<memory size in MB>``: USD per second of on-demand serverless inference compute;
+- ``serverlessProvisionedConcurrencyPerSecondUsd.<region>.<memory size in MB>``: USD per second of one unit of
+  provisioned concurrency, billed while it is provisioned;
+- ``serverlessProvisionedInferencePerSecondUsd.<region>.<memory size in MB>``: USD per second of inference served
+  by provisioned concurrency;
+- ``instanceMemoryGiB.<instance type>``: the instance type's memory in GiB.
+
+Other keys (description, note, ...) are for people.
 """
 
 from __future__ import annotations
@@ -22,6 +31,13 @@ from typing import Any
 from lowlatency import api
 
 SECONDS_PER_HOUR = 3600
+# The table's optional keys: serverless prices by region and memory size, and the instance types' memory.
+SERVERLESS_KEYS = (
+    "serverlessPerSecondUsd",
+    "serverlessProvisionedConcurrencyPerSecondUsd",
+    "serverlessProvisionedInferencePerSecondUsd",
+)
+MEMORY = "instanceMemoryGiB"
 
 
 class PriceTableError(ValueError):
@@ -36,6 +52,12 @@ class PriceTable:
     """Region, then instance type, to USD per instance-hour."""
     serverless_usd_per_second: dict[str, dict[int, float]] = field(default_factory=dict)
     """Region, then serverless memory size in MB, to USD per second of compute."""
+    provisioned_concurrency_usd_per_second: dict[str, dict[int, float]] = field(default_factory=dict)
+    """Region, then serverless memory size in MB, to USD per second of one unit of provisioned concurrency."""
+    provisioned_inference_usd_per_second: dict[str, dict[int, float]] = field(default_factory=dict)
+    """Region, then serverless memory size in MB, to USD per second of inference served by provisioned concurrency."""
+    instance_memory_gib: dict[str, float] = field(default_factory=dict)
+    """Instance type to its memory in GiB."""
 
     def price(self, instance_type: str, region: str) -> float | None:
         """On-demand USD per instance-hour, or None when the table does not know it."""
@@ -81,17 +103,33 @@ def parse(document: Any, origin: str) -> PriceTable:
             str(region): {str(instance): _price(price) for instance, price in prices.items()}
             for region, prices in regions.items()
         }
-        serverless = {
-            str(region): {int(megabytes): _price(price) for megabytes, price in prices.items()}
-            for region, prices in document.get("serverlessPerSecondUsd", {}).items()
-        }
-        compiled = datetime.date.fromisoformat(document["compiled"])
-        return PriceTable(str(document["source"]), compiled, hourly, serverless)
+        serverless, provisioned, provisioned_inference = (
+            _by_memory_size(document.get(key, {})) for key in SERVERLESS_KEYS
+        )
+        return PriceTable(
+            source=str(document["source"]),
+            compiled=datetime.date.fromisoformat(document["compiled"]),
+            hourly_usd=hourly,
+            serverless_usd_per_second=serverless,
+            provisioned_concurrency_usd_per_second=provisioned,
+            provisioned_inference_usd_per_second=provisioned_inference,
+            instance_memory_gib={
+                str(instance): _price(gibibytes) for instance, gibibytes in document.get(MEMORY, {}).items()
+            },
+        )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise PriceTableError(
             f"{origin}: expected source, compiled (YYYY-MM-DD), regions.<region>.<instance type>: price and "
-            f"optionally serverlessPerSecondUsd.<region>.<memory size in MB>: price ({error})"
+            f"optionally {', '.join(f'{key}.<region>.<memory size in MB>: price' for key in SERVERLESS_KEYS)}, "
+            f"{MEMORY}.<instance type>: GiB ({error})"
         ) from None
+
+
+def _by_memory_size(prices: Any) -> dict[str, dict[int, float]]:
+    return {
+        str(region): {int(megabytes): _price(price) for megabytes, price in by_size.items()}
+        for region, by_size in prices.items()
+    }
 
 
 def _price(value: Any) -> float:
