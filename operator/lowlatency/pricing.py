@@ -1,4 +1,4 @@
-"""What SageMaker inference costs: a bundled, dated table of on-demand prices.
+"""What SageMaker inference costs: a bundled, dated table of on-demand prices, and the costs computed from it.
 
 The bundled table (``lowlatency/data/prices.json``) names its source and the date of its prices; prices change,
 so a table of the same format can be given instead (``load(path)``), such as one ``lowlatency-operator prices``
@@ -17,6 +17,12 @@ unknown):
 - ``instanceMemoryGiB.<instance type>``: the instance type's memory in GiB.
 
 Other keys (description, note, ...) are for people.
+
+Serverless cost follows SageMaker's pricing: compute is billed for the duration of each invocation at the price of
+the configured memory size, with no charge per request; with provisioned concurrency, inference it serves is billed
+at its own rate and each unit of concurrency is billed for as long as it is provisioned
+(https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html). Data processed (per GB) is not counted.
+A month is 730 hours, as AWS's pricing examples count it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from typing import Any
 from lowlatency import api
 
 SECONDS_PER_HOUR = 3600
+HOURS_PER_MONTH = 730
+MEGABYTES_PER_GIBIBYTE = 1024
 # The table's optional keys: serverless prices by region and memory size, and the instance types' memory.
 SERVERLESS_KEYS = (
     "serverlessPerSecondUsd",
@@ -84,6 +92,96 @@ def cost_per_million_invocations(hourly_usd: float, throughput_rps: float) -> fl
     if throughput_rps <= 0:
         return None
     return hourly_usd / (throughput_rps * SECONDS_PER_HOUR) * 1_000_000
+
+
+@dataclass(frozen=True)
+class ServerlessCost:
+    """What a serverless variant costs; None for what the table cannot price."""
+
+    per_invocation_usd: float | None
+    """Compute of one invocation of the measured duration (at provisioned concurrency's rate when it is set)."""
+    provisioned_hourly_usd: float | None
+    """The provisioned concurrency's charge per hour; None when none is set, or when its price is unknown."""
+    monthly_usd: float | None
+    """A month (730 hours) at the stated volume: its invocations and the provisioned concurrency's charge."""
+
+    @property
+    def per_million_invocations_usd(self) -> float | None:
+        return None if self.per_invocation_usd is None else self.per_invocation_usd * 1_000_000
+
+
+def serverless_cost(
+    table: PriceTable,
+    region: str,
+    memory_mb: int,
+    mean_duration_seconds: float,
+    *,
+    provisioned_concurrency: int | None = None,
+    monthly_invocations: int | None = None,
+) -> ServerlessCost:
+    """The cost of a serverless variant of ``memory_mb`` whose invocations last ``mean_duration_seconds`` on average.
+
+    An invocation costs the per-second price of the configured memory size times its duration. With
+    ``provisioned_concurrency``, invocations are taken to be served by it (the reason to provision it), so at its
+    inference rate, and its units are charged every hour; spill-over beyond it, billed on demand, is not estimated.
+    The monthly cost needs ``monthly_invocations``.
+    """
+    if provisioned_concurrency is None:
+        per_second = table.serverless_usd_per_second.get(region, {}).get(memory_mb)
+        provisioned_hourly = None
+    else:
+        per_second = table.provisioned_inference_usd_per_second.get(region, {}).get(memory_mb)
+        unit_per_second = table.provisioned_concurrency_usd_per_second.get(region, {}).get(memory_mb)
+        provisioned_hourly = (
+            None if unit_per_second is None else unit_per_second * SECONDS_PER_HOUR * provisioned_concurrency
+        )
+    per_invocation = None if per_second is None else per_second * mean_duration_seconds
+    provisioned_known = provisioned_concurrency is None or provisioned_hourly is not None
+    monthly = (
+        None
+        if monthly_invocations is None or per_invocation is None or not provisioned_known
+        else monthly_invocations * per_invocation + (provisioned_hourly or 0.0) * HOURS_PER_MONTH
+    )
+    return ServerlessCost(per_invocation, provisioned_hourly, monthly)
+
+
+def comparable_instance(table: PriceTable, region: str, memory_mb: int) -> tuple[str, float] | None:
+    """The real-time instance comparable to a serverless variant of ``memory_mb``: the cheapest instance type of the
+    region with at least that memory, with its hourly price; None when the table knows none (instance types whose
+    memory it lacks are not candidates)."""
+    candidates = [
+        (price, instance_type)
+        for instance_type, price in table.hourly_usd.get(region, {}).items()
+        if table.instance_memory_gib.get(instance_type, 0.0) * MEGABYTES_PER_GIBIBYTE >= memory_mb
+    ]
+    if not candidates:
+        return None
+    price, instance_type = min(candidates)
+    return instance_type, price
+
+
+def break_even_monthly_invocations(
+    instance_hourly_usd: float | None,
+    serverless_per_invocation_usd: float | None,
+    provisioned_hourly_usd: float | None = None,
+) -> float | None:
+    """The monthly invocations above which an always-on instance is cheaper than the serverless variant.
+
+    As AWS's serverless inference benchmarking toolkit reports it (sagemaker-serverless-inference-benchmarking: the
+    comparable instance's monthly cost divided by the serverless cost per invocation), with the provisioned
+    concurrency's monthly charge, which serverless pays whatever the volume, taken off the instance's side first; a
+    month is 730 hours here (the toolkit counts 24 x 30). 0 when the provisioned concurrency alone costs as much as
+    the instance; None when a price is unknown, or when invocations cost nothing (no volume makes the instance
+    cheaper).
+    """
+    if instance_hourly_usd is None or serverless_per_invocation_usd is None:
+        return None
+    headroom = (instance_hourly_usd - (provisioned_hourly_usd or 0.0)) * HOURS_PER_MONTH
+    if headroom <= 0:
+        return 0.0
+    if serverless_per_invocation_usd <= 0:
+        return None
+    return headroom / serverless_per_invocation_usd
 
 
 def load(path: Path | None = None) -> PriceTable:
