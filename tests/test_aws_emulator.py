@@ -855,14 +855,14 @@ def test_the_operators_endpoint_calls_through_a_rollout_under_autoscaling(
     live = observe(first)
     assert live.endpoint is not None
     assert (live.endpoint.status, live.endpoint.current_instance_count) == ("InService", 2)
-    assert first.scaling is not None
-    resource_id = first.scaling.resource_id
+    (variant,) = first.variants
+    assert variant.scaling is not None
+    resource_id = variant.scaling.resource_id
     endpoints.apply(region_clients, planner.RegisterScalableTarget(resource_id, 2, 8))
     endpoints.apply(region_clients, planner.PutScalingPolicy(resource_id, "invocations", 6000.0, 300, 60))
     schedule = ScheduledScaling("evening-peak", "cron(0 18 * * ? *)", 4, 8)
     endpoints.apply(region_clients, planner.PutScheduledAction(resource_id, schedule))
-    scaling = endpoints.describe_scaling(region_clients.autoscaling, resource_id)
-    assert scaling is not None
+    (scaling,) = endpoints.describe_scaling(region_clients.autoscaling, [resource_id])
     assert (scaling.min_capacity, scaling.max_capacity, scaling.policy) == (2, 8, (6000.0, 300, 60))
     assert scaling.schedules == (schedule,)
     aws_emulator.sagemaker.scale(first.endpoint_name, 5)
@@ -878,7 +878,7 @@ def test_the_operators_endpoint_calls_through_a_rollout_under_autoscaling(
     moving = observe(second)
     assert moving.endpoint is not None
     assert (moving.endpoint.status, moving.endpoint.pending_config_name) == ("Updating", second.endpoint_config_name)
-    assert moving.live_instance_type == "ml.c5.xlarge"
+    assert moving.live_instance_types == {"AllTraffic": "ml.c5.xlarge"}
     aws_clock.advance(TEST_DELAYS.update)
     moved = observe(second)
     assert moved.endpoint is not None

@@ -802,11 +802,9 @@ def test_a_readable_name_shared_across_namespaces_is_refused_by_ownership_tags()
         arn=f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}",
         status="InService",
         config_name="team-a-bidder-0",
-        current_instance_count=2,
-        desired_instance_count=2,
         tags=first.tags(),
     )
-    observed = Observed(endpoint=taken, model_exists=False, config_exists=False)
+    observed = Observed(endpoint=taken, missing_models=(), config_exists=False)
     result = plan(build_desired(parsed(), second, "us-east-1"), observed, second, Memory(generation=1))
     assert result.actions == ()
     assert (result.phase, result.ready.reason) == ("Failed", "NameConflict")

@@ -26,6 +26,7 @@ def test_requests_carry_the_spec_and_ownership_tags() -> None:
         "ModelName": desired.model_name,
         "InstanceType": "ml.c5.xlarge",
         "InitialInstanceCount": 2,
+        "InitialVariantWeight": 1.0,
     }
     tags = {tag["Key"]: tag["Value"] for tag in desired.model_request["Tags"]}
     assert tags["team"] == "bidding"
@@ -86,11 +87,12 @@ def test_a_config_for_an_adopted_endpoint_keeps_its_variant_name_and_autoscaling
     ours = build_desired(spec, OWNER, "us-east-1")
     adopted = build_desired(spec, OWNER, "us-east-1", endpoint_name="legacy-bidder", variant_name="Primary")
 
-    assert ours.variant_name == ours.endpoint_config_request["ProductionVariants"][0]["VariantName"] == "AllTraffic"
+    (our_variant,), (adopted_variant,) = ours.variants, adopted.variants
+    assert our_variant.name == ours.endpoint_config_request["ProductionVariants"][0]["VariantName"] == "AllTraffic"
     assert adopted.endpoint_config_request["ProductionVariants"][0]["VariantName"] == "Primary"
-    assert adopted.variant_name == "Primary"
-    assert adopted.scaling is not None
-    assert adopted.scaling.resource_id == "endpoint/legacy-bidder/variant/Primary"
+    assert adopted_variant.name == "Primary"
+    assert adopted_variant.scaling is not None
+    assert adopted_variant.scaling.resource_id == "endpoint/legacy-bidder/variant/Primary"
 
 
 def test_a_deleted_config_of_the_operators_is_rebuilt_from_its_name() -> None:
@@ -99,13 +101,17 @@ def test_a_deleted_config_of_the_operators_is_rebuilt_from_its_name() -> None:
     rebuilt = rebuild_config_request(
         desired.endpoint_name,
         desired.endpoint_config_name,
-        variant_name=desired.variant_name,
+        variant_name="AllTraffic",
         model_name=desired.model_name,
         instance_count=3,
         instance_types=["ml.c5.xlarge", "ml.c6i.2xlarge", "ml.g5.xlarge"],
         tags=desired.tags,
     )
-    variant = desired.endpoint_config_request["ProductionVariants"][0]
+    variant = {
+        key: value
+        for key, value in desired.endpoint_config_request["ProductionVariants"][0].items()
+        if key != "InitialVariantWeight"  # SageMaker's default, 1.0, as before weights were written
+    }
     assert rebuilt == {
         **desired.endpoint_config_request,
         "ProductionVariants": [{**variant, "InitialInstanceCount": 3}],
@@ -215,7 +221,8 @@ def test_the_scaling_target_is_the_specs_number_or_for_auto_the_measured_one() -
     auto = parsed(autoscaling={**bounds, "targetInvocationsPerInstance": "auto"})
 
     def target(spec: Spec, measured: float | None) -> float | None:
-        scaling = build_desired(spec, OWNER, "us-east-1", measured_target=measured).scaling
+        (variant,) = build_desired(spec, OWNER, "us-east-1", measured_target=measured).variants
+        scaling = variant.scaling
         assert scaling is not None
         return scaling.target_value
 
@@ -228,3 +235,12 @@ def test_an_owner_is_described_by_its_tags_for_error_messages() -> None:
     assert Owner.describe({"owner": "legacy-team"}) == "not managed by lowlatency-operator"
     other = Owner("ranking", "ranker", "uid-9")
     assert Owner.describe(other.tags()) == "owned by ranking/ranker (uid uid-9)"
+
+
+def test_the_names_of_a_single_instance_variant_are_the_ones_earlier_versions_gave() -> None:
+    """An upgraded operator must find the model and config it made before: a changed name would roll every endpoint
+    (the names were computed by the operator before variants, shadows and serverless existed)."""
+    ours = build_desired(parsed(), OWNER, "us-east-1")
+    adopted = build_desired(parsed(), OWNER, "us-east-1", endpoint_name="legacy-bidder", variant_name="Primary")
+    assert (ours.model_name, ours.endpoint_config_name) == ("adtech-bid-filter-6348ec81", "adtech-bid-filter-af20577b")
+    assert (adopted.model_name, adopted.endpoint_config_name) == ("legacy-bidder-3537e716", "legacy-bidder-e6bee246")

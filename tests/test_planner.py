@@ -12,24 +12,28 @@ from lowlatency.planner import (
     DeleteEndpoint,
     DeleteEndpointConfig,
     DeleteModel,
-    DeleteScheduledAction,
-    DeregisterScalableTarget,
     Memory,
     Notice,
     Observed,
     ObservedEndpoint,
-    ObservedScaling,
-    PutScalingPolicy,
-    PutScheduledAction,
-    RegisterScalableTarget,
     Rejection,
     TagResource,
     UpdateEndpoint,
-    UpdateInstanceCount,
     Verdict,
     plan,
     plan_deletion,
     plan_retention,
+)
+from lowlatency.variants import (
+    DeleteScheduledAction,
+    DeregisterScalableTarget,
+    ObservedScaling,
+    ObservedVariant,
+    PutScalingPolicy,
+    PutScheduledAction,
+    RegisterScalableTarget,
+    UpdateEndpointWeightsAndCapacities,
+    VariantChange,
 )
 from specs import parsed
 
@@ -38,20 +42,22 @@ DESIRED = build_desired(parsed(), OWNER, "us-east-1")
 
 
 def endpoint(
-    status: str = "InService", config: str | None = DESIRED.endpoint_config_name, **extra: object
+    status: str = "InService", config: str | None = DESIRED.endpoint_config_name, *, instances: int = 2, **extra: object
 ) -> ObservedEndpoint:
+    """The endpoint as DescribeEndpoint reports it, with its one variant of ``instances`` instances."""
+    variant = ObservedVariant("AllTraffic", current_instance_count=instances, desired_instance_count=instances)
     return ObservedEndpoint(
         name=DESIRED.endpoint_name,
         arn=f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{DESIRED.endpoint_name}",
         status=status,
         config_name=config,
-        current_instance_count=2,
-        desired_instance_count=2,
+        variants=(dataclasses.replace(variant, current_weight=1.0, desired_weight=1.0),),
         **extra,  # type: ignore[arg-type]
     )
 
 
-NOTHING = Observed(endpoint=None, model_exists=False, config_exists=False)
+MISSING = (DESIRED.model_name,)
+NOTHING = Observed(endpoint=None, missing_models=MISSING, config_exists=False)
 
 
 def test_nothing_exists_creates_model_config_and_endpoint_in_order() -> None:
@@ -64,13 +70,13 @@ def test_nothing_exists_creates_model_config_and_endpoint_in_order() -> None:
 
 
 def test_after_a_crash_between_calls_only_the_missing_ones_are_created() -> None:
-    observed = Observed(endpoint=None, model_exists=True, config_exists=False)
+    observed = Observed(endpoint=None, missing_models=(), config_exists=False)
     result = plan(DESIRED, observed, OWNER, Memory(generation=1))
     assert [type(action) for action in result.actions] == [CreateEndpointConfig, CreateEndpoint]
 
 
 def test_creating_endpoint_is_waited_for_without_actions() -> None:
-    observed = Observed(endpoint=endpoint("Creating"), model_exists=True, config_exists=True)
+    observed = Observed(endpoint=endpoint("Creating"), missing_models=(), config_exists=True)
     result = plan(DESIRED, observed, OWNER, Memory(generation=1))
     assert result.actions == ()
     assert result.phase == "Creating"
@@ -79,7 +85,7 @@ def test_creating_endpoint_is_waited_for_without_actions() -> None:
 
 
 def test_in_service_on_the_desired_config_is_live_and_ready() -> None:
-    observed = Observed(endpoint=endpoint(), model_exists=True, config_exists=True)
+    observed = Observed(endpoint=endpoint(), missing_models=(), config_exists=True)
     result = plan(DESIRED, observed, OWNER, Memory(generation=3))
     assert result.actions == ()
     assert result.phase == "InService"
@@ -91,7 +97,7 @@ def test_in_service_on_the_desired_config_is_live_and_ready() -> None:
 def test_superseded_configs_and_models_are_deleted_once_in_service_on_the_new_one() -> None:
     observed = Observed(
         endpoint=endpoint(),
-        model_exists=True,
+        missing_models=(),
         config_exists=True,
         superseded_configs=("old-config",),
         superseded_models=("old-model",),
@@ -102,7 +108,7 @@ def test_superseded_configs_and_models_are_deleted_once_in_service_on_the_new_on
 
 def test_failed_creation_becomes_failed_with_the_reason_and_is_not_retried() -> None:
     observed = Observed(
-        endpoint=endpoint("Failed", failure_reason="Image not found"), model_exists=True, config_exists=True
+        endpoint=endpoint("Failed", failure_reason="Image not found"), missing_models=(), config_exists=True
     )
     memory = Memory(generation=1, rollout_config_name=DESIRED.endpoint_config_name, rollout_generation=1)
     result = plan(DESIRED, observed, OWNER, memory)
@@ -113,7 +119,7 @@ def test_failed_creation_becomes_failed_with_the_reason_and_is_not_retried() -> 
 
 
 def test_a_new_generation_replaces_a_failed_endpoint() -> None:
-    observed = Observed(endpoint=endpoint("Failed", failure_reason="boom"), model_exists=True, config_exists=True)
+    observed = Observed(endpoint=endpoint("Failed", failure_reason="boom"), missing_models=(), config_exists=True)
     memory = Memory(generation=2, rollout_config_name=DESIRED.endpoint_config_name, rollout_generation=1)
     result = plan(DESIRED, observed, OWNER, memory)
     assert result.actions == (DeleteEndpoint(DESIRED.endpoint_name),)
@@ -122,7 +128,7 @@ def test_a_new_generation_replaces_a_failed_endpoint() -> None:
 
 def test_an_endpoint_of_another_owner_is_never_touched() -> None:
     foreign = endpoint(tags={"lowlatency.io/managed-by": "lowlatency-operator", "lowlatency.io/uid": "uid-2"})
-    result = plan(DESIRED, Observed(endpoint=foreign, model_exists=True, config_exists=True), OWNER, Memory(1))
+    result = plan(DESIRED, Observed(endpoint=foreign, missing_models=(), config_exists=True), OWNER, Memory(1))
     assert result.actions == ()
     assert result.phase == "Failed"
     assert result.ready.reason == "NameConflict"
@@ -130,14 +136,14 @@ def test_an_endpoint_of_another_owner_is_never_touched() -> None:
 
 def test_an_untagged_endpoint_with_our_name_is_never_touched() -> None:
     foreign = endpoint(tags={})
-    result = plan(DESIRED, Observed(endpoint=foreign, model_exists=True, config_exists=True), OWNER, Memory(1))
+    result = plan(DESIRED, Observed(endpoint=foreign, missing_models=(), config_exists=True), OWNER, Memory(1))
     assert result.actions == ()
     assert "not managed by lowlatency-operator" in result.ready.message
 
 
 def test_endpoint_deleted_out_of_band_is_recreated_with_an_event() -> None:
     memory = Memory(generation=1, endpoint_arn="arn:aws:sagemaker:us-east-1:1:endpoint/x")
-    result = plan(DESIRED, Observed(endpoint=None, model_exists=True, config_exists=True), OWNER, memory)
+    result = plan(DESIRED, Observed(endpoint=None, missing_models=(), config_exists=True), OWNER, memory)
     assert result.actions == (CreateEndpoint(DESIRED.endpoint_name, DESIRED.endpoint_config_name, DESIRED.tags),)
     (notice,) = result.notices
     assert notice.reason == "DriftRepaired"
@@ -148,7 +154,7 @@ def test_endpoint_deleted_out_of_band_is_recreated_with_an_event() -> None:
 def test_a_failed_endpoint_the_operator_replaces_is_not_reported_as_deleted_outside() -> None:
     recreating = Memory(generation=2, endpoint_arn=endpoint().arn, recreating=True)
     deleting = plan(
-        DESIRED, Observed(endpoint=endpoint("Deleting"), model_exists=True, config_exists=True), OWNER, recreating
+        DESIRED, Observed(endpoint=endpoint("Deleting"), missing_models=(), config_exists=True), OWNER, recreating
     )
     assert (deleting.ready.reason, deleting.notices) == ("Recreating", ())
     gone = plan(DESIRED, NOTHING, OWNER, recreating)
@@ -157,7 +163,7 @@ def test_a_failed_endpoint_the_operator_replaces_is_not_reported_as_deleted_outs
 
 
 def test_in_service_on_another_config_is_updated() -> None:
-    observed = Observed(endpoint=endpoint(config="old-config"), model_exists=False, config_exists=False)
+    observed = Observed(endpoint=endpoint(config="old-config"), missing_models=MISSING, config_exists=False)
     result = plan(DESIRED, observed, OWNER, Memory(generation=2))
     assert [type(action) for action in result.actions] == [CreateModel, CreateEndpointConfig, UpdateEndpoint]
     assert result.phase == "Updating"
@@ -167,7 +173,7 @@ def test_in_service_on_another_config_is_updated() -> None:
 
 def test_an_endpoint_described_without_its_config_name_is_moved_to_the_desired_config() -> None:
     """DescribeEndpoint may leave EndpointConfigName out: what serves is then not known to be the spec's."""
-    observed = Observed(endpoint=endpoint(config=None), model_exists=True, config_exists=True)
+    observed = Observed(endpoint=endpoint(config=None), missing_models=(), config_exists=True)
     result = plan(DESIRED, observed, OWNER, Memory(generation=1))
     assert [type(action) for action in result.actions] == [UpdateEndpoint]
     assert result.ready == Verdict(True, "Updating", result.ready.message)
@@ -185,7 +191,7 @@ def test_an_endpoint_whose_rolling_deployment_and_rollback_failed_serves_degrade
     reason = "Alarm bid-filter-p99-high fired; rolling back batch 2 failed"
     observed = Observed(
         endpoint=endpoint("UpdateRollbackFailed", config="old-config", failure_reason=reason),
-        model_exists=True,
+        missing_models=(),
         config_exists=True,
     )
     result = plan(DESIRED, observed, OWNER, Memory(generation=2, rollout_config_name=DESIRED.endpoint_config_name))
@@ -201,7 +207,7 @@ def test_an_endpoint_whose_rolling_deployment_and_rollback_failed_serves_degrade
 def test_failed_update_is_degraded_and_not_retried_for_the_same_generation() -> None:
     observed = Observed(
         endpoint=endpoint(config="old-config", failure_reason="health check failed"),
-        model_exists=True,
+        missing_models=(),
         config_exists=True,
     )
     memory = Memory(generation=2, rollout_config_name=DESIRED.endpoint_config_name, rollout_generation=2)
@@ -215,7 +221,7 @@ def test_failed_update_is_degraded_and_not_retried_for_the_same_generation() -> 
 
 @pytest.mark.parametrize("status", ["Updating", "SystemUpdating", "RollingBack"])
 def test_moving_endpoints_keep_serving(status: str) -> None:
-    observed = Observed(endpoint=endpoint(status), model_exists=True, config_exists=True)
+    observed = Observed(endpoint=endpoint(status), missing_models=(), config_exists=True)
     result = plan(DESIRED, observed, OWNER, Memory(generation=1))
     assert result.phase == "Updating"
     assert result.ready.status
@@ -258,16 +264,18 @@ def registered(
 
 def test_a_count_change_without_autoscaling_uses_weights_and_capacities() -> None:
     desired = build_desired(parsed(instanceCount=4), OWNER, "us-east-1")
-    result = plan(desired, Observed(endpoint=endpoint(), model_exists=True, config_exists=True), OWNER, Memory(2))
-    assert result.actions == (UpdateInstanceCount(DESIRED.endpoint_name, "AllTraffic", 4),)
+    result = plan(desired, Observed(endpoint=endpoint(), missing_models=(), config_exists=True), OWNER, Memory(2))
+    assert result.actions == (
+        UpdateEndpointWeightsAndCapacities(DESIRED.endpoint_name, (VariantChange("AllTraffic", instance_count=4),)),
+    )
     assert result.phase == "Updating"
     assert result.poll
 
 
 def test_with_autoscaling_the_live_count_is_never_set_back() -> None:
-    scaled_out = dataclasses.replace(endpoint(), desired_instance_count=7, current_instance_count=7)
+    scaled_out = endpoint(instances=7)
     observed = Observed(
-        endpoint=scaled_out, model_exists=True, config_exists=True, scaling_known=True, scaling=registered()
+        endpoint=scaled_out, missing_models=(), config_exists=True, scaling_known=True, scaling=(registered(),)
     )
     result = plan(SCALED, observed, OWNER, Memory(2))
     assert result.actions == ()
@@ -275,7 +283,7 @@ def test_with_autoscaling_the_live_count_is_never_set_back() -> None:
 
 
 def test_autoscaling_is_registered_with_policy_once_live() -> None:
-    observed = Observed(endpoint=endpoint(), model_exists=True, config_exists=True, scaling_known=True, scaling=None)
+    observed = Observed(endpoint=endpoint(), missing_models=(), config_exists=True, scaling_known=True, scaling=())
     result = plan(SCALED, observed, OWNER, Memory(2))
     assert result.actions == (
         RegisterScalableTarget(RESOURCE_ID, 2, 8),
@@ -286,10 +294,10 @@ def test_autoscaling_is_registered_with_policy_once_live() -> None:
 def test_changed_bounds_and_policy_are_updated_in_place() -> None:
     observed = Observed(
         endpoint=endpoint(),
-        model_exists=True,
+        missing_models=(),
         config_exists=True,
         scaling_known=True,
-        scaling=registered(1, 4, (100.0, 300, 60)),
+        scaling=(registered(1, 4, (100.0, 300, 60)),),
     )
     actions = plan(SCALED, observed, OWNER, Memory(2)).actions
     assert [type(action) for action in actions] == [RegisterScalableTarget, PutScalingPolicy]
@@ -297,7 +305,7 @@ def test_changed_bounds_and_policy_are_updated_in_place() -> None:
 
 def test_removing_autoscaling_deregisters_the_target() -> None:
     observed = Observed(
-        endpoint=endpoint(), model_exists=True, config_exists=True, scaling_known=True, scaling=registered()
+        endpoint=endpoint(), missing_models=(), config_exists=True, scaling_known=True, scaling=(registered(),)
     )
     assert plan(DESIRED, observed, OWNER, Memory(2)).actions == (DeregisterScalableTarget(RESOURCE_ID),)
 
@@ -308,10 +316,10 @@ def test_schedules_are_put_and_removed_by_name() -> None:
     stale = ScheduledScaling("night", "cron(0 2 * * ? *)", 2, 4)
     observed = Observed(
         endpoint=endpoint(),
-        model_exists=True,
+        missing_models=(),
         config_exists=True,
         scaling_known=True,
-        scaling=dataclasses.replace(registered(), schedules=(stale,)),
+        scaling=(dataclasses.replace(registered(), schedules=(stale,)),),
     )
     assert plan(desired, observed, OWNER, Memory(2)).actions == (
         PutScheduledAction(RESOURCE_ID, ScheduledScaling("evening-peak", "cron(0 18 * * ? *)", 4, 8)),
@@ -322,11 +330,11 @@ def test_schedules_are_put_and_removed_by_name() -> None:
 def test_an_image_change_under_autoscaling_retains_the_count_and_keeps_the_target() -> None:
     observed = Observed(
         endpoint=endpoint(config="old"),
-        model_exists=False,
+        missing_models=MISSING,
         config_exists=False,
-        live_instance_type="ml.c5.xlarge",
+        live_instance_types={"AllTraffic": "ml.c5.xlarge"},
         scaling_known=True,
-        scaling=registered(),
+        scaling=(registered(),),
     )
     result = plan(SCALED, observed, OWNER, Memory(2))
     update = result.actions[-1]
@@ -339,11 +347,11 @@ def test_an_instance_type_change_under_autoscaling_deregisters_before_updating()
     desired = build_desired(parsed(autoscaling=SCALING, instanceType="ml.c5.2xlarge"), OWNER, "us-east-1")
     observed = Observed(
         endpoint=endpoint(config="old"),
-        model_exists=True,
+        missing_models=(),
         config_exists=False,
-        live_instance_type="ml.c5.xlarge",
+        live_instance_types={"AllTraffic": "ml.c5.xlarge"},
         scaling_known=True,
-        scaling=registered(),
+        scaling=(registered(),),
     )
     kinds = [type(action) for action in plan(desired, observed, OWNER, Memory(2)).actions]
     assert kinds == [CreateEndpointConfig, DeregisterScalableTarget, UpdateEndpoint]
@@ -353,7 +361,7 @@ def test_updates_carry_the_deployment_config() -> None:
     desired = build_desired(
         parsed(deployment={"strategy": "Canary", "canarySizePercent": 10, "waitSeconds": 120}), OWNER, "us-east-1"
     )
-    observed = Observed(endpoint=endpoint(config="old"), model_exists=True, config_exists=True)
+    observed = Observed(endpoint=endpoint(config="old"), missing_models=(), config_exists=True)
     update = plan(desired, observed, OWNER, Memory(2)).actions[-1]
     assert isinstance(update, UpdateEndpoint)
     routing = update.deployment_config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
@@ -369,20 +377,20 @@ def test_tags_are_added_and_removed_on_every_resource() -> None:
     arn = "arn:aws:sagemaker:us-east-1:1:endpoint/x"
     # aws: keys are AWS's own in any case (DeleteTags of one is refused): never removed.
     current = {**DESIRED.tags, "team": "old", "obsolete": "1", "aws:cloudformation:stack": "s", "AWS:Origin": "x"}
-    observed = Observed(endpoint=endpoint(), model_exists=True, config_exists=True, tags={arn: current})
+    observed = Observed(endpoint=endpoint(), missing_models=(), config_exists=True, tags={arn: current})
     (action,) = plan(DESIRED, observed, OWNER, Memory(2)).actions
     assert action == TagResource(arn, {"team": "bidding"}, ("obsolete",))
 
 
 def test_deletion_deregisters_autoscaling_before_deleting_the_endpoint() -> None:
-    result = plan_deletion(endpoint(), OWNER, ([], []), registered())
+    result = plan_deletion(endpoint(), OWNER, ([], []), (registered(),))
     assert result.actions == (DeregisterScalableTarget(RESOURCE_ID), DeleteEndpoint(DESIRED.endpoint_name))
 
 
 @pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"])
 def test_deletion_waits_while_sagemaker_changes_the_endpoint(status: str) -> None:
     """SageMaker refuses DeleteEndpoint while a change is in progress: the finalizer waits for it to end."""
-    result = plan_deletion(endpoint(status, tags=DESIRED.tags), OWNER, ([], []), registered())
+    result = plan_deletion(endpoint(status, tags=DESIRED.tags), OWNER, ([], []), (registered(),))
     assert result.actions == ()
     assert result.poll
 
@@ -392,7 +400,7 @@ FOREIGN_TAGS = {"owner": "legacy-team"}
 
 def test_an_adopted_endpoint_is_tagged_as_ours_and_nothing_else_is_done() -> None:
     adopted = endpoint(config="legacy-config", tags=FOREIGN_TAGS)
-    observed = Observed(endpoint=adopted, model_exists=False, config_exists=False)
+    observed = Observed(endpoint=adopted, missing_models=MISSING, config_exists=False)
     result = plan(DESIRED, observed, OWNER, Memory(generation=1, adopting=True))
     assert result.actions == (TagResource(adopted.arn, DESIRED.tags, ()),)
     assert result.adopted
@@ -403,7 +411,7 @@ def test_an_adopted_endpoint_is_tagged_as_ours_and_nothing_else_is_done() -> Non
 
 def test_an_adopted_endpoint_is_then_moved_to_the_spec_like_any_other() -> None:
     adopted = endpoint(config="legacy-config", tags={**FOREIGN_TAGS, **OWNER.tags()})
-    observed = Observed(endpoint=adopted, model_exists=False, config_exists=False)
+    observed = Observed(endpoint=adopted, missing_models=MISSING, config_exists=False)
     result = plan(DESIRED, observed, OWNER, Memory(generation=1, adopting=True))
     assert [type(action) for action in result.actions] == [CreateModel, CreateEndpointConfig, UpdateEndpoint]
     assert not result.adopted
@@ -413,7 +421,7 @@ def test_an_endpoint_of_another_resource_is_never_adopted() -> None:
     other = {"lowlatency.io/managed-by": "lowlatency-operator", "lowlatency.io/namespace": "ranking"}
     taken = endpoint(tags={**other, "lowlatency.io/name": "ranker", "lowlatency.io/uid": "uid-9"})
     result = plan(
-        DESIRED, Observed(endpoint=taken, model_exists=True, config_exists=True), OWNER, Memory(1, adopting=True)
+        DESIRED, Observed(endpoint=taken, missing_models=(), config_exists=True), OWNER, Memory(1, adopting=True)
     )
     assert result.actions == ()
     assert result.ready.reason == "NameConflict"
@@ -423,7 +431,7 @@ def test_an_endpoint_of_another_resource_is_never_adopted() -> None:
 def test_an_endpoint_retained_by_an_earlier_object_of_the_same_name_may_be_adopted() -> None:
     earlier = Owner(OWNER.namespace, OWNER.name, "uid-of-the-deleted-object")
     retained = endpoint(tags=earlier.tags())
-    observed = Observed(endpoint=retained, model_exists=True, config_exists=True)
+    observed = Observed(endpoint=retained, missing_models=(), config_exists=True)
     result = plan(DESIRED, observed, OWNER, Memory(1, adopting=True))
     assert result.adopted
     (tagging,) = result.actions
@@ -433,14 +441,14 @@ def test_an_endpoint_retained_by_an_earlier_object_of_the_same_name_may_be_adopt
 
 def test_without_the_annotation_a_foreign_endpoint_is_not_adopted() -> None:
     result = plan(
-        DESIRED, Observed(endpoint=endpoint(tags={}), model_exists=True, config_exists=True), OWNER, Memory(1)
+        DESIRED, Observed(endpoint=endpoint(tags={}), missing_models=(), config_exists=True), OWNER, Memory(1)
     )
     assert result.actions == ()
     assert result.ready.reason == "NameConflict"
 
 
 def test_a_steady_endpoint_with_nothing_changed_needs_no_action_and_no_event() -> None:
-    observed = Observed(endpoint=endpoint(), model_exists=True, config_exists=True)
+    observed = Observed(endpoint=endpoint(), missing_models=(), config_exists=True)
     result = plan(DESIRED, observed, OWNER, Memory(generation=4, observed_generation=4))
     assert result.actions == ()
     assert result.notices == ()
@@ -451,10 +459,10 @@ def test_an_audited_steady_endpoint_in_sync_needs_no_action() -> None:
     config_arn = f"arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/{DESIRED.endpoint_config_name}"
     observed = Observed(
         endpoint=endpoint(),
-        model_exists=True,
+        missing_models=(),
         config_exists=True,
         scaling_known=True,
-        scaling=registered(),
+        scaling=(registered(),),
         tags={endpoint().arn: dict(SCALED.tags), config_arn: dict(SCALED.tags)},
     )
     result = plan(SCALED, observed, OWNER, Memory(generation=4, observed_generation=4))
@@ -465,7 +473,7 @@ def test_an_audited_steady_endpoint_in_sync_needs_no_action() -> None:
 def test_tags_edited_outside_the_operator_are_restored_with_an_event() -> None:
     arn = endpoint().arn
     edited = {**DESIRED.tags, "team": "someone-else", "added-by-hand": "yes"}
-    observed = Observed(endpoint=endpoint(), model_exists=True, config_exists=True, tags={arn: edited})
+    observed = Observed(endpoint=endpoint(), missing_models=(), config_exists=True, tags={arn: edited})
     result = plan(DESIRED, observed, OWNER, Memory(generation=4, observed_generation=4))
     assert result.actions == (TagResource(arn, {"team": "bidding"}, ("added-by-hand",)),)
     (notice,) = result.notices
@@ -477,10 +485,10 @@ def test_tags_edited_outside_the_operator_are_restored_with_an_event() -> None:
 def test_a_scaling_policy_removed_outside_the_operator_is_restored_with_an_event() -> None:
     observed = Observed(
         endpoint=endpoint(),
-        model_exists=True,
+        missing_models=(),
         config_exists=True,
         scaling_known=True,
-        scaling=registered(policy=None),
+        scaling=(registered(policy=None),),
     )
     result = plan(SCALED, observed, OWNER, Memory(generation=4, observed_generation=4))
     assert [type(action) for action in result.actions] == [PutScalingPolicy]
@@ -489,7 +497,7 @@ def test_a_scaling_policy_removed_outside_the_operator_is_restored_with_an_event
 
 def test_changes_that_follow_a_spec_change_are_not_called_drift() -> None:
     arn = endpoint().arn
-    observed = Observed(endpoint=endpoint(), model_exists=True, config_exists=True, tags={arn: {**OWNER.tags()}})
+    observed = Observed(endpoint=endpoint(), missing_models=(), config_exists=True, tags={arn: {**OWNER.tags()}})
     result = plan(DESIRED, observed, OWNER, Memory(generation=5, observed_generation=4))
     assert [type(action) for action in result.actions] == [TagResource]
     assert result.notices == ()
@@ -505,7 +513,7 @@ def test_deletion_says_what_it_did() -> None:
 
 def test_retention_marks_the_endpoint_its_config_and_its_model() -> None:
     owned = endpoint(tags=OWNER.tags())
-    actions = plan_retention(owned, OWNER, DESIRED.model_name)
+    actions = plan_retention(owned, OWNER, [DESIRED.model_name])
     assert [action.arn.rpartition(":")[2] for action in actions if isinstance(action, TagResource)] == [
         f"endpoint/{DESIRED.endpoint_name}",
         f"endpoint-config/{DESIRED.endpoint_config_name}",
@@ -515,15 +523,15 @@ def test_retention_marks_the_endpoint_its_config_and_its_model() -> None:
 
 
 def test_retention_touches_nothing_that_is_not_ours() -> None:
-    assert plan_retention(endpoint(tags={}), OWNER, DESIRED.model_name) == ()
-    assert plan_retention(None, OWNER, DESIRED.model_name) == ()
+    assert plan_retention(endpoint(tags={}), OWNER, [DESIRED.model_name]) == ()
+    assert plan_retention(None, OWNER, [DESIRED.model_name]) == ()
 
 
 def test_adopting_a_retained_endpoint_takes_the_retained_mark_off() -> None:
     earlier = Owner(OWNER.namespace, OWNER.name, "uid-of-the-deleted-object")
     retained = endpoint(tags={**earlier.tags(), TAG_RETAINED: "true"})
     result = plan(
-        DESIRED, Observed(endpoint=retained, model_exists=True, config_exists=True), OWNER, Memory(1, adopting=True)
+        DESIRED, Observed(endpoint=retained, missing_models=(), config_exists=True), OWNER, Memory(1, adopting=True)
     )
     assert result.actions == (TagResource(retained.arn, DESIRED.tags, (TAG_RETAINED,)),)
 
@@ -535,10 +543,10 @@ BIGGER_SCHEDULED = build_desired(
 # An instance type change deregistered autoscaling before the move; the endpoint still serves the first config.
 DEREGISTERED_FOR_THE_MOVE = Observed(
     endpoint=endpoint(config=DESIRED.endpoint_config_name),
-    model_exists=True,
+    missing_models=(),
     config_exists=True,
     scaling_known=True,
-    scaling=None,
+    scaling=(),
 )
 RESTORED = (
     RegisterScalableTarget(RESOURCE_ID, 2, 8),
@@ -576,8 +584,10 @@ def test_a_refused_update_is_not_sent_again_but_autoscaling_comes_back_on_what_s
 def test_a_refused_generation_with_autoscaling_in_place_does_nothing() -> None:
     in_place = dataclasses.replace(
         DEREGISTERED_FOR_THE_MOVE,
-        scaling=dataclasses.replace(
-            registered(), schedules=(ScheduledScaling("evening-peak", "cron(0 18 * * ? *)", 4, 8),)
+        scaling=(
+            dataclasses.replace(
+                registered(), schedules=(ScheduledScaling("evening-peak", "cron(0 18 * * ? *)", 4, 8),)
+            ),
         ),
     )
     assert plan(BIGGER_SCHEDULED, in_place, OWNER, Memory(generation=2, rejection=REFUSED_UPDATE)).actions == ()

@@ -19,15 +19,14 @@ from lowlatency.planner import (
     Memory,
     Observed,
     ObservedEndpoint,
-    ObservedScaling,
     Rejection,
     TagResource,
     UpdateEndpoint,
-    UpdateInstanceCount,
     Verdict,
     plan,
     plan_deletion,
 )
+from lowlatency.variants import ObservedScaling, ObservedVariant, UpdateEndpointWeightsAndCapacities
 from specs import parsed
 
 OWNER = Owner("adtech", "bid-filter", "uid-1")
@@ -42,21 +41,26 @@ FOREIGN_TAGS = {"owner": "legacy-team"}
 
 
 def observed_endpoint(
-    status: str = "InService", config: str | None = DESIRED.endpoint_config_name, **extra: object
+    status: str = "InService",
+    config: str | None = DESIRED.endpoint_config_name,
+    *,
+    variant_names: tuple[str, ...] = ("AllTraffic",),
+    instances: int = 2,
+    **extra: object,
 ) -> ObservedEndpoint:
+    """The endpoint as DescribeEndpoint reports it: variants of ``instances`` instances each, weight 1."""
     return ObservedEndpoint(
         name=NAME,
         arn=f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{NAME}",
         status=status,
         config_name=config,
-        current_instance_count=2,
-        desired_instance_count=2,
+        variants=tuple(ObservedVariant(name, False, False, instances, instances, 1.0, 1.0) for name in variant_names),
         **extra,  # type: ignore[arg-type]
     )
 
 
 def found(endpoint: ObservedEndpoint | None = None, **extra: object) -> Observed:
-    return Observed(endpoint=endpoint, model_exists=True, config_exists=True, **extra)  # type: ignore[arg-type]
+    return Observed(endpoint=endpoint, missing_models=(), config_exists=True, **extra)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ ROLLED_OUT = Memory(generation=2, rollout_config_name=DESIRED.endpoint_config_na
 
 CASES = {
     "nothing yet": Case(
-        Observed(endpoint=None, model_exists=False, config_exists=False),
+        Observed(endpoint=None, missing_models=(DESIRED.model_name,), config_exists=False),
         Memory(1),
         "Creating",
         (False, "Creating"),
@@ -161,7 +165,7 @@ CASES = {
         True,
         live=True,
         desired=build_desired(parsed(instanceCount=4), OWNER, "us-east-1"),
-        actions=(UpdateInstanceCount,),
+        actions=(UpdateEndpointWeightsAndCapacities,),
     ),
     "in service on another config": Case(
         found(observed_endpoint(config=OLD)),
@@ -210,7 +214,7 @@ CASES = {
         actions=(TagResource,),
     ),
     "creation refused": Case(
-        Observed(endpoint=None, model_exists=False, config_exists=False),
+        Observed(endpoint=None, missing_models=(DESIRED.model_name,), config_exists=False),
         Memory(1, rejection=REFUSED),
         "Failed",
         (False, "AWSRejected"),
@@ -261,7 +265,9 @@ def test_a_failure_without_awss_words_still_has_a_reason() -> None:
 
 
 def test_a_move_under_autoscaling_keeps_the_live_count_even_before_the_target_is_registered() -> None:
-    unregistered = found(observed_endpoint(config=OLD), live_instance_type="ml.c5.xlarge", scaling_known=True)
+    unregistered = found(
+        observed_endpoint(config=OLD), live_instance_types={"AllTraffic": "ml.c5.xlarge"}, scaling_known=True
+    )
     update = plan(SCALED, unregistered, OWNER, Memory(2)).actions[-1]
     assert isinstance(update, UpdateEndpoint)
     assert update.retain_variant_properties
@@ -316,7 +322,7 @@ NIGHT = ScheduledScaling("night", "cron(0 2 * * ? *)", 2, 4)
 DRIFTS = {
     "instance count": (
         DESIRED,
-        audited(dataclasses.replace(observed_endpoint(), desired_instance_count=5)),
+        audited(observed_endpoint(instances=5)),
         ["set back to 2"],
     ),
     "target deregistered": (
@@ -324,13 +330,17 @@ DRIFTS = {
         audited(scaling_known=True),
         ["(2-8)", f"{NAME}-invocations-per-instance", "evening-peak"],
     ),
-    "target registered": (DESIRED, audited(scaling_known=True, scaling=REGISTERED), [f"Autoscaling of {NAME}"]),
+    "target registered": (DESIRED, audited(scaling_known=True, scaling=(REGISTERED,)), [f"Autoscaling of {NAME}"]),
     "schedule added": (
         SCALED,
-        audited(scaling_known=True, scaling=dataclasses.replace(REGISTERED, schedules=(SCHEDULE, NIGHT))),
+        audited(scaling_known=True, scaling=(dataclasses.replace(REGISTERED, schedules=(SCHEDULE, NIGHT)),)),
         ["Scheduled action night"],
     ),
-    "model deleted": (DESIRED, dataclasses.replace(audited(), model_exists=False), [f"Model {DESIRED.model_name}"]),
+    "model deleted": (
+        DESIRED,
+        dataclasses.replace(audited(), missing_models=(DESIRED.model_name,)),
+        [f"Model {DESIRED.model_name}"],
+    ),
     "config deleted": (
         DESIRED,
         dataclasses.replace(audited(), config_exists=False),
@@ -360,10 +370,10 @@ def test_every_drift_found_in_one_audit_is_repaired_in_one_pass() -> None:
     arn = observed_endpoint().arn
     observed = Observed(
         endpoint=observed_endpoint(),
-        model_exists=False,
+        missing_models=(DESIRED.model_name,),
         config_exists=True,
         scaling_known=True,
-        scaling=dataclasses.replace(REGISTERED, policy=None),
+        scaling=(dataclasses.replace(REGISTERED, policy=None),),
         tags={arn: {**SCALED.tags, "added-by-hand": "yes"}},
     )
     result = plan(SCALED, observed, OWNER, Memory(generation=4, observed_generation=4))

@@ -9,11 +9,13 @@ the spec is being rolled out, while the endpoint is off its desired config, and 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from lowlatency import naming
 from lowlatency.aws import AwsError, ErrorKind, RegionClients, aws_call, is_already_exists
 from lowlatency.desired import (
+    PREDEFINED_METRICS,
     DesiredEndpoint,
     Owner,
     ScheduledScaling,
@@ -30,26 +32,36 @@ from lowlatency.planner import (
     DeleteEndpoint,
     DeleteEndpointConfig,
     DeleteModel,
-    DeleteScheduledAction,
-    DeregisterScalableTarget,
     Observed,
     ObservedEndpoint,
+    TagResource,
+    UpdateEndpoint,
+)
+from lowlatency.variants import (
+    DeleteScheduledAction,
+    DeregisterScalableTarget,
     ObservedScaling,
+    ObservedVariant,
     PutScalingPolicy,
     PutScheduledAction,
     RegisterScalableTarget,
-    TagResource,
-    UpdateEndpoint,
-    UpdateInstanceCount,
+    UpdateEndpointWeightsAndCapacities,
+    VariantChange,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_application_autoscaling.literals import MetricTypeType, ScalableDimensionType
+    from mypy_boto3_application_autoscaling.type_defs import ScalableTargetTypeDef
     from mypy_boto3_sagemaker import SageMakerClient
-    from mypy_boto3_sagemaker.type_defs import DeploymentConfigTypeDef
+    from mypy_boto3_sagemaker.type_defs import (
+        DeploymentConfigTypeDef,
+        DesiredWeightAndCapacityTypeDef,
+        ProductionVariantServerlessUpdateConfigTypeDef,
+        ProductionVariantSummaryTypeDef,
+        UpdateEndpointInputTypeDef,
+    )
 
-SCALABLE_DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
-INVOCATIONS_METRIC: Final = "SageMakerVariantInvocationsPerInstance"
 NAMESPACE: Final = "sagemaker"
 
 
@@ -60,19 +72,38 @@ def describe_endpoint(sagemaker: SageMakerClient, name: str, *, with_tags: bool)
     except AwsError as error:
         _raise_unless_missing(error)
         return None
-    variants = described.get("ProductionVariants", [])
     pending = described.get("PendingDeploymentSummary", {})
+    production = [_variant(summary, shadow=False) for summary in described.get("ProductionVariants", [])]
+    shadows = [_variant(summary, shadow=True) for summary in described.get("ShadowProductionVariants", [])]
     return ObservedEndpoint(
         name=name,
         arn=described["EndpointArn"],
         status=described["EndpointStatus"],
         config_name=described.get("EndpointConfigName"),
         failure_reason=described.get("FailureReason", ""),
-        current_instance_count=sum(v.get("CurrentInstanceCount", 0) for v in variants) if variants else None,
-        desired_instance_count=sum(v.get("DesiredInstanceCount", 0) for v in variants) if variants else None,
         pending_config_name=pending.get("EndpointConfigName"),
         tags=tags_of(sagemaker, described["EndpointArn"]) if with_tags else None,
-        variant_names=tuple(variant["VariantName"] for variant in variants),
+        variants=(*production, *shadows),
+    )
+
+
+def _variant(summary: ProductionVariantSummaryTypeDef, *, shadow: bool) -> ObservedVariant:
+    """One variant of DescribeEndpoint (botocore sagemaker ProductionVariantSummary; a serverless variant reports
+    CurrentServerlessConfig and DesiredServerlessConfig instead of instance counts)."""
+    current = summary.get("CurrentServerlessConfig")
+    desired = summary.get("DesiredServerlessConfig")
+    return ObservedVariant(
+        name=summary["VariantName"],
+        shadow=shadow,
+        serverless=current is not None or desired is not None,
+        current_instance_count=summary.get("CurrentInstanceCount"),
+        desired_instance_count=summary.get("DesiredInstanceCount"),
+        current_weight=summary.get("CurrentWeight"),
+        desired_weight=summary.get("DesiredWeight"),
+        current_max_concurrency=current.get("MaxConcurrency") if current else None,
+        desired_max_concurrency=desired.get("MaxConcurrency") if desired else None,
+        current_provisioned_concurrency=current.get("ProvisionedConcurrency") if current else None,
+        desired_provisioned_concurrency=desired.get("ProvisionedConcurrency") if desired else None,
     )
 
 
@@ -109,16 +140,17 @@ def _model_exists(sagemaker: SageMakerClient, name: str) -> bool:
     return True
 
 
-def _instance_type_of(sagemaker: SageMakerClient, config_name: str) -> tuple[bool, str | None]:
-    """Whether the config exists, and the instance type of its first variant."""
+def config_variants(sagemaker: SageMakerClient, config_name: str) -> dict[str, tuple[str | None, str]] | None:
+    """Each variant (production and shadow) of an endpoint config: its instance type (None: serverless) and its
+    model; None: the config does not exist."""
     try:
         with aws_call("sagemaker:DescribeEndpointConfig"):
             config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
     except AwsError as error:
         _raise_unless_missing(error)
-        return False, None
-    variants = config.get("ProductionVariants", [])
-    return True, variants[0].get("InstanceType") if variants else None
+        return None
+    variants = [*config.get("ProductionVariants", []), *config.get("ShadowProductionVariants", [])]
+    return {variant["VariantName"]: (variant.get("InstanceType"), variant.get("ModelName", "")) for variant in variants}
 
 
 def _tags_unless_missing(sagemaker: SageMakerClient, arn: str) -> dict[str, str] | None:
@@ -132,8 +164,11 @@ def _tags_unless_missing(sagemaker: SageMakerClient, arn: str) -> dict[str, str]
 def _rebuild_live_config(
     sagemaker: SageMakerClient, desired: DesiredEndpoint, endpoint: ObservedEndpoint, live_model: str | None
 ) -> dict[str, Any] | None:
-    """The request that creates the serving config again, when it is one of the operator's and its model is there."""
-    if endpoint.config_name is None or endpoint.variant_name is None or live_model is None:
+    """The request that creates the serving config again, when it is one of the operator's of a single instance-backed
+    variant and its model is there."""
+    if endpoint.config_name is None or endpoint.variant_name is None or len(endpoint.variants) > 1:
+        return None
+    if live_model is None:
         return None
     if not _model_exists(sagemaker, live_model):
         return None
@@ -172,21 +207,30 @@ def owned_leftovers(sagemaker: SageMakerClient, base: str, owner: Owner, keep: s
     return configs, models
 
 
-def describe_scaling(autoscaling: ApplicationAutoScalingClient, resource_id: str) -> ObservedScaling | None:
-    """The variant's scalable target, its target-tracking policy and scheduled actions, or None if unregistered."""
+def describe_scaling(
+    autoscaling: ApplicationAutoScalingClient, resource_ids: Iterable[str]
+) -> tuple[ObservedScaling, ...]:
+    """The scalable targets of the variants (``resource_ids``; any dimension), each with its target-tracking policy
+    and scheduled actions: one DescribeScalableTargets for all."""
+    wanted = list(dict.fromkeys(resource_ids))
+    if not wanted:
+        return ()
     with aws_call("application-autoscaling:DescribeScalableTargets"):
-        targets = autoscaling.describe_scalable_targets(
-            ServiceNamespace=NAMESPACE, ResourceIds=[resource_id], ScalableDimension=SCALABLE_DIMENSION
-        )["ScalableTargets"]
-    if not targets:
-        return None
+        targets = autoscaling.describe_scalable_targets(ServiceNamespace=NAMESPACE, ResourceIds=wanted)[
+            "ScalableTargets"
+        ]
+    return tuple(_scaling_of(autoscaling, target) for target in targets)
+
+
+def _scaling_of(autoscaling: ApplicationAutoScalingClient, target: ScalableTargetTypeDef) -> ObservedScaling:
+    resource_id, dimension = target["ResourceId"], target["ScalableDimension"]
     with aws_call("application-autoscaling:DescribeScalingPolicies"):
         policies = autoscaling.describe_scaling_policies(
-            ServiceNamespace=NAMESPACE, ResourceId=resource_id, ScalableDimension=SCALABLE_DIMENSION
+            ServiceNamespace=NAMESPACE, ResourceId=resource_id, ScalableDimension=dimension
         )["ScalingPolicies"]
     with aws_call("application-autoscaling:DescribeScheduledActions"):
         scheduled = autoscaling.describe_scheduled_actions(
-            ServiceNamespace=NAMESPACE, ResourceId=resource_id, ScalableDimension=SCALABLE_DIMENSION
+            ServiceNamespace=NAMESPACE, ResourceId=resource_id, ScalableDimension=dimension
         )["ScheduledActions"]
     policy = None
     for candidate in policies:
@@ -199,8 +243,8 @@ def describe_scaling(autoscaling: ApplicationAutoScalingClient, resource_id: str
             )
     return ObservedScaling(
         resource_id=resource_id,
-        min_capacity=targets[0]["MinCapacity"],
-        max_capacity=targets[0]["MaxCapacity"],
+        min_capacity=target["MinCapacity"],
+        max_capacity=target["MaxCapacity"],
         policy=policy,
         schedules=tuple(
             ScheduledScaling(
@@ -211,6 +255,7 @@ def describe_scaling(autoscaling: ApplicationAutoScalingClient, resource_id: str
             )
             for action in scheduled
         ),
+        dimension=dimension,
     )
 
 
@@ -234,43 +279,48 @@ def observe(
     sagemaker = clients.sagemaker
     on_desired = endpoint is not None and endpoint.config_name == desired.endpoint_config_name
     live = on_desired and endpoint is not None and endpoint.status == "InService"
-    # An in-use config and its model are there unless deleted outside the operator (SageMaker does not refuse it):
+    # An in-use config and its models are there unless deleted outside the operator (SageMaker does not refuse it):
     # the audit's ListTags finds that out.
-    model_exists = config_exists = live_config_exists = True
-    live_instance_type = None
+    missing_models: list[str] = []
+    config_exists = live_config_exists = True
+    live_instance_types: dict[str, str | None] = {}
     live_config_request = None
     if not on_desired:
         config_exists = _config_exists(sagemaker, desired.endpoint_config_name)
-        model_exists = _model_exists(sagemaker, desired.model_name)
+        missing_models = [name for name in desired.models if not _model_exists(sagemaker, name)]
         if endpoint is not None and endpoint.config_name:
-            live_config_exists, live_instance_type = _instance_type_of(sagemaker, endpoint.config_name)
-            if not live_config_exists:
+            serving = config_variants(sagemaker, endpoint.config_name)
+            live_config_exists = serving is not None
+            if serving is None:
                 live_config_request = _rebuild_live_config(sagemaker, desired, endpoint, live_model)
+            else:
+                live_instance_types = {name: instance_type for name, (instance_type, _) in serving.items()}
     superseded: tuple[list[str], list[str]] = ([], [])
     tags: dict[str, dict[str, str]] = {}
     if live and look_wider and endpoint is not None:
         superseded = owned_leftovers(
-            sagemaker, desired.endpoint_name, owner, keep={desired.endpoint_config_name, desired.model_name}
+            sagemaker, desired.endpoint_name, owner, keep={desired.endpoint_config_name, *desired.models}
         )
         config_arn = naming.sibling_arn(endpoint.arn, "endpoint-config", desired.endpoint_config_name)
-        model_arn = naming.sibling_arn(endpoint.arn, "model", desired.model_name)
-        found = {arn: _tags_unless_missing(sagemaker, arn) for arn in (endpoint.arn, config_arn, model_arn)}
+        model_arns = {name: naming.sibling_arn(endpoint.arn, "model", name) for name in desired.models}
+        found = {arn: _tags_unless_missing(sagemaker, arn) for arn in (endpoint.arn, config_arn, *model_arns.values())}
         tags = {arn: resource_tags for arn, resource_tags in found.items() if resource_tags is not None}
-        config_exists, model_exists = config_arn in tags, model_arn in tags
-    # Moving the endpoint to another config must know whether a scalable target is registered.
+        config_exists = config_arn in tags
+        missing_models = [name for name, arn in model_arns.items() if arn not in tags]
+    # Moving the endpoint to another config must know which variants have a scalable target registered.
     scaling_known = endpoint is not None and (look_wider or not on_desired)
-    scaling = None
-    if scaling_known:
-        scaling = describe_scaling(
-            clients.autoscaling, scaling_resource_id(desired.endpoint_name, desired.variant_name)
-        )
+    scaling: tuple[ObservedScaling, ...] = ()
+    if scaling_known and endpoint is not None:
+        names = [variant.name for variant in desired.variants] + [variant.name for variant in endpoint.variants]
+        resource_ids = [scaling_resource_id(desired.endpoint_name, name) for name in names]
+        scaling = describe_scaling(clients.autoscaling, resource_ids)
     return Observed(
         endpoint=endpoint,
-        model_exists=model_exists,
+        missing_models=tuple(missing_models),
         config_exists=config_exists,
         superseded_configs=tuple(superseded[0]),
         superseded_models=tuple(superseded[1]),
-        live_instance_type=live_instance_type,
+        live_instance_types=live_instance_types,
         live_config_exists=live_config_exists,
         live_config_request=live_config_request,
         scaling_known=scaling_known,
@@ -308,19 +358,13 @@ def _apply(clients: RegionClients, action: Action) -> None:
         case CreateEndpoint(name=name, config_name=config_name, tags=tags):
             with aws_call("sagemaker:CreateEndpoint"):
                 sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config_name, Tags=aws_tags(tags))
-        case UpdateEndpoint(name=name, config_name=config_name, retain_variant_properties=retain):
+        case UpdateEndpoint():
             with aws_call("sagemaker:UpdateEndpoint"):
-                sagemaker.update_endpoint(
-                    EndpointName=name,
-                    EndpointConfigName=config_name,
-                    RetainAllVariantProperties=retain,
-                    DeploymentConfig=cast("DeploymentConfigTypeDef", action.deployment_config),
-                )
-        case UpdateInstanceCount(name=name, variant=variant, count=count):
+                sagemaker.update_endpoint(**update_endpoint_request(action))
+        case UpdateEndpointWeightsAndCapacities(name=name, changes=changes):
             with aws_call("sagemaker:UpdateEndpointWeightsAndCapacities"):
                 sagemaker.update_endpoint_weights_and_capacities(
-                    EndpointName=name,
-                    DesiredWeightsAndCapacities=[{"VariantName": variant, "DesiredInstanceCount": count}],
+                    EndpointName=name, DesiredWeightsAndCapacities=[weight_and_capacity(change) for change in changes]
                 )
         case DeleteEndpoint(name=name):
             with aws_call("sagemaker:DeleteEndpoint"):
@@ -345,12 +389,12 @@ def _apply(clients: RegionClients, action: Action) -> None:
                     MinCapacity=low,
                     MaxCapacity=high,
                     ServiceNamespace=NAMESPACE,
-                    ScalableDimension=SCALABLE_DIMENSION,
+                    ScalableDimension=_dimension(action.dimension),
                 )
         case DeregisterScalableTarget(resource_id=resource_id):
             with aws_call("application-autoscaling:DeregisterScalableTarget"):
                 autoscaling.deregister_scalable_target(
-                    ResourceId=resource_id, ServiceNamespace=NAMESPACE, ScalableDimension=SCALABLE_DIMENSION
+                    ResourceId=resource_id, ServiceNamespace=NAMESPACE, ScalableDimension=_dimension(action.dimension)
                 )
         case PutScalingPolicy():
             with aws_call("application-autoscaling:PutScalingPolicy"):
@@ -360,12 +404,14 @@ def _apply(clients: RegionClients, action: Action) -> None:
                     PolicyType="TargetTrackingScaling",
                     TargetTrackingScalingPolicyConfiguration={
                         "TargetValue": action.target_value,
-                        "PredefinedMetricSpecification": {"PredefinedMetricType": INVOCATIONS_METRIC},
+                        "PredefinedMetricSpecification": {
+                            "PredefinedMetricType": cast("MetricTypeType", PREDEFINED_METRICS[action.dimension])
+                        },
                         "ScaleInCooldown": action.scale_in_cooldown,
                         "ScaleOutCooldown": action.scale_out_cooldown,
                     },
                     ServiceNamespace=NAMESPACE,
-                    ScalableDimension=SCALABLE_DIMENSION,
+                    ScalableDimension=_dimension(action.dimension),
                 )
         case PutScheduledAction(resource_id=resource_id, schedule=schedule):
             with aws_call("application-autoscaling:PutScheduledAction"):
@@ -375,7 +421,7 @@ def _apply(clients: RegionClients, action: Action) -> None:
                     Schedule=schedule.schedule,
                     ScalableTargetAction={"MinCapacity": schedule.min_capacity, "MaxCapacity": schedule.max_capacity},
                     ServiceNamespace=NAMESPACE,
-                    ScalableDimension=SCALABLE_DIMENSION,
+                    ScalableDimension=_dimension(action.dimension),
                 )
         case DeleteScheduledAction(resource_id=resource_id, name=name):
             with aws_call("application-autoscaling:DeleteScheduledAction"):
@@ -383,5 +429,44 @@ def _apply(clients: RegionClients, action: Action) -> None:
                     ScheduledActionName=name,
                     ResourceId=resource_id,
                     ServiceNamespace=NAMESPACE,
-                    ScalableDimension=SCALABLE_DIMENSION,
+                    ScalableDimension=_dimension(action.dimension),
                 )
+
+
+def update_endpoint_request(action: UpdateEndpoint) -> UpdateEndpointInputTypeDef:
+    """UpdateEndpoint's request. With the live counts retained (autoscaling owns them), the weights still come from
+    the new config (ExcludeRetainedVariantProperties DesiredWeight: botocore sagemaker VariantPropertyType); without
+    a DeploymentConfig SageMaker moves the endpoint all at once (RetainDeploymentConfig is false by default)."""
+    request: UpdateEndpointInputTypeDef = {
+        "EndpointName": action.name,
+        "EndpointConfigName": action.config_name,
+        "RetainAllVariantProperties": action.retain_variant_properties,
+    }
+    if action.retain_variant_properties:
+        request["ExcludeRetainedVariantProperties"] = [{"VariantPropertyType": "DesiredWeight"}]
+    if action.deployment_config:
+        request["DeploymentConfig"] = cast("DeploymentConfigTypeDef", action.deployment_config)
+    return request
+
+
+def weight_and_capacity(change: VariantChange) -> DesiredWeightAndCapacityTypeDef:
+    """One variant's entry of UpdateEndpointWeightsAndCapacities (botocore sagemaker DesiredWeightAndCapacity)."""
+    entry: DesiredWeightAndCapacityTypeDef = {"VariantName": change.variant}
+    if change.weight is not None:
+        entry["DesiredWeight"] = change.weight
+    if change.instance_count is not None:
+        entry["DesiredInstanceCount"] = change.instance_count
+    serverless: ProductionVariantServerlessUpdateConfigTypeDef = {}
+    if change.max_concurrency is not None:
+        serverless["MaxConcurrency"] = change.max_concurrency
+    if change.provisioned_concurrency is not None:
+        serverless["ProvisionedConcurrency"] = change.provisioned_concurrency
+    if serverless:
+        entry["ServerlessUpdateConfig"] = serverless
+    return entry
+
+
+def _dimension(dimension: str) -> ScalableDimensionType:
+    """A variant's scalable dimension as the client's types name it (desired.INSTANCE_COUNT or
+    desired.PROVISIONED_CONCURRENCY, or one Application Auto Scaling reported)."""
+    return cast("ScalableDimensionType", dimension)

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Literal
 from lowlatency import endpoints, vpc
 from lowlatency.aws import RegionClients, aws_call
 from lowlatency.desired import MANAGER, TAG_MANAGED_BY, TAG_NAME, TAG_NAMESPACE, TAG_RETAINED, TAG_UID, Owner
-from lowlatency.planner import DeleteEndpoint, DeleteEndpointConfig, DeleteModel, DeregisterScalableTarget
+from lowlatency.planner import DeleteEndpoint, DeleteEndpointConfig, DeleteModel
+from lowlatency.variants import DeregisterScalableTarget
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -160,11 +161,12 @@ def _sagemaker_resources(clients: RegionClients) -> list[OwnedResource]:
 def _scalable_target_ids(clients: RegionClients) -> list[str]:
     paginator = clients.autoscaling.get_paginator("describe_scalable_targets")
     with aws_call("application-autoscaling:DescribeScalableTargets"):
-        return [
+        found = [
             target["ResourceId"]
             for page in paginator.paginate(ServiceNamespace=endpoints.NAMESPACE)
             for target in page["ScalableTargets"]
         ]
+    return list(dict.fromkeys(found))  # a variant registered in two dimensions is one orphan
 
 
 def _shared_vpc_endpoints(ec2: EC2Client, region: str) -> list[OwnedResource]:
@@ -182,7 +184,9 @@ def delete(clients: RegionClients, region: str, orphan: OwnedResource) -> None:
     """Delete one orphan (or, for a VPC endpoint user, release it); what is already gone counts as deleted."""
     match orphan.kind:
         case "scalable-target":
-            endpoints.apply(clients, DeregisterScalableTarget(orphan.name))
+            # In each dimension it is registered in (instance count, or a serverless variant's provisioned concurrency).
+            for target in endpoints.describe_scaling(clients.autoscaling, [orphan.name]):
+                endpoints.apply(clients, DeregisterScalableTarget(target.resource_id, target.dimension))
         case "endpoint":
             endpoints.apply(clients, DeleteEndpoint(orphan.name))
         case "endpoint-config":

@@ -6,13 +6,28 @@ of band, a failed rollout) is a unit test of a function, and the executor only c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lowlatency.api import Phase
-from lowlatency.desired import TAG_RETAINED, DesiredEndpoint, DesiredScaling, Owner, ScheduledScaling
+from lowlatency.desired import TAG_RETAINED, DesiredEndpoint, DesiredVariant, Owner, scaling_resource_id
 from lowlatency.naming import sibling_arn
 from lowlatency.schema import is_reserved_tag_key
+from lowlatency.variants import (
+    DeleteScheduledAction,
+    DeregisterScalableTarget,
+    ObservedScaling,
+    ObservedVariant,
+    PutScalingPolicy,
+    PutScheduledAction,
+    RegisterScalableTarget,
+    ScalingAction,
+    UpdateEndpointWeightsAndCapacities,
+    settings,
+    sync_variant_scaling,
+    weights_and_capacities,
+)
 
 # SageMaker EndpointStatus values (DescribeEndpoint) that end by themselves: wait and look again.
 TRANSITIONAL_STATUSES = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
@@ -37,48 +52,69 @@ class ObservedEndpoint:
         str | None
     )  # optional in DescribeEndpoint (botocore sagemaker DescribeEndpointOutput.EndpointConfigName)
     failure_reason: str = ""
-    current_instance_count: int | None = None
-    desired_instance_count: int | None = None
     pending_config_name: str | None = None
     tags: dict[str, str] | None = None  # None: not looked up because ownership was already established
-    variant_names: tuple[str, ...] = ()  # the production variants (none while Creating or after a failed create)
+    # The production variants, then the shadow (none while Creating or after a failed create).
+    variants: tuple[ObservedVariant, ...] = ()
+
+    @property
+    def production(self) -> tuple[ObservedVariant, ...]:
+        return tuple(variant for variant in self.variants if not variant.shadow)
+
+    @property
+    def variant_names(self) -> tuple[str, ...]:
+        """The production variants' names."""
+        return tuple(variant.name for variant in self.production)
 
     @property
     def variant_name(self) -> str | None:
         """The single production variant's name, which a new config must keep (None: none, or several)."""
         return self.variant_names[0] if len(self.variant_names) == 1 else None
 
+    @property
+    def current_instance_count(self) -> int | None:
+        """Instances of the production variants now (None: no instance-backed production variant reported)."""
+        return _total(variant.current_instance_count for variant in self.production)
 
-@dataclass(frozen=True)
-class ObservedScaling:
-    """The variant's scalable target as Application Auto Scaling reports it."""
+    @property
+    def desired_instance_count(self) -> int | None:
+        """Instances of the production variants that SageMaker is moving to."""
+        return _total(variant.desired_instance_count for variant in self.production)
 
-    resource_id: str
-    min_capacity: int
-    max_capacity: int
-    policy: tuple[float, int, int] | None  # target value, scale-in cooldown, scale-out cooldown
-    schedules: tuple[ScheduledScaling, ...] = ()
+    def variant(self, name: str) -> ObservedVariant | None:
+        return next((variant for variant in self.variants if variant.name == name), None)
+
+
+def _total(counts: Iterable[int | None]) -> int | None:
+    known = [count for count in counts if count is not None]
+    return sum(known) if known else None
 
 
 @dataclass(frozen=True)
 class Observed:
     endpoint: ObservedEndpoint | None
-    model_exists: bool
+    missing_models: tuple[str, ...]  # the desired models that SageMaker does not have
     config_exists: bool
     # Owner-tagged configs and models that are neither desired nor live (left by earlier rollouts).
     superseded_configs: tuple[str, ...] = ()
     superseded_models: tuple[str, ...] = ()
-    # Instance type of the config that serves, looked up only when moving to another config.
-    live_instance_type: str | None = None
+    # Instance type of each variant of the config that serves (None: serverless), looked up only when moving to
+    # another config.
+    live_instance_types: dict[str, str | None] = field(default_factory=dict)
     # Whether the config that serves is there (looked up when moving off it: UpdateEndpoint needs it), and the
     # request that creates it again when it was deleted and is one the operator can rebuild from its name.
     live_config_exists: bool = True
     live_config_request: dict[str, Any] | None = field(default=None, repr=False)
-    # Application Auto Scaling, when looked up (scaling_known): None means no scalable target.
+    # Application Auto Scaling, when looked up (scaling_known): the scalable targets registered for the desired and
+    # the live variants.
     scaling_known: bool = False
-    scaling: ObservedScaling | None = None
-    # Tags per ARN of the serving endpoint, config and model, when looked up (after a spec change).
+    scaling: tuple[ObservedScaling, ...] = ()
+    # Tags per ARN of the serving endpoint, config and models, when looked up (after a spec change).
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def registered(self, resource_id: str) -> tuple[ObservedScaling, ...]:
+        """The scalable targets of one variant (one per dimension)."""
+        return tuple(target for target in self.scaling if target.resource_id == resource_id)
 
 
 @dataclass(frozen=True)
@@ -126,52 +162,9 @@ class CreateEndpoint:
 class UpdateEndpoint:
     name: str
     config_name: str
-    retain_variant_properties: bool = False  # keep the live instance count (it belongs to the autoscaler)
+    retain_variant_properties: bool = False  # keep the live counts (they belong to the autoscaler), not the weights
+    # The spec's deployment guardrails; empty: none, SageMaker moves the endpoint all at once.
     deployment_config: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class UpdateInstanceCount:
-    """UpdateEndpointWeightsAndCapacities: a count change needs no new config."""
-
-    name: str
-    variant: str
-    count: int
-
-
-@dataclass(frozen=True)
-class RegisterScalableTarget:
-    resource_id: str
-    min_capacity: int
-    max_capacity: int
-
-
-@dataclass(frozen=True)
-class DeregisterScalableTarget:
-    """Also removes the target's scaling policies and scheduled actions (Application Auto Scaling does)."""
-
-    resource_id: str
-
-
-@dataclass(frozen=True)
-class PutScalingPolicy:
-    resource_id: str
-    policy_name: str
-    target_value: float
-    scale_in_cooldown: int
-    scale_out_cooldown: int
-
-
-@dataclass(frozen=True)
-class PutScheduledAction:
-    resource_id: str
-    schedule: ScheduledScaling
-
-
-@dataclass(frozen=True)
-class DeleteScheduledAction:
-    resource_id: str
-    name: str
 
 
 @dataclass(frozen=True)
@@ -203,15 +196,11 @@ Action = (
     | CreateEndpointConfig
     | CreateEndpoint
     | UpdateEndpoint
-    | UpdateInstanceCount
+    | UpdateEndpointWeightsAndCapacities
     | DeleteEndpoint
     | DeleteEndpointConfig
     | DeleteModel
-    | RegisterScalableTarget
-    | DeregisterScalableTarget
-    | PutScalingPolicy
-    | PutScheduledAction
-    | DeleteScheduledAction
+    | ScalingAction
     | TagResource
 )
 
@@ -249,9 +238,9 @@ class Plan:
 
 
 def _create_missing(desired: DesiredEndpoint, observed: Observed) -> list[Action]:
-    actions: list[Action] = []
-    if not observed.model_exists:
-        actions.append(CreateModel(desired.model_request, desired.model_name))
+    actions: list[Action] = [
+        CreateModel(request, name) for name, request in desired.models.items() if name in observed.missing_models
+    ]
     if not observed.config_exists:
         actions.append(CreateEndpointConfig(desired.endpoint_config_request, desired.endpoint_config_name))
     return actions
@@ -298,81 +287,87 @@ def plan(desired: DesiredEndpoint, observed: Observed, owner: Owner, memory: Mem
 
 
 def _plan_live(desired: DesiredEndpoint, observed: Observed, endpoint: ObservedEndpoint, memory: Memory) -> Plan:
-    """InService on the desired config: tidy up and bring count, autoscaling and tags to the spec."""
+    """InService on the desired config: tidy up and bring every variant's weight, capacity and autoscaling, and the
+    tags, to the spec."""
     cleanup: list[Action] = [DeleteEndpointConfig(name) for name in observed.superseded_configs]
     cleanup += [DeleteModel(name) for name in observed.superseded_models]
-    # The serving config (or its model) deleted outside the operator: the next UpdateEndpoint would need it.
+    # The serving config (or a model of it) deleted outside the operator: the next UpdateEndpoint would need it.
     changes: list[Action] = _create_missing(desired, observed)
     changes += sync_tags(desired.tags, observed.tags)
     if observed.scaling_known:
-        changes += sync_scaling(desired.scaling, observed.scaling)
-    count = endpoint.desired_instance_count
-    recount = desired.scaling is None and count is not None and count != desired.instance_count
-    if recount:
-        changes.append(UpdateInstanceCount(endpoint.name, desired.variant_name, desired.instance_count))
+        for variant in desired.variants:
+            resource_id = scaling_resource_id(desired.endpoint_name, variant.name)
+            changes += sync_variant_scaling(variant.scaling, observed.registered(resource_id))
+    in_place = weights_and_capacities(endpoint.name, desired.variants, endpoint.variants)
+    if in_place is not None:
+        changes.append(in_place)
     # The spec was already live: what differs now was changed outside the operator.
     drifted = memory.observed_generation == memory.generation
     notices = (
-        tuple(Notice("DriftRepaired", _drift_message(endpoint.name, change)) for change in changes) if drifted else ()
+        tuple(Notice("DriftRepaired", message) for change in changes for message in _drift_messages(endpoint, change))
+        if drifted
+        else ()
     )
     actions = tuple(cleanup + changes)
-    if recount:
-        message = f"Changing the instance count of {endpoint.name} from {count} to {desired.instance_count}"
-        return Plan(actions, "Updating", Verdict(True, "Scaling", message), live=True, poll=True, notices=notices)
+    if in_place is not None:
+        verdict = _in_place_verdict(endpoint, in_place)
+        return Plan(actions, "Updating", verdict, live=True, poll=True, notices=notices)
     return Plan(actions, "InService", Verdict(True, "InService"), live=True, notices=notices)
 
 
-def _drift_message(endpoint: str, repair: Action) -> str:
-    """What was found changed outside the operator, and how it is put back."""
+def _in_place_verdict(endpoint: ObservedEndpoint, update: UpdateEndpointWeightsAndCapacities) -> Verdict:
+    """What changes in place, for the Ready condition: Scaling, or Reweighting when only weights change."""
+    changed = [setting for change in update.changes for setting in settings(change, endpoint.variant(change.variant))]
+    listed = "; ".join(
+        f"the {setting.what} of variant {setting.variant} from {setting.live} to {setting.wanted}"
+        for setting in changed
+    )
+    reason = "Reweighting" if all(setting.what == "weight" for setting in changed) else "Scaling"
+    return Verdict(True, reason, f"Changing {listed} of SageMaker endpoint {endpoint.name}")
+
+
+def _drift_messages(endpoint: ObservedEndpoint, repair: Action) -> list[str]:
+    """What was found changed outside the operator, and how it is put back (one message per variant's property)."""
+    name = endpoint.name
     match repair:
         case TagResource(arn=arn, add=add, remove=remove):
             changed = ", ".join([*sorted(add), *remove])
-            return f"Tags of {arn.rpartition(':')[2]} were changed outside the operator ({changed}); restored"
-        case RegisterScalableTarget(min_capacity=low, max_capacity=high):
-            return f"Autoscaling of {endpoint} was removed or changed outside the operator; registered ({low}-{high})"
-        case DeregisterScalableTarget():
-            return f"Autoscaling of {endpoint} was registered outside the operator; removed as the spec has none"
-        case PutScalingPolicy(policy_name=name):
-            return f"Scaling policy {name} was removed or changed outside the operator; restored"
+            return [f"Tags of {arn.rpartition(':')[2]} were changed outside the operator ({changed}); restored"]
+        case RegisterScalableTarget(resource_id=resource_id, min_capacity=low, max_capacity=high):
+            return [
+                f"Autoscaling of {_variant_of(name, resource_id)} was removed or changed outside the operator; "
+                f"registered ({low}-{high})"
+            ]
+        case DeregisterScalableTarget(resource_id=resource_id):
+            return [
+                f"Autoscaling of {_variant_of(name, resource_id)} was registered outside the operator; removed as "
+                "the spec has none"
+            ]
+        case PutScalingPolicy(policy_name=policy):
+            return [f"Scaling policy {policy} was removed or changed outside the operator; restored"]
         case PutScheduledAction(schedule=schedule):
-            return f"Scheduled action {schedule.name} was removed or changed outside the operator; restored"
-        case DeleteScheduledAction(name=name):
-            return f"Scheduled action {name} was added outside the operator; removed as the spec does not have it"
-        case UpdateInstanceCount(count=count):
-            return f"Instance count of {endpoint} was changed outside the operator; set back to {count}"
-        case CreateEndpointConfig(name=name):
-            return f"Endpoint config {name}, which {endpoint} serves, was deleted outside the operator; created again"
-        case CreateModel(name=name):
-            return f"Model {name}, which {endpoint} serves, was deleted outside the operator; created again"
-    return f"{endpoint} was changed outside the operator; repaired with {type(repair).__name__}"
+            return [f"Scheduled action {schedule.name} was removed or changed outside the operator; restored"]
+        case DeleteScheduledAction(name=scheduled):
+            return [
+                f"Scheduled action {scheduled} was added outside the operator; removed as the spec does not have it"
+            ]
+        case UpdateEndpointWeightsAndCapacities(changes=changes):
+            return [
+                f"{setting.what.capitalize()} of {_variant_of(name, setting.variant)} was changed outside the "
+                f"operator; set back to {setting.wanted}"
+                for change in changes
+                for setting in settings(change, endpoint.variant(change.variant))
+            ]
+        case CreateEndpointConfig(name=config):
+            return [f"Endpoint config {config}, which {name} serves, was deleted outside the operator; created again"]
+        case CreateModel(name=model):
+            return [f"Model {model}, which {name} serves, was deleted outside the operator; created again"]
+    return [f"{name} was changed outside the operator; repaired with {type(repair).__name__}"]
 
 
-def sync_scaling(desired: DesiredScaling | None, observed: ObservedScaling | None) -> list[Action]:
-    """Bring the scalable target, its policy and scheduled actions to the spec, touching only what differs."""
-    if desired is None:
-        return [DeregisterScalableTarget(observed.resource_id)] if observed is not None else []
-    actions: list[Action] = []
-    if observed is None or (observed.min_capacity, observed.max_capacity) != (
-        desired.min_capacity,
-        desired.max_capacity,
-    ):
-        actions.append(RegisterScalableTarget(desired.resource_id, desired.min_capacity, desired.max_capacity))
-    policy = (desired.target_value, desired.scale_in_cooldown, desired.scale_out_cooldown)
-    if desired.target_value is not None and (observed is None or observed.policy != policy):
-        actions.append(
-            PutScalingPolicy(
-                desired.resource_id,
-                desired.policy_name,
-                desired.target_value,
-                desired.scale_in_cooldown,
-                desired.scale_out_cooldown,
-            )
-        )
-    existing = {schedule.name: schedule for schedule in observed.schedules} if observed is not None else {}
-    wanted = {schedule.name: schedule for schedule in desired.schedules}
-    actions += [PutScheduledAction(desired.resource_id, s) for name, s in wanted.items() if existing.get(name) != s]
-    actions += [DeleteScheduledAction(desired.resource_id, name) for name in existing if name not in wanted]
-    return actions
+def _variant_of(endpoint: str, variant_or_resource_id: str) -> str:
+    """A variant named in messages (given its name or its scalable target's resource id)."""
+    return f"{endpoint} variant {variant_or_resource_id.rpartition('/')[2]}"
 
 
 def sync_tags(wanted: dict[str, str], observed: dict[str, dict[str, str]]) -> list[Action]:
@@ -459,9 +454,8 @@ def _plan_missing_live_config(desired: DesiredEndpoint, observed: Observed, endp
     message = (
         f"Endpoint config {name}, which SageMaker endpoint {endpoint.name} serves, was deleted outside the operator, "
         "and SageMaker moves an endpoint to a new config only while the old one exists. It is not one the operator "
-        f"can build again (not its own, or its model is gone too): create an endpoint config named {name} with the "
-        f"variant {endpoint.variant_name or desired.variant_name} again, or delete this resource to replace the "
-        "endpoint"
+        f"can build again (not its own, or its model is gone too): create an endpoint config named {name} with "
+        f"{_named_variants(endpoint, desired)} again, or delete this resource to replace the endpoint"
     )
     return Plan(
         (),
@@ -470,6 +464,12 @@ def _plan_missing_live_config(desired: DesiredEndpoint, observed: Observed, endp
         degraded=Verdict(True, "LiveConfigMissing", message),
         failure_reason=message,
     )
+
+
+def _named_variants(endpoint: ObservedEndpoint, desired: DesiredEndpoint) -> str:
+    """The variants of the config that serves, for messages: as DescribeEndpoint named them, else the spec's."""
+    names = [variant.name for variant in endpoint.variants] or [variant.name for variant in desired.variants]
+    return f"the variant {names[0]}" if len(names) == 1 else f"the variants {', '.join(names)}"
 
 
 def _plan_rollback_failed(endpoint: ObservedEndpoint) -> Plan:
@@ -497,7 +497,7 @@ def _plan_update(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
         reason = endpoint.failure_reason or "the update did not complete"
         message = f"Rollout to {desired.endpoint_config_name} failed; {_serving(endpoint)} still serves: {reason}"
         return Plan(
-            tuple(_restore_scaling(desired, observed)),
+            tuple(_restore_scaling(desired, observed, endpoint)),
             "InService",
             Verdict(True, "InService", f"Serving {_serving(endpoint)}"),
             degraded=Verdict(True, "RolloutFailed", message),
@@ -506,25 +506,58 @@ def _plan_update(desired: DesiredEndpoint, observed: Observed, endpoint: Observe
     if not observed.live_config_exists:
         return _plan_missing_live_config(desired, observed, endpoint)
     actions = _create_missing(desired, observed)
-    registered = observed.scaling if observed.scaling_known else None
-    if registered is not None and observed.live_instance_type != desired.instance_type:
-        # Application Auto Scaling refuses an instance type change of a registered variant: deregister first,
-        # register again once the endpoint is InService on the new config (_plan_live does).
-        actions.append(DeregisterScalableTarget(registered.resource_id))
+    registered = observed.scaling if observed.scaling_known else ()
+    for target in registered:
+        # Application Auto Scaling refuses an update that changes the instance type of a registered variant or
+        # removes it: deregister first, register again once InService on the new config (_plan_live does).
+        wanted = desired.variant(target.variant)
+        if wanted is None or observed.live_instance_types.get(target.variant) != wanted.instance_type:
+            actions.append(DeregisterScalableTarget(target.resource_id, target.dimension))
+    guarded = _same_variants(endpoint, desired)
     actions.append(
         UpdateEndpoint(
             endpoint.name,
             desired.endpoint_config_name,
-            retain_variant_properties=registered is not None or desired.scaling is not None,
-            deployment_config=desired.deployment_config,
+            retain_variant_properties=bool(registered) or any(variant.scaling for variant in desired.variants),
+            deployment_config=desired.deployment_config if guarded else {},
         )
     )
+    moving = f"Moving SageMaker endpoint {endpoint.name} to {desired.endpoint_config_name}"
     return Plan(
         tuple(actions),
         "Updating",
-        Verdict(True, "Updating", f"Moving SageMaker endpoint {endpoint.name} to {desired.endpoint_config_name}"),
+        Verdict(True, "Updating", moving),
         poll=True,
         rollout=(desired.endpoint_config_name, memory.generation),
+        notices=() if guarded else (Notice("VariantsChanged", _variants_changed(moving, endpoint, desired)),),
+    )
+
+
+def _variant_roles(variants: Iterable[ObservedVariant] | Iterable[DesiredVariant]) -> dict[str, set[str]]:
+    roles: dict[str, set[str]] = {"production": set(), "shadow": set()}
+    for variant in variants:
+        roles["shadow" if variant.shadow else "production"].add(variant.name)
+    return roles
+
+
+def _same_variants(endpoint: ObservedEndpoint, desired: DesiredEndpoint) -> bool:
+    """Whether the new config keeps the live production and shadow variant names, as SageMaker's deployment
+    guardrails require (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html); an
+    endpoint described without its variants is taken to keep them (SageMaker then says otherwise)."""
+    return not endpoint.variants or _variant_roles(endpoint.variants) == _variant_roles(desired.variants)
+
+
+def _variants_changed(moving: str, endpoint: ObservedEndpoint, desired: DesiredEndpoint) -> str:
+    live, wanted = _variant_roles(endpoint.variants), _variant_roles(desired.variants)
+    changes = [
+        f"{role} variant{'s' if len(names) > 1 else ''} {', '.join(sorted(names))} {verb}"
+        for role in ("production", "shadow")
+        for names, verb in ((wanted[role] - live[role], "added"), (live[role] - wanted[role], "removed"))
+        if names
+    ]
+    return (
+        f"{moving}: {'; '.join(changes)}. SageMaker moves an endpoint whose variants change all at once, without the "
+        "deployment guardrails of spec.deployment (they need the same variant names)"
     )
 
 
@@ -535,10 +568,19 @@ def _serving(endpoint: ObservedEndpoint) -> str:
     )
 
 
-def _restore_scaling(desired: DesiredEndpoint, observed: Observed) -> list[Action]:
+def _restore_scaling(desired: DesiredEndpoint, observed: Observed, endpoint: ObservedEndpoint) -> list[Action]:
     """Autoscaling for the config that still serves after a move that did not happen: an instance type change
-    deregistered it before the move, and the config that serves needs it back now, not at the next spec change."""
-    return sync_scaling(desired.scaling, observed.scaling) if observed.scaling_known else []
+    deregistered it before the move, and the variants that serve need it back now, not at the next spec change.
+    Only variants that serve, in the kind the spec has them in (a dimension fits one kind of variant)."""
+    if not observed.scaling_known:
+        return []
+    actions: list[Action] = []
+    for variant in desired.variants:
+        live = endpoint.variant(variant.name)
+        if live is not None and live.serverless == (variant.serverless is not None):
+            resource_id = scaling_resource_id(desired.endpoint_name, variant.name)
+            actions += sync_variant_scaling(variant.scaling, observed.registered(resource_id))
+    return actions
 
 
 def _plan_rejected(desired: DesiredEndpoint, observed: Observed, owner: Owner, rejection: Rejection) -> Plan:
@@ -548,7 +590,7 @@ def _plan_rejected(desired: DesiredEndpoint, observed: Observed, owner: Owner, r
     if endpoint is None or endpoint.status not in SERVING_STATUSES:
         return Plan((), "Failed", Verdict(False, REJECTED, rejection.message), failure_reason=rejection.message)
     ours = endpoint.tags is None or owner.owns(endpoint.tags)
-    restore = _restore_scaling(desired, observed) if ours and endpoint.status == "InService" else []
+    restore = _restore_scaling(desired, observed, endpoint) if ours and endpoint.status == "InService" else []
     if any(type(action).__name__ == rejection.operation for action in restore):
         restore = []
     return Plan(
@@ -564,10 +606,10 @@ def plan_deletion(
     endpoint: ObservedEndpoint | None,
     owner: Owner,
     leftovers: tuple[list[str], list[str]],
-    scaling: ObservedScaling | None = None,
+    scaling: Iterable[ObservedScaling] = (),
 ) -> Plan:
-    """The finalizer's next step: autoscaling and the endpoint go first (and the endpoint must be gone), then its
-    configs, then its models. Deletion is finished when the plan does not ask to poll."""
+    """The finalizer's next step: every variant's autoscaling and the endpoint go first (and the endpoint must be
+    gone), then its configs, then its models. Deletion is finished when the plan does not ask to poll."""
     if endpoint is not None:
         if endpoint.tags is not None and not owner.owns(endpoint.tags):
             message = f"SageMaker endpoint {endpoint.name} is {Owner.describe(endpoint.tags)}; left in place"
@@ -579,7 +621,7 @@ def plan_deletion(
             # SageMaker refuses DeleteEndpoint until a change in progress ends ("Cannot update in-progress endpoint").
             waiting = f"Waiting for SageMaker endpoint {endpoint.name} to leave {endpoint.status} to delete it"
             return Plan((), "Deleting", Verdict(False, "Deleting", waiting), poll=True)
-        actions: list[Action] = [DeregisterScalableTarget(scaling.resource_id)] if scaling is not None else []
+        actions: list[Action] = [DeregisterScalableTarget(target.resource_id, target.dimension) for target in scaling]
         actions.append(DeleteEndpoint(endpoint.name))
         return Plan(tuple(actions), "Deleting", Verdict(False, "Deleting", message), poll=True)
     configs, models = leftovers
@@ -589,14 +631,13 @@ def plan_deletion(
     return Plan(tuple(cleanup), "Deleting", Verdict(False, "Deleting", "Endpoint deleted"), notices=(deleted,))
 
 
-def plan_retention(endpoint: ObservedEndpoint | None, owner: Owner, model_name: str | None) -> tuple[Action, ...]:
-    """deletionPolicy Retain: mark the endpoint, its config and its model as left on purpose, so that the orphans
+def plan_retention(endpoint: ObservedEndpoint | None, owner: Owner, model_names: Iterable[str]) -> tuple[Action, ...]:
+    """deletionPolicy Retain: mark the endpoint, its config and its models as left on purpose, so that the orphans
     command does not offer them for deletion."""
     if endpoint is None or endpoint.tags is None or not owner.owns(endpoint.tags):
         return ()
     arns = [endpoint.arn]
     if endpoint.config_name:
         arns.append(sibling_arn(endpoint.arn, "endpoint-config", endpoint.config_name))
-    if model_name:
-        arns.append(sibling_arn(endpoint.arn, "model", model_name))
+    arns += [sibling_arn(endpoint.arn, "model", name) for name in dict.fromkeys(model_names)]
     return tuple(TagResource(arn, {TAG_RETAINED: "true"}, ()) for arn in arns)

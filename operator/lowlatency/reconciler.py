@@ -13,16 +13,16 @@ built from the spec. Its original config and model are not the operator's and ar
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 
 from lowlatency import endpoints, vpc
-from lowlatency.api import Condition, ConditionType, Phase, Rollout, Spec, Status
+from lowlatency.api import DEFAULT_VARIANT, Condition, ConditionType, Phase, Rollout, Spec, Status, VariantStatus
 from lowlatency.aws import AwsClients, AwsError, ErrorKind, RegionClients
-from lowlatency.desired import DEFAULT_VARIANT_NAME, DesiredEndpoint, Owner, build_desired, scaling_resource_id
+from lowlatency.desired import DesiredEndpoint, Owner, build_desired, scaling_resource_id
 from lowlatency.naming import endpoint_name, is_sagemaker_name
 from lowlatency.observability import PassOutcome
 from lowlatency.planner import (
@@ -42,6 +42,7 @@ from lowlatency.planner import (
 )
 from lowlatency.schema import FieldValueError
 from lowlatency.tenancy import PolicyFile, TenantPolicy, violations
+from lowlatency.variants import ObservedScaling
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -216,7 +217,7 @@ class EndpointReconciler:
             self.clients.settings.default_region,
             measured_target=None if rightsizing is None else rightsizing.target_invocations_per_instance,
             endpoint_name=resource.endpoint_name,
-            variant_name=(endpoint.variant_name if endpoint is not None else None) or DEFAULT_VARIANT_NAME,
+            variant_name=(endpoint.variant_name if endpoint is not None else None) or DEFAULT_VARIANT,
         )
 
     def _refused(self, resource: EndpointResource, reason: str, message: str) -> PassResult:
@@ -275,12 +276,13 @@ class EndpointReconciler:
         try:
             endpoint = endpoints.describe_endpoint(clients.sagemaker, name, with_tags=True)
             leftovers: tuple[list[str], list[str]] = ([], [])
-            scaling = None
+            scaling: tuple[ObservedScaling, ...] = ()
             if endpoint is None:
                 leftovers = endpoints.owned_leftovers(clients.sagemaker, name, resource.owner, keep=set())
             elif endpoint.status != "Deleting":
-                variant = endpoint.variant_name or DEFAULT_VARIANT_NAME
-                scaling = endpoints.describe_scaling(clients.autoscaling, scaling_resource_id(name, variant))
+                variants = [variant.name for variant in endpoint.variants] + _spec_variants(resource.spec, endpoint)
+                resource_ids = [scaling_resource_id(name, variant) for variant in variants]
+                scaling = endpoints.describe_scaling(clients.autoscaling, resource_ids)
             decision = plan_deletion(endpoint, resource.owner, leftovers, scaling)
             for action in decision.actions:
                 endpoints.apply(clients, action)
@@ -297,7 +299,12 @@ class EndpointReconciler:
     def _retain(self, resource: EndpointResource, clients: RegionClients) -> PassResult:
         try:
             endpoint = endpoints.describe_endpoint(clients.sagemaker, resource.endpoint_name, with_tags=True)
-            for action in plan_retention(endpoint, resource.owner, resource.status.model_name):
+            serving = None
+            if endpoint is not None and endpoint.config_name:
+                serving = endpoints.config_variants(clients.sagemaker, endpoint.config_name)
+            # The serving config's models; the one recorded in status when the config is gone.
+            models = [model for _, model in serving.values()] if serving else [resource.status.model_name]
+            for action in plan_retention(endpoint, resource.owner, [model for model in models if model]):
                 endpoints.apply(clients, action)
             for vpc_id in self._vpcs_used(resource, clients.ec2, clients.region):
                 self.vpc_endpoints.retain(clients.ec2, clients.region, vpc_id)
@@ -327,6 +334,7 @@ class EndpointReconciler:
             status["endpointConfigName"] = endpoint.config_name
             status["currentInstanceCount"] = endpoint.current_instance_count
             status["desiredInstanceCount"] = endpoint.desired_instance_count
+            status["variants"] = _variants_report(resource.status.variants, desired, endpoint)
         elif endpoint is None:
             # Nothing serves (not yet, or deleted outside the operator): no config, instances or live generation to
             # report; without a live generation the passes until InService look at everything (autoscaling went
@@ -335,6 +343,7 @@ class EndpointReconciler:
                 "endpointConfigName": None,
                 "currentInstanceCount": None,
                 "desiredInstanceCount": None,
+                "variants": _variants_report(resource.status.variants, desired, None),
                 "observedGeneration": None,
             }
         if decision.live:
@@ -408,6 +417,58 @@ class EndpointReconciler:
             "failureReason": failure_reason,
             "conditions": [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in conditions],
         }
+
+
+def merge_variant_status(
+    current: Sequence[VariantStatus],
+    changes: Mapping[str, Mapping[str, Any]],
+    names: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """status.variants as a whole: a JSON merge patch replaces a list whole, so each writer of it (the reconciler:
+    kinds, counts and weights; the benchmark: each variant's benchmark) writes every entry with the other's fields
+    kept. ``changes``: per variant name, the fields (as status names them) this writer sets, None removing one;
+    ``names``: the variants and their order when this writer decides them, else the ones in ``current``."""
+    kept = {entry.name: entry.model_dump(by_alias=True, exclude_none=True, mode="json") for entry in current}
+    merged = []
+    for name in names if names is not None else list(kept):
+        entry = {**kept.get(name, {"name": name}), **changes.get(name, {})}
+        merged.append({key: value for key, value in entry.items() if value is not None})
+    return merged
+
+
+def _variants_report(
+    current: Sequence[VariantStatus], desired: DesiredEndpoint, endpoint: ObservedEndpoint | None
+) -> list[dict[str, Any]]:
+    """status.variants: the spec's variants in its order, then those that still serve without being in it (being
+    removed), each with what DescribeEndpoint said of it (nothing while it does not serve)."""
+    live = {variant.name: variant for variant in endpoint.variants} if endpoint is not None else {}
+    names = [variant.name for variant in desired.variants] + [name for name in live if desired.variant(name) is None]
+    changes = {}
+    for name in names:
+        wanted, observed = desired.variant(name), live.get(name)
+        kind = wanted.kind if wanted is not None else live[name].kind
+        reported = VariantStatus(name=name, kind=kind)
+        if observed is not None:
+            reported = VariantStatus(
+                name=name,
+                kind=kind,
+                current_instance_count=observed.current_instance_count,
+                desired_instance_count=observed.desired_instance_count,
+                current_provisioned_concurrency=observed.current_provisioned_concurrency,
+                desired_provisioned_concurrency=observed.desired_provisioned_concurrency,
+                current_weight=observed.current_weight,
+                desired_weight=observed.desired_weight,
+            )
+        changes[name] = reported.model_dump(by_alias=True, mode="json", exclude={"benchmark"})
+    return merge_variant_status(current, changes, names)
+
+
+def _spec_variants(spec: Spec | None, endpoint: ObservedEndpoint) -> list[str]:
+    """The variant names the spec gives the endpoint (the shorthand's one named as the live variant is)."""
+    if spec is None:
+        return []
+    production = spec.production_variants(endpoint.variant_name or DEFAULT_VARIANT)
+    return [variant.name for variant in (*production, *spec.shadow_variants)]
 
 
 def _spec_changed(resource: EndpointResource) -> bool:

@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from lowlatency.api import Spec
+from lowlatency.api import Spec, VariantSpec
 
 
 class Allowance(BaseModel):
@@ -66,35 +66,56 @@ class PolicyFile:
 
 
 def violations(spec: Spec, namespace: str, policy: TenantPolicy | None) -> list[str]:
-    """Each use of something the namespace may not use, naming the field."""
+    """Each use of something the namespace may not use, by any production or shadow variant, naming the field."""
     if policy is None:
         return []
     allowance = policy.allowance(namespace)
     if allowance is None:
         return [f"namespace {namespace} has no allowance in the operator's tenant policy"]
+    return [
+        problem for path, variant in _variants_at(spec) for problem in _refused(variant, path, allowance, namespace)
+    ]
+
+
+def _variants_at(spec: Spec) -> list[tuple[str, VariantSpec]]:
+    """Every variant with the path of its fields: the shorthand's are the spec's own (spec.model, spec.instanceType)."""
+    production = (
+        [("spec", variant) for variant in spec.production_variants()]
+        if spec.variants is None
+        else [(f"spec.variants[{variant.name}]", variant) for variant in spec.variants]
+    )
+    return production + [(f"spec.shadowVariants[{variant.name}]", variant) for variant in spec.shadow_variants]
+
+
+def _refused(variant: VariantSpec, path: str, allowance: Allowance, namespace: str) -> list[str]:
     found = []
-    role = spec.model.execution_role_arn
+    role = variant.model.execution_role_arn
     if allowance.execution_role_arns is not None and not any(
         fnmatchcase(role, pattern) for pattern in allowance.execution_role_arns
     ):
-        found.append(f"spec.model.executionRoleArn: {role} is not allowed in namespace {namespace}")
-    url = spec.model.model_data_url
+        found.append(f"{path}.model.executionRoleArn: {role} is not allowed in namespace {namespace}")
+    url = variant.model.model_data_url
     if allowance.model_data_prefixes is not None and not url.startswith(tuple(allowance.model_data_prefixes)):
-        found.append(f"spec.model.modelDataUrl: {url} is outside the model locations allowed in namespace {namespace}")
-    if allowance.instance_types is not None and not any(
-        fnmatchcase(spec.instance_type, pattern) for pattern in allowance.instance_types
+        found.append(
+            f"{path}.model.modelDataUrl: {url} is outside the model locations allowed in namespace {namespace}"
+        )
+    instance_type = variant.instance_type
+    if (
+        instance_type is not None
+        and allowance.instance_types is not None
+        and not any(fnmatchcase(instance_type, pattern) for pattern in allowance.instance_types)
     ):
-        found.append(f"spec.instanceType: {spec.instance_type} is not allowed in namespace {namespace}")
+        found.append(f"{path}.instanceType: {instance_type} is not allowed in namespace {namespace}")
     limit = allowance.max_instance_count
     if limit is not None:
-        counts = {"spec.instanceCount": spec.instance_count}
-        if spec.autoscaling is not None:
-            counts["spec.autoscaling.maxCapacity"] = spec.autoscaling.max_capacity
-            for schedule in spec.autoscaling.schedules:
-                counts[f"spec.autoscaling.schedules[{schedule.name}].maxCapacity"] = schedule.max_capacity
+        counts = {f"{path}.instanceCount": variant.instance_count}
+        if variant.autoscaling is not None:
+            counts[f"{path}.autoscaling.maxCapacity"] = variant.autoscaling.max_capacity
+            for schedule in variant.autoscaling.schedules:
+                counts[f"{path}.autoscaling.schedules[{schedule.name}].maxCapacity"] = schedule.max_capacity
         found += [
             f"{field}: {count} exceeds the {limit} instances allowed in namespace {namespace}"
             for field, count in counts.items()
-            if count > limit
+            if count is not None and count > limit
         ]
     return found
