@@ -12,13 +12,13 @@ import pytest
 
 from lowlatency import api, pricing
 from lowlatency.config import Benchmarking
+from lowlatency.costs import cost_of
 from lowlatency.measuring import (
     Job,
     Measurer,
     Outcome,
     as_patched,
     benchmark_due,
-    cost_of,
     ramp_for,
     result_verdict,
     runtime_url,
@@ -126,6 +126,15 @@ def test_cost_is_the_live_count_at_the_table_price_and_per_million_at_the_measur
     assert cost is not None
     assert cost.hourly_usd == pytest.approx(2 * PRICE)
     assert cost.per_million_invocations_usd == pytest.approx(2 * PRICE / (500 * 3600) * 1e6)
+    assert cost.monthly_usd == pytest.approx(2 * PRICE * 730)
+    # The shorthand's one variant is the endpoint, under the name SageMaker reports.
+    [variant] = cost.variants
+    assert (variant.name, variant.hourly_usd, variant.per_million_invocations_usd, variant.monthly_usd) == (
+        "AllTraffic",
+        cost.hourly_usd,
+        cost.per_million_invocations_usd,
+        cost.monthly_usd,
+    )
     # A benchmark of an earlier generation says nothing of this one's throughput.
     stale = cost_of(spec, live_status(2, benchmark=measured(1)), 2, prices, "us-east-1")
     assert stale is not None
@@ -142,7 +151,7 @@ def test_cost_while_a_rollout_moves_stays_as_written_and_is_unknown_without_inst
     assert cost_of(parsed(), live_status(1, cost=written), 2, prices, "us-east-1") == written
     assert cost_of(parsed(), live_status(2, current_instance_count=None), 2, prices, "us-east-1") is None
     unknown = cost_of(parsed(instanceType="ml.zz9.huge"), live_status(2), 2, prices, "us-east-1")
-    assert unknown == api.Cost()
+    assert unknown == api.Cost(variants=[api.VariantCost(name="AllTraffic")])
 
 
 def test_the_ramp_goes_in_quarters_of_the_benchmark_throughput_up_to_twice_it() -> None:
@@ -163,6 +172,13 @@ def test_a_due_benchmark_starts_once_and_says_so_in_the_condition(measurer: Meas
     condition = benchmarked_condition(started.status)
     assert (condition["status"], condition["reason"], condition["observedGeneration"]) == ("False", "Running", 2)
     assert started.status["cost"]["hourlyUsd"] == pytest.approx(2 * PRICE)
+    # A list is written whole, and its items may hold no null: the variant's unknown figures are left out.
+    [variant] = started.status["cost"]["variants"]
+    assert variant == {
+        "name": "AllTraffic",
+        "hourlyUsd": pytest.approx(2 * PRICE),
+        "monthlyUsd": pytest.approx(2 * PRICE * 730),
+    }
     # Running: the next pass neither starts another nor touches the condition.
     again = measurer.follow_up(body(live_status(2), benchmark=BENCHMARK), memo, now=1.0)
     assert "conditions" not in again.status

@@ -1,4 +1,4 @@
-"""Benchmarks of live endpoints: when the operator runs one, where, and what it writes from the result.
+"""Benchmarks of live endpoints: when the operator runs one, where, how, and what it writes from the result.
 
 When: a resource whose spec has a benchmark is measured once per live generation, as soon as it is InService and
 Ready with its current generation live (status.observedGeneration is metadata.generation) and status.benchmark is
@@ -7,16 +7,27 @@ spec change (benchmark settings alone included) makes a new generation that is m
 failed is tried again after ``retry_seconds`` (and once after a restart, which forgets the failure).
 
 Where: on an event loop of its own, in one daemon thread, at most ``at_once`` benchmarks at a time; never in the
-pool of reconciliation passes nor on kopf's event loop, so that a benchmark holds up no pass of any resource. A run
-is bounded by spec.benchmark.requests and by ``max_seconds``. The finished result waits in the resource's kopf memo
-for its next handler call (the timer's next tick), which writes it with that call's patch.
+pool of reconciliation passes nor on kopf's event loop, so that a benchmark holds up no pass of any resource. Each
+run is bounded by spec.benchmark.requests and by ``max_seconds``. The finished result waits in the resource's kopf
+memo for its next handler call (the timer's next tick), which writes it with that call's patch.
 
-What: status.benchmark, the ``Benchmarked`` condition (True when status.benchmark is of the live generation, with
-the SLO verdict as its reason; False with reason Running while one runs and BenchmarkFailed after a failure), an
-Event (Warning when p99 misses spec.benchmark.targetP99Ms), and through status the p99 metric. After every pass,
-status.cost follows the live instance count (which the pass read anyway) and the price table, without an AWS call
-of its own. For autoscaling ``targetInvocationsPerInstance: auto`` the benchmark goes on with a ramp of offered
-rates that finds the maximum per instance (status.rightsizing); the reconciler derives the scaling policy from it.
+How: first the endpoint as callers see it (InvokeEndpoint, routed by the variants' weights), then each production
+variant on its own (InvokeEndpoint with TargetVariant), each run with spec.benchmark's requests and clients. An
+endpoint with one production variant is measured once: that variant's benchmark is the endpoint's. A shadow variant
+is not measured: TargetVariant names a production variant (botocore sagemaker-runtime
+InvokeEndpointInput.TargetVariant) and a shadow's answers never reach a caller, which the condition says. A
+serverless variant's run starts with one request alone, the first after the variant was idle (created, updated or
+unused): its latency is coldStartMs, kept out of the percentiles, and the requests measured after it find the
+compute warm. Requests beyond a serverless variant's maxConcurrency are throttled (ThrottlingException): they count
+as errors, and the Event names them.
+
+What: status.benchmark and each variant's status.variants[].benchmark, the ``Benchmarked`` condition (True when
+status.benchmark is of the live generation, with the endpoint's SLO verdict as its reason; False with reason Running
+while one runs and BenchmarkFailed after a failure), an Event (Warning when p99 misses spec.benchmark.targetP99Ms),
+and through status the p99 metric. After every pass, status.cost follows the live counts (which the pass read
+anyway) and the price table, without an AWS call of its own (:mod:`lowlatency.costs`). For autoscaling
+``targetInvocationsPerInstance: auto`` the benchmark goes on with a ramp of offered rates that finds the maximum per
+instance (status.rightsizing); the reconciler derives the scaling policy from it.
 """
 
 from __future__ import annotations
@@ -25,13 +36,14 @@ import asyncio
 import datetime
 import logging
 import threading
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lowlatency import api, benchmark, pricing
+from lowlatency import api, benchmark, costs, pricing
 from lowlatency.benchmark import rightsizing
+from lowlatency.benchmark.connection import Outcome as RequestOutcome
 from lowlatency.config import Benchmarking
 from lowlatency.planner import Verdict
 from lowlatency.reconciler import Clock, EndpointResource, Event, utc_now, with_condition
@@ -46,6 +58,15 @@ RAMP_STEPS_PER_THROUGHPUT = 4
 
 
 @dataclass(frozen=True)
+class VariantToMeasure:
+    """A variant of the live endpoint, as the benchmark sees it."""
+
+    name: str
+    kind: api.VariantKind
+    max_concurrency: int | None = None  # serverless: requests beyond it at once are throttled
+
+
+@dataclass(frozen=True)
 class Job:
     """One benchmark of one live generation."""
 
@@ -56,6 +77,31 @@ class Job:
     instances: int
     endpoint_url: str | None = None  # the VPC endpoint's; None: where boto3 sends InvokeEndpoint
     rightsize: bool = False  # autoscaling 'auto': find the maximum rate too
+    variants: tuple[VariantToMeasure, ...] = ()  # production, then shadow
+
+    @property
+    def production(self) -> tuple[VariantToMeasure, ...]:
+        return tuple(variant for variant in self.variants if variant.kind != "Shadow")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One run's figures for status, or why there are none."""
+
+    result: api.BenchmarkResult | None = None
+    failure: str = ""
+    throttled: int = 0  # requests answered ThrottlingException
+    warnings: tuple[str, ...] = ()  # the generator's own: it, not the endpoint, may have been the limit
+
+
+@dataclass(frozen=True)
+class VariantOutcome:
+    """What became of one variant's benchmark."""
+
+    variant: VariantToMeasure
+    result: api.BenchmarkResult | None = None
+    note: str = ""  # why there is no result, or where it comes from
+    throttled: int = 0
 
 
 @dataclass(frozen=True)
@@ -66,6 +112,8 @@ class Outcome:
     warnings: tuple[str, ...] = ()  # the generator's own: it, not the endpoint, may have been the limit
     rightsizing: api.Rightsizing | None = None
     rightsizing_failure: str = ""
+    throttled: int = 0  # of the endpoint's requests
+    variants: tuple[VariantOutcome, ...] = ()
 
 
 @dataclass
@@ -119,16 +167,62 @@ def runtime_url(status: api.Status, via_vpc_endpoint: bool) -> str | None:
 
 def result_verdict(result: api.BenchmarkResult, target_p99_ms: float) -> Verdict:
     """The Benchmarked condition for a result: True, with the SLO verdict as reason."""
-    figures = (
-        f"p50 {result.p50_ms:.2f} ms, p90 {result.p90_ms:.2f} ms, p99 {result.p99_ms:.2f} ms at "
-        f"{result.throughput_rps:.0f} requests/s; {result.errors} of {result.requests} requests failed"
-    )
+    figures = _figures(result)
     if result.slo_met:
         return Verdict(
             True, "SLOMet", f"Generation {result.generation} met the {target_p99_ms:g} ms p99 target: {figures}"
         )
     return Verdict(
         True, "SLOMissed", f"Generation {result.generation} missed the {target_p99_ms:g} ms p99 target: {figures}"
+    )
+
+
+def _figures(result: api.BenchmarkResult) -> str:
+    figures = (
+        f"p50 {result.p50_ms:.2f} ms, p90 {result.p90_ms:.2f} ms, p99 {result.p99_ms:.2f} ms at "
+        f"{result.throughput_rps:.0f} requests/s; {result.errors} of {result.requests} requests failed"
+    )
+    if result.cold_start_ms is None:
+        return figures
+    return f"{figures}; cold start {result.cold_start_ms:.2f} ms (the first request after idle, not in the percentiles)"
+
+
+SHADOW_UNMEASURED = (
+    "not measured: InvokeEndpoint's TargetVariant names a production variant, and a shadow variant's answers to the "
+    "requests copied to it never reach a caller"
+)
+
+
+def variant_notes(outcome: Outcome) -> list[str]:
+    """What the condition and the Event say of the variants and of throttled requests, after the endpoint's figures."""
+    notes = []
+    production = outcome.job.production
+    if outcome.throttled:
+        notes.append(_throttled(outcome.throttled, production[0] if len(production) == 1 else None, outcome.job))
+    for measured in outcome.variants:
+        variant = measured.variant
+        label = f"{'shadow ' if variant.kind == 'Shadow' else ''}variant {variant.name}"
+        if measured.result is None:
+            notes.append(f"{label}: {measured.note}")
+            continue
+        if measured.note:
+            notes.append(f"{label}: {measured.note}")
+            continue
+        verdict = "met" if measured.result.slo_met else "missed"
+        notes.append(f"{label} on its own {verdict} the target: {_figures(measured.result)}")
+        if measured.throttled:
+            notes.append(_throttled(measured.throttled, variant, outcome.job))
+    return notes
+
+
+def _throttled(throttled: int, variant: VariantToMeasure | None, job: Job) -> str:
+    """The throttled requests, and the serverless maximum they met when one variant serves them."""
+    note = f"{throttled} requests were throttled (ThrottlingException)"
+    if variant is None or variant.max_concurrency is None:
+        return note
+    return (
+        f"{note} by variant {variant.name}: it serves at most maxConcurrency {variant.max_concurrency} at once, and "
+        f"spec.benchmark.concurrency sends {job.spec.concurrency}"
     )
 
 
@@ -148,21 +242,6 @@ def unmeasured_verdict(spec: api.Spec) -> Verdict:
     return Verdict(False, NOT_REQUESTED, "spec.benchmark is not set: the live generation is not benchmarked")
 
 
-def cost_of(
-    spec: api.Spec, status: api.Status, generation: int, prices: pricing.PriceTable, default_region: str
-) -> api.Cost | None:
-    """status.cost now: the live instances at the spec's instance type once its generation is live (until then the
-    cost last written stands), and per million invocations at the throughput measured of the live generation."""
-    if status.current_instance_count is None:
-        return None
-    if status.observed_generation != generation:
-        return status.cost
-    measured = status.benchmark
-    throughput = measured.throughput_rps if measured is not None and measured.generation == generation else None
-    region = spec.region or default_region
-    return pricing.status_cost(prices, spec.instance_type, status.current_instance_count, region, throughput)
-
-
 def ramp_for(throughput_rps: float, target_p99_ms: float, step_seconds: float) -> rightsizing.Ramp:
     step = max(1.0, throughput_rps / RAMP_STEPS_PER_THROUGHPUT)
     return rightsizing.Ramp(
@@ -171,23 +250,39 @@ def ramp_for(throughput_rps: float, target_p99_ms: float, step_seconds: float) -
 
 
 async def measure(job: Job, settings: Benchmarking) -> Outcome:
-    """Benchmark the endpoint, and for autoscaling 'auto' find its maximum rate; failures become the outcome."""
+    """Benchmark the endpoint, then each of its production variants on its own, and for autoscaling 'auto' find its
+    maximum rate; failures become the outcome."""
     try:
         # resolve_target may call STS or instance metadata: off this loop, which may be measuring another endpoint.
         target = await asyncio.to_thread(benchmark.resolve_target, job.endpoint_name, job.region, job.endpoint_url)
         payloads, load = benchmark.from_spec(job.spec, settings.max_seconds)
-        run = await benchmark.run(target, payloads, load)
     except Exception as error:  # whatever stops a benchmark is reported in status, never raised into the operator
         logger.debug("benchmark of %s failed", job.endpoint_name, exc_info=True)
         return Outcome(job, failure=f"{type(error).__name__}: {error}")
-    summary = run.summary()
-    if summary.errors == summary.requests:
-        classes = ", ".join(f"{count} {kind}" for kind, count in summary.errors_by_class.items() if count)
-        return Outcome(job, failure=f"all {summary.requests} requests failed ({classes or 'none sent'})")
-    outcome = Outcome(job, summary.to_status(job.spec.target_p99_ms, job.generation), warnings=tuple(run.warnings))
+    serverless = bool(job.production) and all(variant.kind == "Serverless" for variant in job.production)
+    endpoint = await _run(job, target, payloads, replace(load, cold_start=serverless))
+    if endpoint.result is None:
+        return Outcome(job, failure=endpoint.failure)
+    variants = []
+    warnings = list(endpoint.warnings)
+    for variant in job.variants:
+        if variant.kind == "Shadow":
+            variants.append(VariantOutcome(variant, note=SHADOW_UNMEASURED))
+        elif len(job.production) == 1:
+            note = "the endpoint's only production variant: its benchmark is the endpoint's"
+            variants.append(VariantOutcome(variant, endpoint.result, note, endpoint.throttled))
+        else:
+            alone_load = replace(load, cold_start=variant.kind == "Serverless")
+            alone = await _run(job, replace(target, variant=variant.name), payloads, alone_load)
+            variants.append(VariantOutcome(variant, alone.result, alone.failure, alone.throttled))
+            warnings += [f"variant {variant.name}: {warning}" for warning in alone.warnings]
+    outcome = Outcome(
+        job, endpoint.result, warnings=tuple(warnings), throttled=endpoint.throttled, variants=tuple(variants)
+    )
     if not job.rightsize:
         return outcome
-    ramp = ramp_for(summary.throughput_rps, job.spec.target_p99_ms, settings.ramp_step_seconds)
+    assert endpoint.result.throughput_rps is not None  # every measured result has one
+    ramp = ramp_for(endpoint.result.throughput_rps, job.spec.target_p99_ms, settings.ramp_step_seconds)
     try:
         found = await rightsizing.find_max_rps(target, payloads, ramp, job.instances)
     except Exception as error:  # as above
@@ -208,6 +303,44 @@ async def measure(job: Job, settings: Benchmarking) -> Outcome:
     return replace(outcome, rightsizing=measured)
 
 
+async def _run(
+    job: Job, target: benchmark.Target, payloads: Sequence[benchmark.Payload], load: benchmark.Load
+) -> Measured:
+    """One run against ``target`` (the endpoint, or one variant of it)."""
+    try:
+        run = await benchmark.run(target, payloads, load)
+    except Exception as error:  # as in measure()
+        logger.debug("benchmark of %s (variant %s) failed", job.endpoint_name, target.variant, exc_info=True)
+        return Measured(failure=f"{type(error).__name__}: {error}")
+    summary = run.summary()
+    if summary.errors == summary.requests:
+        classes = ", ".join(f"{count} {kind}" for kind, count in summary.errors_by_class.items() if count)
+        return Measured(failure=f"all {summary.requests} requests failed ({classes or 'none sent'})")
+    return Measured(
+        summary.to_status(job.spec.target_p99_ms, job.generation, run.cold_start_ms),
+        throttled=summary.errors_by_class[RequestOutcome.THROTTLED.value],
+        warnings=tuple(run.warnings),
+    )
+
+
+def with_variant_benchmarks(
+    current: Sequence[api.VariantStatus], measured: Sequence[VariantOutcome]
+) -> list[api.VariantStatus]:
+    """status.variants with each measured variant's benchmark, every other field as the reconciler wrote it (a
+    variant it has not written yet gets an entry of its own). A variant measured without a result keeps its last
+    benchmark, whose generation says how old it is."""
+    results = {outcome.variant.name: outcome for outcome in measured if outcome.result is not None}
+    merged = [
+        entry if entry.name not in results else entry.model_copy(update={"benchmark": results.pop(entry.name).result})
+        for entry in current
+    ]
+    merged += [
+        api.VariantStatus(name=outcome.variant.name, kind=outcome.variant.kind, benchmark=outcome.result)
+        for outcome in results.values()
+    ]
+    return merged
+
+
 def as_patched(body: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
     """The object as it will be once ``patch`` is applied, as far as status goes (its top-level fields replaced,
     None removing one, as the operator's status patches are written)."""
@@ -216,7 +349,19 @@ def as_patched(body: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, A
 
 
 def _dump(model: Schema | None) -> dict[str, Any] | None:
-    return None if model is None else model.model_dump(mode="json", by_alias=True)
+    """A status field as its JSON merge patch: a null removes a field of an object, but a list is replaced whole and
+    its items keep no null (the schema allows none)."""
+    return None if model is None else _items_without_nulls(model.model_dump(mode="json", by_alias=True))
+
+
+def _items_without_nulls(value: Any, in_list: bool = False) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _items_without_nulls(item, in_list) for key, item in value.items() if not in_list or item is not None
+        }
+    if isinstance(value, list):
+        return [_items_without_nulls(item, in_list=True) for item in value]
+    return value
 
 
 def _conditions(conditions: list[api.Condition]) -> list[dict[str, Any]]:
@@ -294,12 +439,18 @@ class Measurer:
         else:
             status["benchmark"] = _dump(outcome.result)
             verdict = result_verdict(outcome.result, job.spec.target_p99_ms)
+            verdict = Verdict(verdict.status, verdict.reason, "; ".join((verdict.message, *variant_notes(outcome))))
             events.append(
                 Event("Warning" if verdict.reason == "SLOMissed" else "Normal", verdict.reason, verdict.message)
             )
             if outcome.warnings:
                 verdict = Verdict(verdict.status, verdict.reason, "; ".join((verdict.message, *outcome.warnings)))
         current = EndpointResource.from_body(body).status
+        if outcome.variants:
+            variants = with_variant_benchmarks(current.variants, outcome.variants)
+            status["variants"] = _items_without_nulls(
+                [entry.model_dump(mode="json", by_alias=True) for entry in variants]
+            )
         conditions = with_condition(list(current.conditions), "Benchmarked", verdict, job.generation, self.clock)
         status["conditions"] = _conditions(conditions)
         new_target = False
@@ -339,7 +490,7 @@ class Measurer:
             return Delivery({})
         patch: dict[str, Any] = {}
         events: list[Event] = []
-        cost = _dump(cost_of(spec, status, generation, self.prices, self.default_region))
+        cost = _dump(costs.cost_of(spec, status, generation, self.prices, self.default_region))
         if cost != _dump(status.cost):
             patch["cost"] = cost
         state = _state(memo)
@@ -375,10 +526,19 @@ class Measurer:
             region=spec.region or self.default_region,
             generation=resource.generation,
             spec=spec.benchmark,
-            instances=status.current_instance_count or spec.instance_count,
+            instances=status.current_instance_count or spec.initial_instance_count,
             endpoint_url=runtime_url(status, self.settings.via_vpc_endpoint),
             rightsize=wants_rightsizing(spec),
+            variants=variants_to_measure(spec, status),
         )
+
+
+def variants_to_measure(spec: api.Spec, status: api.Status) -> tuple[VariantToMeasure, ...]:
+    """The live endpoint's variants as the spec has them, under the names SageMaker reports."""
+    return tuple(
+        VariantToMeasure(variant.name, kind, None if variant.serverless is None else variant.serverless.max_concurrency)
+        for variant, kind in costs.live_variants(spec, status)
+    )
 
 
 def _state(memo: MutableMapping[str, Any]) -> Measuring:
