@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
+from aws_passes import converge, resource_body, run_pass
+from fixtures_aws import ManualClock
 from lowlatency import api
 from lowlatency.config import Benchmarking
 from lowlatency.measuring import Job, Measurer, Outcome, VariantOutcome, VariantToMeasure, variants_to_measure
+from lowlatency.reconciler import EndpointReconciler
 from specs import bid_filter_spec
 
 NOW = datetime.datetime(2026, 11, 25, 8, 0, tzinfo=datetime.UTC)
@@ -218,3 +221,35 @@ def test_a_serverless_cold_start_and_throttled_requests_are_named(measurer: Meas
         "at once, and spec.benchmark.concurrency sends 4"
     ) in event
     assert event.count("throttled") == 1
+
+
+def test_a_pass_and_a_benchmark_each_keep_what_the_other_wrote_of_the_variants(
+    reconciler_on_emulator: EndpointReconciler, aws_clock: ManualClock, measurer: Measurer
+) -> None:
+    resource = resource_body("bid-filter", AB)
+    converge(reconciler_on_emulator, resource, aws_clock.advance)
+    by_the_pass = resource["status"]["variants"]
+    assert [(entry["name"], entry["currentWeight"], entry["currentInstanceCount"]) for entry in by_the_pass] == [
+        ("Champion", 9.0, 2),
+        ("Challenger", 1.0, 1),
+    ]
+
+    champion, challenger = VariantToMeasure("Champion", "Instance"), VariantToMeasure("Challenger", "Instance")
+    outcome = Outcome(
+        job(champion, challenger),
+        result(12.0, generation=1),
+        variants=(
+            VariantOutcome(champion, result(10.0, generation=1)),
+            VariantOutcome(challenger, result(25.0, generation=1)),
+        ),
+    )
+    delivered, _ = deliver(measurer, resource, outcome)
+    resource["status"].update(delivered)
+    with_benchmarks = resource["status"]["variants"]
+    assert [{key: value for key, value in entry.items() if key != "benchmark"} for entry in with_benchmarks] == (
+        by_the_pass
+    )
+    assert [entry["benchmark"]["p99Ms"] for entry in with_benchmarks] == [10.0, 25.0]
+
+    run_pass(reconciler_on_emulator, resource)
+    assert resource["status"]["variants"] == with_benchmarks

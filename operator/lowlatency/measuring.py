@@ -46,7 +46,7 @@ from lowlatency.benchmark import rightsizing
 from lowlatency.benchmark.connection import Outcome as RequestOutcome
 from lowlatency.config import Benchmarking
 from lowlatency.planner import Verdict
-from lowlatency.reconciler import Clock, EndpointResource, Event, utc_now, with_condition
+from lowlatency.reconciler import Clock, EndpointResource, Event, merge_variant_status, utc_now, with_condition
 from lowlatency.schema import Schema
 
 logger = logging.getLogger(__name__)
@@ -325,20 +325,19 @@ async def _run(
 
 def with_variant_benchmarks(
     current: Sequence[api.VariantStatus], measured: Sequence[VariantOutcome]
-) -> list[api.VariantStatus]:
-    """status.variants with each measured variant's benchmark, every other field as the reconciler wrote it (a
+) -> list[dict[str, Any]]:
+    """status.variants with each measured variant's benchmark and every other field as the reconciler wrote it (a
     variant it has not written yet gets an entry of its own). A variant measured without a result keeps its last
     benchmark, whose generation says how old it is."""
-    results = {outcome.variant.name: outcome for outcome in measured if outcome.result is not None}
-    merged = [
-        entry if entry.name not in results else entry.model_copy(update={"benchmark": results.pop(entry.name).result})
-        for entry in current
-    ]
-    merged += [
-        api.VariantStatus(name=outcome.variant.name, kind=outcome.variant.kind, benchmark=outcome.result)
-        for outcome in results.values()
-    ]
-    return merged
+    written = [entry.name for entry in current]
+    changes: dict[str, dict[str, Any]] = {}
+    for outcome in measured:
+        if outcome.result is None:
+            continue
+        changes[outcome.variant.name] = {"benchmark": _dump(outcome.result)}
+        if outcome.variant.name not in written:
+            changes[outcome.variant.name]["kind"] = outcome.variant.kind
+    return merge_variant_status(current, changes, [*written, *(name for name in changes if name not in written)])
 
 
 def as_patched(body: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
@@ -448,9 +447,7 @@ class Measurer:
         current = EndpointResource.from_body(body).status
         if outcome.variants:
             variants = with_variant_benchmarks(current.variants, outcome.variants)
-            status["variants"] = _items_without_nulls(
-                [entry.model_dump(mode="json", by_alias=True) for entry in variants]
-            )
+            status["variants"] = _items_without_nulls(variants)
         conditions = with_condition(list(current.conditions), "Benchmarked", verdict, job.generation, self.clock)
         status["conditions"] = _conditions(conditions)
         new_target = False
