@@ -652,12 +652,12 @@ def test_invoking_an_endpoint_that_does_not_serve_is_a_validation_error(
 ) -> None:
     runtime = aws_client("sagemaker-runtime", retries=False)
     missing = client_error(lambda: runtime.invoke_endpoint(EndpointName="nobody", Body=b"1"))
-    assert code_of(missing) == "ValidationException"
+    assert code_of(missing) == "ValidationError"  # the runtime's code: botocore sagemaker-runtime ValidationError
     assert missing.response["Error"]["Message"] == "Endpoint nobody of account 123456789012 not found."
     make_config(sagemaker, "new-v1")
     sagemaker.create_endpoint(EndpointName="new", EndpointConfigName="new-v1")
     creating = client_error(lambda: runtime.invoke_endpoint(EndpointName="new", Body=b"1"))
-    assert code_of(creating) == "ValidationException"
+    assert code_of(creating) == "ValidationError"
     aws_clock.advance(TEST_DELAYS.create)
     # No model server routed: moto's canned answer.
     assert runtime.invoke_endpoint(EndpointName="new", Body=b"1")["Body"].read() == b"body"

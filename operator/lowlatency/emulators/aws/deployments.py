@@ -18,7 +18,15 @@ their texts are this emulator's own where SageMaker's are not documented.
   refuses a limit that is not larger: the strictest reading, so that a deployment the operator sends cannot time out.
 - "When doing a blue/green or rolling deployment, your new endpoint configuration must have the same variant name as
   the old endpoint configuration" (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html):
-  an UpdateEndpoint with a DeploymentConfig that renames, adds or removes a variant is refused.
+  an UpdateEndpoint with a DeploymentConfig that renames, adds or removes a variant, production or shadow, or turns
+  one into the other, is refused.
+- "If you're doing a rolling deployment, there are additional feature-based exclusions: Serverless inference
+  endpoints; Multi-variant inference endpoints" (same page): a RollingUpdatePolicy is refused when the endpoint or
+  the new config has a serverless variant or more than one variant. The emulator counts a shadow variant as a
+  variant of a multi-variant endpoint, the strict reading. A blue/green deployment of a serverless endpoint is not
+  excluded there, and is accepted. Endpoints that use Marketplace containers or Inf1 instances "fall back to using a
+  blue/green deployment with all at once traffic shifting and no final baking period" (same page): the emulator's
+  updates take ``Delays.update`` whatever the policy, so the fall-back changes nothing that it shows.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from lowlatency.emulators.aws.endpoint_state import Variant
 from lowlatency.emulators.aws.gateway import validation_error
 
 
@@ -101,10 +110,29 @@ def _steps(size: Mapping[str, Any] | None, fleet_size: int) -> int:
     return max(1, math.ceil(whole / value))
 
 
-def require_same_variants(live: list[str], new: list[str]) -> None:
-    """Deployment guardrails move traffic variant by variant: the new config must name the live variants."""
-    if sorted(live) != sorted(new):
+def require_guardrails_allowed(config: Mapping[str, Any], live: list[Variant], new: list[Variant]) -> None:
+    """The exclusions of deployment guardrails (the module's docstring) for an UpdateEndpoint with ``config``."""
+    if "RollingUpdatePolicy" in config:
+        serverless = any(variant.desired_serverless is not None for variant in live + new)
+        if serverless or len(live) > 1 or len(new) > 1:
+            raise validation_error(
+                "A rolling deployment is not supported for serverless or multi-variant endpoints: use a "
+                "BlueGreenUpdatePolicy."
+            )
+    _require_same_variants(live, new)
+
+
+def _require_same_variants(live: list[Variant], new: list[Variant]) -> None:
+    """Deployment guardrails move traffic variant by variant: the new config must name the live variants, each in
+    the same role (production or shadow)."""
+    if _names(live) != _names(new):
         raise validation_error(
-            f"The variant names of the new endpoint configuration {sorted(new)} must be the same as those of the "
-            f"current one {sorted(live)} for a blue/green or rolling deployment."
+            f"The variant names of the new endpoint configuration {_names(new)} must be the same as those of the "
+            f"current one {_names(live)} for a blue/green or rolling deployment."
         )
+
+
+def _names(variants: list[Variant]) -> str:
+    production = sorted(variant.name for variant in variants if not variant.shadow)
+    shadows = sorted(variant.name for variant in variants if variant.shadow)
+    return f"{production} with shadow {shadows}" if shadows else str(production)

@@ -15,6 +15,12 @@ What real SageMaker does, and what is imitated here:
   ``Creating``, DescribeEndpoint has no ``ProductionVariants``; a failed create has none either. Creating a name that
   exists answers ``ValidationException: Cannot create already existing endpoint "<arn>".``; a config or model that
   does not exist (any more) answers ``Could not find endpoint configuration/model "<arn>".``
+- **Variants**: an endpoint has 1-10 production variants, or one production variant and one shadow variant, each
+  instance-backed or serverless; a serverless variant is the endpoint's only one. The rules of endpoint configs and
+  of changing variants are in :mod:`.variants`; what a serverless variant's compute does, in :mod:`.serverless`.
+  DescribeEndpoint gives each production variant (``ProductionVariants``) and shadow variant
+  (``ShadowProductionVariants``) with its current and desired weight, and its current and desired instance count or
+  serverless config (botocore sagemaker ProductionVariantSummary); DescribeEndpointConfig echoes both lists.
 - **UpdateEndpoint** needs an ``InService`` endpoint (otherwise ``Cannot update in-progress endpoint "<arn>".``). It is
   ``Updating`` while a new fleet is built on the new config and traffic moves to it according to the
   ``DeploymentConfig`` (blue/green: all at once, canary or linear traffic shifting with wait intervals, then a baking
@@ -29,9 +35,11 @@ What real SageMaker does, and what is imitated here:
   ``Failed`` (:meth:`SageMakerEndpoints.fail_next_update`). Application Auto Scaling refuses an
   update that changes the instance type of a variant still registered as a scalable target; changing only the model
   is allowed; removing a registered variant is refused too. Under a ``DeploymentConfig`` (blue/green or rolling) the
-  new config must keep the live variant names (:mod:`.deployments`).
+  new config must keep the live variant names, and rolling deployments exclude serverless and multi-variant endpoints
+  (:mod:`.deployments`). An instance-based endpoint cannot be updated to serverless (:mod:`.variants`).
 - **UpdateEndpointWeightsAndCapacities** (InService only) makes the endpoint ``Updating`` with the new
-  ``DesiredInstanceCount`` while ``CurrentInstanceCount`` catches up, then ``InService``. A scaling activity of
+  ``DesiredWeight``, ``DesiredInstanceCount`` or ``DesiredServerlessConfig`` of each named variant (production or
+  shadow) while the current values catch up, then ``InService``, on the same config. A scaling activity of
   Application Auto Scaling (:meth:`SageMakerEndpoints.scale`, or a registration whose range leaves out the live
   count) is the autoscaler's own call of it, and passes through ``Updating`` in the same way.
 - **DeleteEndpoint** is refused while the endpoint is Creating, Updating, SystemUpdating or RollingBack, as the
@@ -55,10 +63,11 @@ What real SageMaker does, and what is imitated here:
   an older subset) and refuses others with a ``ValidationException``.
 - **Tags** (AddTags/DeleteTags/ListTags) on endpoints, configs and models: :mod:`.tags`.
 - **InvokeEndpoint** (SageMaker Runtime) is served while the endpoint serves traffic (InService, Updating,
-  SystemUpdating, RollingBack, UpdateRollbackFailed); the request goes to the model container as
-  ``POST /invocations`` with the body and Content-Type, and the container's answer is returned; a container error
-  becomes ``ModelError`` (HTTP 424) with the original status code. Here the container is a model server whose URL is
-  set per endpoint from Python; without one, moto's canned answer is returned.
+  SystemUpdating, RollingBack, UpdateRollbackFailed); otherwise, or for an endpoint that does not exist, it answers
+  ``ValidationError`` (botocore sagemaker-runtime ValidationError). The request goes to a production variant's model
+  container by weight or ``TargetVariant``, a share is copied to the shadow variant (:mod:`.invocations`), and a
+  serverless variant may start cold or throttle (:mod:`.serverless`). Here each container is a model server whose
+  URL is set from Python per endpoint or per variant; without one, moto's canned answer is returned.
 
 Known differences: timings are seconds, not minutes; a failed create or update happens only when injected; the
 texts of messages that SageMaker does not document are this emulator's own (their error codes are SageMaker's);
@@ -67,20 +76,19 @@ models and endpoint configs keep moto's ARNs (the name as given).
 
 from __future__ import annotations
 
-import copy
+import random
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import botocore.session
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpointConfig, sagemaker_backends
 
 from lowlatency.emulators.aws.artifacts import require_model_data
 from lowlatency.emulators.aws.autoscaling import forget_scalable_target, scalable_target
-from lowlatency.emulators.aws.deployments import require_same_variants, validate_deployment_config
+from lowlatency.emulators.aws.deployments import require_guardrails_allowed, validate_deployment_config
 from lowlatency.emulators.aws.endpoint_state import (
     IN_PROGRESS_STATUSES,
     SERVING_STATUSES,
@@ -90,8 +98,10 @@ from lowlatency.emulators.aws.endpoint_state import (
     Transition,
     UpdateOutcome,
     Variant,
+    desired_capacity,
     instances,
     settled,
+    with_desired_capacity,
 )
 from lowlatency.emulators.aws.gateway import (
     RUNTIME,
@@ -99,11 +109,31 @@ from lowlatency.emulators.aws.gateway import (
     Gateway,
     PassThrough,
     Reply,
+    ServiceError,
     json_reply,
     validation_error,
 )
-from lowlatency.emulators.aws.invocations import forward_invocation
+from lowlatency.emulators.aws.invocations import (
+    TARGET_VARIANT_HEADER,
+    ShadowCopies,
+    TrafficLog,
+    VariantTraffic,
+    choose_variant,
+    forward_invocation,
+    mirrored,
+    runtime_validation_error,
+)
 from lowlatency.emulators.aws.quotas import InstanceQuotas
+from lowlatency.emulators.aws.serverless import Admission, ServerlessCompute
+from lowlatency.emulators.aws.variants import (
+    apply_desired,
+    require_instance_type,
+    require_no_conversion_to_serverless,
+    retain_live_properties,
+    validate_endpoint_config,
+    variant_from_config,
+    with_default_weights,
+)
 
 
 def arn(kind: str, name: str, region: str) -> str:
@@ -120,16 +150,11 @@ def _backend(region: str) -> Any:
 
 
 def extend_moto() -> None:
-    """Accept every instance type SageMaker's API accepts (moto knows an old subset of them)."""
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    instance_types = frozenset(model.shape_for("ProductionVariantInstanceType").metadata["enum"])
+    """Accept every instance type SageMaker's API accepts (moto knows an old subset of them); the handlers here refuse
+    the others before moto sees the request (:func:`.variants.validate_endpoint_config`)."""
 
     def validate_instance_type(_config: Any, instance_type: str) -> None:
-        if instance_type not in instance_types:
-            raise ValidationError(
-                message=f"1 validation error detected: Value '{instance_type}' at 'instanceType' failed to satisfy "
-                f"constraint: Member must satisfy enum value set: [{', '.join(sorted(instance_types))}]"
-            )
+        require_instance_type(instance_type)
 
     FakeEndpointConfig.validate_instance_type = validate_instance_type  # type: ignore[method-assign,assignment]
 
@@ -145,7 +170,11 @@ class SageMakerEndpoints:
         self._endpoints: dict[tuple[str, str], EndpointState] = {}
         self._failing_creates: dict[str, str] = {}
         self._failing_updates: dict[str, tuple[str, UpdateOutcome]] = {}
-        self._model_servers: dict[str | None, str] = {}
+        self._model_servers: dict[tuple[str | None, str | None], str] = {}  # by endpoint and variant name
+        self._serverless = ServerlessCompute()
+        self._traffic = TrafficLog()
+        self._routing = random.Random(0)
+        self._shadow_copies = ShadowCopies()
         self._visible_at: dict[tuple[str, str, str], float] = {}  # (kind, region, name) of new models and configs
         self.quotas = InstanceQuotas()
         gateway.before_each.append(self.advance)
@@ -196,13 +225,25 @@ class SageMakerEndpoints:
             now = self.clock()
             self._start(endpoint, Transition("maintenance", now, now + self.delays.maintenance))
 
-    def route_invocations(self, endpoint_name: str | None, url: str | None) -> None:
-        """Send this endpoint's invocations (every endpoint's, for ``None``) to the model server at ``url``."""
+    def route_invocations(self, endpoint_name: str | None, url: str | None, *, variant: str | None = None) -> None:
+        """Send this endpoint's invocations (every endpoint's, for ``None``) to the model server at ``url``; with
+        ``variant``, only that variant's (production or shadow), which takes precedence over the endpoint's route."""
+        if variant is not None and endpoint_name is None:
+            raise ValueError("a variant's route names its endpoint")
         with self._gateway.lock:
             if url is None:
-                self._model_servers.pop(endpoint_name, None)
+                self._model_servers.pop((endpoint_name, variant), None)
             else:
-                self._model_servers[endpoint_name] = url.rstrip("/")
+                self._model_servers[(endpoint_name, variant)] = url.rstrip("/")
+
+    def traffic(self, endpoint_name: str) -> dict[str, VariantTraffic]:
+        """Per variant of the endpoint, what its invocations met since the start or the last reset: sent to its
+        model server (for a shadow variant, the copies), cold starts, throttled requests."""
+        return self._traffic.of(endpoint_name)
+
+    def wait_for_shadow_copies(self, timeout: float = 30.0) -> None:
+        """Wait until the copies sent to shadow variants so far have been answered (and discarded)."""
+        self._shadow_copies.wait(timeout)
 
     def scale(self, endpoint_name: str, count: int, *, variant: str | None = None) -> None:
         """Start a scaling activity of Application Auto Scaling on a registered variant (see
@@ -216,7 +257,7 @@ class SageMakerEndpoints:
             endpoint = self._find(endpoint_name)
             if endpoint.status != "InService":
                 raise RuntimeError(f"{endpoint_name} is {endpoint.status}: scaling is blocked until it is InService")
-            chosen = endpoint.variant(variant) if variant is not None else endpoint.variants[0]
+            chosen = endpoint.variant(variant) if variant is not None else endpoint.production[0]
             if chosen is None:
                 raise ValueError(f"{endpoint_name} has no variant {variant}")
             target = scalable_target(endpoint.region, variant_resource_id(endpoint.name, chosen.name))
@@ -239,8 +280,9 @@ class SageMakerEndpoints:
         variant = endpoint.variant(variant_name) if endpoint is not None else None
         if endpoint is None or variant is None or endpoint.status != "InService":
             return
-        clamped = min(max(variant.desired_count, low), high)
-        if clamped != variant.desired_count:
+        live = desired_capacity(variant)
+        clamped = min(max(live, low), high)
+        if clamped != live:
             self._start_scaling_activity(endpoint, variant.name, clamped)
 
     def reset(self, delays: Delays) -> None:
@@ -253,6 +295,10 @@ class SageMakerEndpoints:
             self._model_servers.clear()
             self._visible_at.clear()
             self.quotas.clear()
+            self._serverless.clear()
+            self._routing.seed(0)
+        self.wait_for_shadow_copies()
+        self._traffic.clear()
 
     def _find(self, endpoint_name: str) -> EndpointState:
         matches = [endpoint for (_, name), endpoint in self._endpoints.items() if name == endpoint_name]
@@ -268,11 +314,16 @@ class SageMakerEndpoints:
         botocore sagemaker DescribeEndpointOutput.EndpointStatus) for ``Delays.capacity``, its variant showing the
         new count as DesiredInstanceCount and the old one as CurrentInstanceCount until the instances are there
         (botocore sagemaker ProductionVariantSummary.DesiredInstanceCount), then ``InService`` at the new count.
-        The autoscaler's call is not in the call log, which records the calls of the emulator's clients."""
-        variants = copy.deepcopy(endpoint.variants)
-        for variant in variants:
-            if variant.name == variant_name:
-                variant.desired_count = count
+        The autoscaler's call is not in the call log, which records the calls of the emulator's clients.
+
+        For a serverless variant ``count`` is its provisioned concurrency, the capacity Application Auto Scaling
+        scales (dimension ``sagemaker:variant:DesiredProvisionedConcurrency``,
+        https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-autoscale.html), which the variant's
+        ``DesiredServerlessConfig`` shows until it is reached."""
+        variants = [
+            with_desired_capacity(variant, count) if variant.name == variant_name else variant
+            for variant in endpoint.variants
+        ]
         now = self.clock()
         self._start(endpoint, Transition("capacity", now, now + self.delays.capacity, variants=variants))
 
@@ -294,6 +345,7 @@ class SageMakerEndpoints:
             case "delete":
                 del self._endpoints[key]
                 _backend(endpoint.region).endpoints.pop(endpoint.name, None)
+                self._serverless.forget(endpoint.region, endpoint.name)
                 return False
             case "create" if transition.failure is not None:
                 endpoint.settled_status, endpoint.failure_reason, endpoint.variants = "Failed", transition.failure, []
@@ -313,6 +365,7 @@ class SageMakerEndpoints:
             case "update":
                 endpoint.config_name = transition.config_name or endpoint.config_name
                 endpoint.variants = settled(transition.variants)
+                self._serverless.forget(endpoint.region, endpoint.name)  # the new fleet starts cold
                 endpoint.last_deployment_config = transition.deployment_config
                 endpoint.settled_status = "InService"
             case "create" | "capacity" | "maintenance":
@@ -343,16 +396,30 @@ class SageMakerEndpoints:
         return name
 
     def _create_model(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
-        name = self._existing(request, _backend(request.region)._models, "model", "model", "ModelName")
+        backend = _backend(request.region)
+        name = self._existing(request, backend._models, "model", "model", "ModelName")
         require_model_data(request.params)
-        return self._created(("model", request.region, name), pass_through())
+        reply = pass_through()
+        if reply.status == 200:  # moto drops it; DescribeModel echoes it and serverless variants refuse it
+            backend._models[name].enable_network_isolation = bool(request.params.get("EnableNetworkIsolation"))
+        return self._created(("model", request.region, name), reply)
 
     def _create_endpoint_config(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
         backend = _backend(request.region)
         name = self._existing(
             request, backend.endpoint_configs, "endpoint-config", "endpoint configuration", "EndpointConfigName"
         )
-        return self._created(("endpoint-config", request.region, name), pass_through())
+        validate_endpoint_config(request.params, backend._models)
+        shadows = list(request.params.get("ShadowProductionVariants") or [])
+        for shadow in shadows:
+            if shadow["ModelName"] not in backend._models:
+                raise validation_error(f'Could not find model "{arn("model", shadow["ModelName"], request.region)}".')
+        reply = pass_through()
+        if reply.status == 200:  # moto keeps no shadow variants and no default weights
+            config = backend.endpoint_configs[name]
+            config.production_variants = with_default_weights(config.production_variants)
+            config.shadow_production_variants = with_default_weights(shadows) or None
+        return self._created(("endpoint-config", request.region, name), reply)
 
     def _created(self, key: tuple[str, str, str], reply: Reply) -> Reply:
         if reply.status == 200:
@@ -399,27 +466,15 @@ class SageMakerEndpoints:
             raise validation_error(
                 f'Could not find endpoint configuration "{arn("endpoint-config", config_name, region)}".'
             )
+        entries = [(entry, False) for entry in config.production_variants]
+        entries += [(entry, True) for entry in config.shadow_production_variants or []]
         variants = []
-        for production_variant in config.production_variants:
-            model_name = production_variant["ModelName"]
+        for entry, shadow in entries:
+            model_name = entry["ModelName"]
             model = backend._models.get(model_name)
             if model is None or (visible_only and not self._visible("model", region, model_name)):
                 raise validation_error(f'Could not find model "{arn("model", model_name, region)}".')
-            container = model.primary_container
-            count = int(production_variant.get("InitialInstanceCount", 1))
-            weight = float(production_variant.get("InitialVariantWeight", 1.0))
-            variants.append(
-                Variant(
-                    name=production_variant["VariantName"],
-                    model_name=model_name,
-                    instance_type=production_variant.get("InstanceType"),
-                    image=(container or {}).get("Image"),
-                    current_count=count,
-                    desired_count=count,
-                    current_weight=weight,
-                    desired_weight=weight,
-                )
-            )
+            variants.append(variant_from_config(entry, (model.primary_container or {}).get("Image"), shadow=shadow))
         return variants
 
     def _instances_in_use(self, region: str) -> Counter[str]:
@@ -440,42 +495,7 @@ class SageMakerEndpoints:
         return endpoint
 
     def _describe_endpoint(self, request: ApiRequest, _: PassThrough) -> Reply:
-        endpoint = self._endpoint(request)
-        described: dict[str, Any] = {
-            "EndpointName": endpoint.name,
-            "EndpointArn": endpoint.arn,
-            "EndpointConfigName": endpoint.config_name,
-            "EndpointStatus": endpoint.status,
-            "CreationTime": endpoint.created,
-            "LastModifiedTime": endpoint.modified,
-        }
-        transition = endpoint.transition
-        if endpoint.status != "Creating" and endpoint.variants:
-            variants = [variant.described(endpoint.created) for variant in endpoint.variants]
-            if transition is not None and transition.kind == "capacity":
-                for described_variant, target in zip(variants, transition.variants, strict=True):
-                    described_variant["DesiredInstanceCount"] = target.desired_count
-                    described_variant["DesiredWeight"] = target.desired_weight
-            described["ProductionVariants"] = variants
-        if endpoint.failure_reason:
-            described["FailureReason"] = endpoint.failure_reason
-        if endpoint.last_deployment_config:
-            described["LastDeploymentConfig"] = endpoint.last_deployment_config
-        if transition is not None and transition.kind == "update":
-            stage = "Creating" if self.clock() < (transition.started + transition.due) / 2 else "Baking"
-            pending = []
-            for variant in transition.variants:
-                summary = variant.described(transition.started)
-                summary["CurrentInstanceCount"] = 0
-                summary["InstanceType"] = variant.instance_type
-                summary["VariantStatus"] = [{"Status": stage, "StartTime": transition.started}]
-                pending.append(summary)
-            described["PendingDeploymentSummary"] = {
-                "EndpointConfigName": transition.config_name,
-                "ProductionVariants": pending,
-                "StartTime": transition.started,
-            }
-        return json_reply(described)
+        return json_reply(self._endpoint(request).described(self.clock()))
 
     def _require_in_service(self, endpoint: EndpointState) -> None:
         if endpoint.status == "Failed":
@@ -495,25 +515,17 @@ class SageMakerEndpoints:
             raise validation_error(f'Could not find endpoint configuration "{serving}".')
         config_name = str(request.params["EndpointConfigName"])
         variants = self._variants_of(request.region, config_name)
+        require_no_conversion_to_serverless(endpoint.arn, endpoint.variants, variants)
         deployment_config = request.params.get("DeploymentConfig")
         if deployment_config is not None:
             validate_deployment_config(deployment_config, sum(variant.desired_count for variant in variants))
-            require_same_variants(
-                [variant.name for variant in endpoint.variants], [variant.name for variant in variants]
-            )
+            require_guardrails_allowed(deployment_config, endpoint.variants, variants)
         self._refuse_changes_under_autoscaling(endpoint, variants)
         if request.params.get("RetainAllVariantProperties", False):
             excluded = {
                 item["VariantPropertyType"] for item in request.params.get("ExcludeRetainedVariantProperties", [])
             }
-            for variant in variants:
-                live = endpoint.variant(variant.name)
-                if live is None:
-                    continue
-                if "DesiredInstanceCount" not in excluded:
-                    variant.current_count = variant.desired_count = live.desired_count
-                if "DesiredWeight" not in excluded:
-                    variant.current_weight = variant.desired_weight = live.desired_weight
+            variants = retain_live_properties(variants, endpoint.variants, excluded)
         # The new fleet runs beside the old one until traffic has moved.
         self.quotas.require(self._instances_in_use(request.region), instances(variants))
         now = self.clock()
@@ -553,24 +565,23 @@ class SageMakerEndpoints:
     def _update_weights_and_capacities(self, request: ApiRequest, _: PassThrough) -> Reply:
         endpoint = self._endpoint(request)
         self._require_in_service(endpoint)
-        variants = copy.deepcopy(endpoint.variants)
+        variants = {variant.name: variant for variant in endpoint.variants}
         seen: set[str] = set()
         for desired in request.params["DesiredWeightsAndCapacities"]:
             name = desired["VariantName"]
-            variant = next((candidate for candidate in variants if candidate.name == name), None)
             if name in seen:
                 raise validation_error(f'The variant name "{name}" was non-unique within the request.')
-            if variant is None:
+            if name not in variants:
                 raise validation_error(
                     f'The variant name(s) "{name}" is/are not present within endpoint configuration '
                     f'"{endpoint.config_name}".'
                 )
             seen.add(name)
-            variant.desired_count = int(desired.get("DesiredInstanceCount", variant.desired_count))
-            variant.desired_weight = float(desired.get("DesiredWeight", variant.desired_weight))
-        self.quotas.require(self._instances_in_use(request.region), instances(variants) - instances(endpoint.variants))
+            variants[name] = apply_desired(variants[name], desired)
+        changed = list(variants.values())
+        self.quotas.require(self._instances_in_use(request.region), instances(changed) - instances(endpoint.variants))
         now = self.clock()
-        self._start(endpoint, Transition("capacity", now, now + self.delays.capacity, variants=variants))
+        self._start(endpoint, Transition("capacity", now, now + self.delays.capacity, variants=changed))
         return json_reply({"EndpointArn": endpoint.arn})
 
     def _delete_endpoint(self, request: ApiRequest, _: PassThrough) -> Reply:
@@ -604,13 +615,52 @@ class SageMakerEndpoints:
         with self._gateway.lock:
             endpoint = self._endpoints.get((request.region, name))
             if endpoint is None:
-                raise validation_error(f"Endpoint {name} of account {DEFAULT_ACCOUNT_ID} not found.")
+                raise runtime_validation_error(f"Endpoint {name} of account {DEFAULT_ACCOUNT_ID} not found.")
             if endpoint.status not in SERVING_STATUSES:
-                raise validation_error(
+                raise runtime_validation_error(
                     f"Endpoint {name} of account {DEFAULT_ACCOUNT_ID} is {endpoint.status} and serves no traffic."
                 )
-            url = self._model_servers.get(name, self._model_servers.get(None))
-            variant = endpoint.variants[0].name
-            if url is None:
-                return pass_through()
-        return forward_invocation(url, request, variant, endpoint.name)
+            variant = choose_variant(
+                name, endpoint.production, request.headers.get(TARGET_VARIANT_HEADER), self._routing
+            )
+            admission = self._admit(endpoint, variant)
+            url = self._model_server(name, variant.name)
+            copies = [
+                (shadow.name, self._model_server(name, shadow.name))
+                for shadow in endpoint.shadows
+                if mirrored(shadow, variant, self._routing)
+            ]
+        self._traffic.count(name, variant.name, invocations=1, cold=admission is not None and admission.cold)
+        for shadow_name, shadow_url in copies:
+            self._send_shadow_copy(shadow_url, request, shadow_name, name)
+        try:
+            if admission is not None and admission.cold:
+                time.sleep(self.delays.serverless_cold_start)
+            return pass_through() if url is None else forward_invocation(url, request, variant.name, name)
+        finally:
+            if admission is not None:
+                with self._gateway.lock:
+                    self._serverless.release(admission, self.clock())
+
+    def _admit(self, endpoint: EndpointState, variant: Variant) -> Admission | None:
+        """A serverless variant's admission of a request (:mod:`.serverless`); None for an instance variant."""
+        if variant.current_serverless is None:
+            return None
+        key = (endpoint.region, endpoint.name, variant.name)
+        try:
+            return self._serverless.admit(key, variant.current_serverless, self.clock(), self.delays.serverless_idle)
+        except ServiceError:
+            self._traffic.count_throttled(endpoint.name, variant.name)
+            raise
+
+    def _model_server(self, endpoint_name: str, variant: str) -> str | None:
+        for key in ((endpoint_name, variant), (endpoint_name, None), (None, None)):
+            if key in self._model_servers:
+                return self._model_servers[key]
+        return None
+
+    def _send_shadow_copy(self, url: str | None, request: ApiRequest, shadow: str, endpoint_name: str) -> None:
+        """Copy a request to a shadow variant's model server in the background (none routed: nowhere to send it)."""
+        self._traffic.count(endpoint_name, shadow, invocations=1)
+        if url is not None:
+            self._shadow_copies.send(url, request, shadow, endpoint_name)
