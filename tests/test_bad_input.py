@@ -539,6 +539,20 @@ CASE_CLASSES: dict[str, list[Case]] = {
             "shadow named like production", spec(shadowVariants=[variant("AllTraffic")]), "cel", "spec.shadowVariants"
         ),
         Case(
+            "shadow beside two production variants",
+            variants(variant("a"), variant("b"), shadowVariants=[variant("s")]),
+            "cel",
+            "spec.shadowVariants",
+        ),
+        Case(
+            "instance-backed endpoint made serverless",
+            serverless(),
+            "cel",
+            "spec.serverless",
+            old_spec=spec(),
+            operator_rechecks=False,
+        ),
+        Case(
             "rolling deployment of two variants",
             variants(variant("a"), variant("b"), deployment={"strategy": "Rolling", "rollingBatchPercent": 20}),
             "cel",

@@ -623,6 +623,15 @@ SERVERLESS_ALONE = (
 SERVERLESS_NO_SHADOW = (
     "shadowVariants: a serverless endpoint cannot have shadow variants (SageMaker serverless feature exclusions)"
 )
+# "You can only create a shadow variant alongside exactly one production variant" (botocore sagemaker
+# CreateEndpointConfigInput.ShadowProductionVariants; https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-create.html).
+SHADOW_WITH_ONE_PRODUCTION = "shadowVariants: a shadow variant needs exactly one production variant beside it"
+# "You can't update an instance-based endpoint to a serverless endpoint"
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-update.html).
+NO_INSTANCES_TO_SERVERLESS = (
+    "serverless: SageMaker cannot update an instance-backed endpoint to serverless: create a new resource for the "
+    "serverless endpoint, move the callers, then delete this one"
+)
 SHADOW_ON_INSTANCES = "shadowVariants are instance-backed: set instanceType, not serverless"
 SHADOW_NAME_TAKEN = (
     f"shadowVariants: a shadow variant's name must differ from every production variant's (the shorthand's is "
@@ -654,6 +663,16 @@ _SPEC_RULES: list[JsonValue] = [
         "fieldPath": ".variants",
     },
     {"rule": f"!{_CEL_SERVERLESS} || !{_CEL_SHADOWS}", "message": SERVERLESS_NO_SHADOW, "fieldPath": ".shadowVariants"},
+    {
+        "rule": f"!{_CEL_SHADOWS} || !has(self.variants) || size(self.variants) == 1",
+        "message": SHADOW_WITH_ONE_PRODUCTION,
+        "fieldPath": ".shadowVariants",
+    },
+    {
+        "rule": f"!{_CEL_SERVERLESS} || " + _CEL_SERVERLESS.replace("self.", "oldSelf."),
+        "message": NO_INSTANCES_TO_SERVERLESS,
+        "fieldPath": ".serverless",
+    },
     {
         "rule": "!has(self.shadowVariants) || self.shadowVariants.all(s, !has(s.serverless))",
         "message": SHADOW_ON_INSTANCES,
@@ -780,6 +799,8 @@ class Spec(Hosting):
             raise FieldValueError("variants", SERVERLESS_ALONE)
         if serverless and self.shadow_variants:
             raise FieldValueError("shadowVariants", SERVERLESS_NO_SHADOW)
+        if self.shadow_variants and len(self.variants or ()) > 1:
+            raise FieldValueError("shadowVariants", SHADOW_WITH_ONE_PRODUCTION)
         if any(shadow.serverless is not None for shadow in self.shadow_variants):
             raise FieldValueError("shadowVariants", SHADOW_ON_INSTANCES)
         production = {variant.name for variant in self.variants} if self.variants is not None else {DEFAULT_VARIANT}
