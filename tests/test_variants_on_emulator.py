@@ -231,6 +231,41 @@ def test_an_autoscaled_variant_is_deregistered_before_its_instance_type_changes_
     assert all(call.status < 400 for call in aws_emulator.calls(operation="UpdateEndpoint"))
 
 
+def test_a_move_under_autoscaling_keeps_the_autoscalers_counts_and_takes_the_new_configs_weights(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock, sagemaker: Any
+) -> None:
+    """UpdateEndpoint retains the live counts (RetainAllVariantProperties) but not the weights
+    (ExcludeRetainedVariantProperties DesiredWeight): a generation that changes a model and the weights needs no
+    second call."""
+    scaled = {"autoscaling": SCALING}
+    body = resource_body(
+        "retained",
+        ab(
+            variants=[
+                variant("Champion", CHAMPION_MODEL, 90, **scaled),
+                variant("Challenger", CHALLENGER_MODEL, 10, **scaled),
+            ]
+        ),
+    )
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+    aws_emulator.sagemaker.scale("adtech-retained", 3, variant="Champion")
+    aws_clock.advance(TEST_DELAYS.capacity)
+    new_model = {**CHALLENGER_MODEL, "image": f"{CHALLENGER_MODEL['image']}-2"}
+    before = len(aws_emulator.calls())
+    change(
+        body,
+        2,
+        variants=[variant("Champion", CHAMPION_MODEL, 50, **scaled), variant("Challenger", new_model, 50, **scaled)],
+    )
+
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+
+    assert body["status"]["observedGeneration"] == 2
+    assert mutations(aws_emulator, before)["UpdateEndpointWeightsAndCapacities"] == 0
+    assert described_weights(sagemaker, "adtech-retained") == {"Champion": 50.0, "Challenger": 50.0}
+    assert variants_of(body)["Champion"]["currentInstanceCount"] == 3
+
+
 def registered(autoscaling: Any, endpoint: str) -> set[str]:
     prefix = f"endpoint/{endpoint}/variant/"
     found = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]

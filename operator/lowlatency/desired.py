@@ -4,11 +4,12 @@ The hashes in model and endpoint config names cover exactly what SageMaker canno
 any of it makes a new model or config (and a rollout). A model is its container, artifact, role and VPC; an endpoint
 config is, per variant, its name, its model and its instance type or serverless memory size, and which variant is
 the shadow. Everything else is applied to the live resources without a new config: instance counts, weights and a
-serverless variant's maximum and provisioned concurrency by UpdateEndpointWeightsAndCapacities (botocore sagemaker
-DesiredWeightAndCapacity.ServerlessUpdateConfig), tags by AddTags and DeleteTags. The one exception is whether a
-serverless variant has provisioned concurrency at all: UpdateEndpointWeightsAndCapacities can change it but not
-take it away (botocore sagemaker ProductionVariantServerlessUpdateConfig.ProvisionedConcurrency: at least 1), so
-adding or removing it is a new config.
+serverless variant's maximum and provisioned concurrency by UpdateEndpointWeightsAndCapacities
+(botocore sagemaker DesiredWeightAndCapacity.ServerlessUpdateConfig), tags by AddTags and DeleteTags. The one
+exception is whether a serverless variant has provisioned concurrency at all: UpdateEndpointWeightsAndCapacities can
+change it but not take it away (its minimum is 1:
+botocore sagemaker ProductionVariantServerlessUpdateConfig.ProvisionedConcurrency), so adding or removing it is a
+new config.
 
 The single instance-backed variant of the shorthand (``model`` with ``instanceType``) hashes exactly as before
 variants existed, so that an upgraded operator finds the models and configs it made and rolls nothing.
