@@ -59,6 +59,15 @@ def ab(champion: float = 90, challenger: float = 10, **overrides: Any) -> Spec:
     return Spec.model_validate(spec | overrides)
 
 
+def shadowed(weight: float = 50, count: int = 1) -> Spec:
+    """A shadow test: one production variant (SageMaker allows no more beside a shadow) and a shadow that receives a
+    copy of a share of its traffic."""
+    return ab(
+        variants=[variant("Production", CHAMPION_MODEL, 1, instanceCount=2)],
+        shadowVariants=[variant("Shadow", CHALLENGER_MODEL, weight, instanceCount=count)],
+    )
+
+
 def serverless(**config: Any) -> Spec:
     settings = {"memorySizeInMB": 2048, "maxConcurrency": 20} | config
     return Spec.model_validate({"model": CHAMPION_MODEL, "serverless": settings, "tags": {"team": "bidding"}})
@@ -175,17 +184,18 @@ def test_weights_counts_and_concurrencies_keep_the_config_and_what_sagemaker_can
 
 
 def test_a_shadow_variant_is_in_the_config_and_its_name() -> None:
-    plain = desired(ab())
-    shadowed = desired(ab(shadowVariants=[variant("Shadow", CHALLENGER_MODEL, 50, instanceCount=1)]))
-    assert shadowed.endpoint_config_name != plain.endpoint_config_name
-    assert [spec.kind for spec in shadowed.variants] == ["Instance", "Instance", "Shadow"]
-    request = shadowed.endpoint_config_request
+    plain = desired(ab(variants=[variant("Production", CHAMPION_MODEL, 1, instanceCount=2)]))
+    shadow_test = desired(shadowed())
+    assert shadow_test.endpoint_config_name != plain.endpoint_config_name
+    assert [spec.kind for spec in shadow_test.variants] == ["Instance", "Shadow"]
+    request = shadow_test.endpoint_config_request
     assert [v["VariantName"] for v in request["ShadowProductionVariants"]] == ["Shadow"]
-    assert [v["VariantName"] for v in request["ProductionVariants"]] == ["Champion", "Challenger"]
+    assert [v["VariantName"] for v in request["ProductionVariants"]] == ["Production"]
 
 
 REQUESTS = {
-    "A/B with a shadow": ab(shadowVariants=[variant("Shadow", CHALLENGER_MODEL, 50, instanceCount=1)]),
+    "A/B": ab(),
+    "a shadow test": shadowed(),
     "serverless with provisioned concurrency": serverless(provisionedConcurrency=2),
 }
 
@@ -364,8 +374,8 @@ VARIANT_SETS = {
         "production variant Champion removed",
     ),
     "a shadow added": (
-        ab(),
-        ab(shadowVariants=[variant("Shadow", CHALLENGER_MODEL, 50)]),
+        ab(variants=[variant("Production", CHAMPION_MODEL, 1, instanceCount=2)]),
+        shadowed(),
         "shadow variant Shadow added",
     ),
 }
@@ -455,8 +465,7 @@ def test_promotion_is_a_change_of_weights_then_the_removal_of_the_old_variant() 
 
 
 def test_a_shadows_weight_and_count_change_in_place() -> None:
-    before = desired(ab(shadowVariants=[variant("Shadow", CHALLENGER_MODEL, 50, instanceCount=1)]))
-    after = desired(ab(shadowVariants=[variant("Shadow", CHALLENGER_MODEL, 100, instanceCount=2)]))
+    before, after = desired(shadowed(50, 1)), desired(shadowed(100, 2))
     assert plan(after, live_on(before), OWNER, Memory(2)).actions == (
         UpdateEndpointWeightsAndCapacities(NAME, (VariantChange("Shadow", weight=100.0, instance_count=2),)),
     )
@@ -517,11 +526,12 @@ def test_the_tenant_policy_names_the_field_of_the_variant_that_exceeds_it() -> N
             variant("Champion", CHAMPION_MODEL, 90, instanceCount=2),
             variant("Challenger", CHAMPION_MODEL, 10, instanceType="ml.p4d.24xlarge", instanceCount=5),
         ],
-        shadowVariants=[variant("Shadow", CHALLENGER_MODEL, 50)],
     )
     assert [problem.partition(": ")[0] for problem in violations(spec, "adtech", policy)] == [
         "spec.variants[Challenger].instanceType",
         "spec.variants[Challenger].instanceCount",
-        "spec.shadowVariants[Shadow].model.modelDataUrl",
+    ]
+    assert [problem.partition(": ")[0] for problem in violations(shadowed(), "adtech", policy)] == [
+        "spec.shadowVariants[Shadow].model.modelDataUrl"
     ]
     assert violations(serverless(), "adtech", policy) == []
