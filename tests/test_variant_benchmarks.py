@@ -4,22 +4,41 @@ the Benchmarked condition and the Event, beside what the reconciler wrote there.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from aws_passes import converge, resource_body, run_pass
-from fixtures_aws import ManualClock
-from lowlatency import api
+from benchmark_support import isolate_aws_environment
+from e2e_support import NAMESPACE, EndToEnd, condition, status_of
+from fixtures_aws import TEST_DELAYS, ManualClock
+from lowlatency import api, benchmark
 from lowlatency.config import Benchmarking
-from lowlatency.measuring import Job, Measurer, Outcome, VariantOutcome, VariantToMeasure, variants_to_measure
+from lowlatency.emulators.aws import AwsEmulator
+from lowlatency.emulators.model_server import Fixed, ModelServer
+from lowlatency.measuring import (
+    SHADOW_UNMEASURED,
+    Job,
+    Measurer,
+    Outcome,
+    VariantOutcome,
+    VariantToMeasure,
+    measure,
+    variants_to_measure,
+)
+from lowlatency.naming import endpoint_name
 from lowlatency.reconciler import EndpointReconciler
 from specs import bid_filter_spec
 
+pytest_plugins = ["e2e_fixtures"]
+
 NOW = datetime.datetime(2026, 11, 25, 8, 0, tzinfo=datetime.UTC)
-BENCHMARK = {"payload": "0.2,1", "requests": 100, "concurrency": 4, "targetP99Ms": 20}
+TARGET_P99_MS = 20.0
+BENCHMARK = {"payload": "0.2,1", "requests": 100, "concurrency": 4, "targetP99Ms": TARGET_P99_MS}
 MODEL = bid_filter_spec()["model"]
 AB = {
     "variants": [
@@ -39,7 +58,7 @@ def result(p99_ms: float, *, generation: int = 2, cold_start_ms: float | None = 
         throughput_rps=400.0,
         requests=100,
         errors=0,
-        slo_met=p99_ms <= BENCHMARK["targetP99Ms"],
+        slo_met=p99_ms <= TARGET_P99_MS,
         cold_start_ms=cold_start_ms,
         completed_at=NOW,
     )
@@ -253,3 +272,277 @@ def test_a_pass_and_a_benchmark_each_keep_what_the_other_wrote_of_the_variants(
 
     run_pass(reconciler_on_emulator, resource)
     assert resource["status"]["variants"] == with_benchmarks
+
+
+# What the benchmark measures, on the AWS emulator: its runtime routes InvokeEndpoint by weight or by TargetVariant
+# to each variant's own model server, starts a serverless variant's compute cold after idle and throttles it above
+# its maxConcurrency; the model servers' and the runtime's records are what the figures are judged by.
+
+ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+FAST_MS, SLOW_MS = 5.0, 40.0
+SETTINGS = Benchmarking(max_seconds=30)
+
+
+@pytest.fixture
+def runtime(aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> AwsEmulator:
+    """The emulator as where boto3's configuration sends InvokeEndpoint, with the benchmark's static credentials."""
+    isolate_aws_environment(monkeypatch)
+    for name, value in aws_emulator.environment().items():
+        monkeypatch.setenv(name, value)
+    return aws_emulator
+
+
+def serving(
+    sagemaker: Any,
+    aws_clock: ManualClock,
+    name: str,
+    production: list[dict[str, Any]],
+    shadows: Sequence[dict[str, Any]] = (),
+) -> str:
+    """An InService endpoint of these variants (each given its hosting, weight and name)."""
+    sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE})
+    config: dict[str, Any] = {"ProductionVariants": [{"ModelName": name, **variant} for variant in production]}
+    if shadows:
+        config["ShadowProductionVariants"] = [{"ModelName": name, **variant} for variant in shadows]
+    sagemaker.create_endpoint_config(EndpointConfigName=name, **config)
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    aws_clock.advance(TEST_DELAYS.create)
+    assert sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+    return name
+
+
+def instances(name: str, weight: float) -> dict[str, Any]:
+    return {
+        "VariantName": name,
+        "InstanceType": "ml.c5.xlarge",
+        "InitialInstanceCount": 1,
+        "InitialVariantWeight": weight,
+    }
+
+
+def measuring_job(endpoint: str, *variants: VariantToMeasure, requests: int = 100, concurrency: int = 2) -> Job:
+    spec = api.BenchmarkSpec(payload="0.2,1", requests=requests, concurrency=concurrency, target_p99_ms=1000)
+    return Job(endpoint, "us-east-1", 1, spec, 1, variants=variants)
+
+
+async def test_each_production_variant_is_measured_on_its_own(
+    runtime: AwsEmulator, sagemaker: Any, aws_clock: ManualClock
+) -> None:
+    name = serving(sagemaker, aws_clock, "ab", [instances("Champion", 9.0), instances("Challenger", 1.0)])
+    champion, challenger = VariantToMeasure("Champion", "Instance"), VariantToMeasure("Challenger", "Instance")
+    with ModelServer(latency=Fixed(FAST_MS)) as fast, ModelServer(latency=Fixed(SLOW_MS)) as slow:
+        runtime.sagemaker.route_invocations(name, fast.url, variant="Champion")
+        runtime.sagemaker.route_invocations(name, slow.url, variant="Challenger")
+        outcome = await measure(measuring_job(name, champion, challenger), SETTINGS)
+        traffic = runtime.sagemaker.traffic(name)
+        served = {"Champion": list(fast.served), "Challenger": list(slow.served)}
+
+    assert outcome.result is not None, outcome.failure
+    by_variant = {measured.variant.name: measured.result for measured in outcome.variants}
+    alone_champion, alone_challenger = by_variant["Champion"], by_variant["Challenger"]
+    assert alone_champion is not None
+    assert alone_challenger is not None
+    assert (alone_champion.requests, alone_challenger.requests, outcome.result.requests) == (100, 100, 100)
+    # Every request reached the variant the runtime says it chose, and its model server saw it: three runs of a
+    # warm-up and 100 measured requests in all.
+    _, load = benchmark.from_spec(measuring_job(name).spec, SETTINGS.max_seconds)
+    assert {variant: len(requests) for variant, requests in served.items()} == {
+        variant: traffic[variant].invocations for variant in served
+    }
+    assert sum(len(requests) for requests in served.values()) == 3 * (load.warmup_requests + 100)
+    # On its own, each variant is as fast as its own server: the champion's slowest request never met the
+    # challenger's, which the endpoint's weights send a tenth of the traffic to; the challenger's fastest is its own.
+    assert alone_champion.p99_ms is not None
+    assert alone_champion.p99_ms < SLOW_MS
+    assert alone_challenger.p50_ms is not None
+    assert alone_challenger.p50_ms >= SLOW_MS
+    assert len(served["Challenger"]) >= load.warmup_requests + 100
+    assert len(served["Champion"]) >= load.warmup_requests + 100
+
+
+async def test_a_serverless_variant_has_its_cold_start_apart_and_its_throttled_requests_as_errors(
+    runtime: AwsEmulator, sagemaker: Any, aws_clock: ManualClock
+) -> None:
+    config = {"MemorySizeInMB": 2048, "MaxConcurrency": 2}
+    name = serving(sagemaker, aws_clock, "spiky", [{"VariantName": "AllTraffic", "ServerlessConfig": config}])
+    variant = VariantToMeasure("AllTraffic", "Serverless", max_concurrency=2)
+    with ModelServer(latency=Fixed(FAST_MS)) as server:
+        runtime.sagemaker.route_invocations(name, server.url)
+        # Four clients for a variant that serves two at once: some of their requests are throttled.
+        outcome = await measure(measuring_job(name, variant, concurrency=4), SETTINGS)
+        served = list(server.served)
+    calls = sorted(runtime.calls(operation="InvokeEndpoint"), key=lambda call: call.at)
+    cold_delay_ms = runtime.sagemaker.delays.serverless_cold_start * 1000
+
+    assert outcome.result is not None, outcome.failure
+    # The runtime's record: the first request waited for the variant's compute to start; the benchmark measured it
+    # alone, as the cold start, longer than the runtime's time for it.
+    first = calls[0]
+    assert (first.status, first.duration_seconds * 1000 >= cold_delay_ms) == (200, True)
+    assert outcome.result.cold_start_ms is not None
+    assert (
+        first.duration_seconds * 1000 <= outcome.result.cold_start_ms <= first.duration_seconds * 1000 + cold_delay_ms
+    )
+    assert all(call.at >= first.at + first.duration_seconds for call in calls[1:])
+    # Not in the percentiles: the measured requests found the compute warm (the warm-up met the other cold starts).
+    assert outcome.result.p99_ms is not None
+    assert outcome.result.p99_ms < cold_delay_ms
+    # Throttled requests are errors, and each one is the runtime's ThrottlingException.
+    throttled = [call for call in calls if call.error_code == "ThrottlingException"]
+    assert outcome.result.errors is not None
+    assert 0 < outcome.throttled == outcome.result.errors <= len(throttled)
+    assert len(served) == len(calls) - len(throttled)
+    assert runtime.sagemaker.traffic(name)["AllTraffic"].throttled == len(throttled)
+    # The endpoint's one variant is measured once: its benchmark is the endpoint's.
+    [only] = outcome.variants
+    assert (only.result, only.throttled) == (outcome.result, outcome.throttled)
+
+
+async def test_a_shadow_variant_is_not_invoked_directly(
+    runtime: AwsEmulator, sagemaker: Any, aws_clock: ManualClock
+) -> None:
+    name = serving(sagemaker, aws_clock, "shadowed", [instances("AllTraffic", 1.0)], [instances("Shadow", 1.0)])
+    production, shadow = VariantToMeasure("AllTraffic", "Instance"), VariantToMeasure("Shadow", "Shadow")
+    with ModelServer(latency=Fixed(FAST_MS)) as server:
+        runtime.sagemaker.route_invocations(name, server.url)
+        outcome = await measure(measuring_job(name, production, shadow), SETTINGS)
+    assert outcome.result is not None, outcome.failure
+    measured = {variant.variant.name: variant for variant in outcome.variants}
+    assert measured["AllTraffic"].result == outcome.result
+    assert (measured["Shadow"].result, measured["Shadow"].note) == (None, SHADOW_UNMEASURED)
+    # One run, every request answered by the production variant (the runtime refuses a shadow as TargetVariant).
+    calls = runtime.calls(operation="InvokeEndpoint")
+    _, load = benchmark.from_spec(measuring_job(name).spec, SETTINGS.max_seconds)
+    assert len(calls) == load.warmup_requests + 100
+    assert {call.error_code for call in calls} == {None}
+
+
+# End to end: the operator process benchmarks the variants of what it deployed, and prices them from the test's own
+# price table (through its environment variable); status is read with kubectl.
+
+E2E_PRICES = {
+    "source": "the test",
+    "compiled": "2026-11-25",
+    "regions": {"us-east-1": {"ml.c5.xlarge": 1.25, "ml.m5.large": 0.75, "ml.c5.large": 0.5}},
+    "instanceMemoryGiB": {"ml.c5.xlarge": 8, "ml.m5.large": 8, "ml.c5.large": 4},
+    "serverlessPerSecondUsd": {"us-east-1": {"2048": 4e-5}},
+}
+E2E_BENCHMARK = {"payload": "0.2,1", "requests": 100, "concurrency": 2, "targetP99Ms": 2000}
+
+
+@pytest.fixture
+def e2e_priced(
+    aws_emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
+) -> EndToEnd:
+    """The operator process, started with the test's price table."""
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps(E2E_PRICES))
+    monkeypatch.setenv("LOWLATENCY_PRICES", str(prices))
+    e2e: EndToEnd = request.getfixturevalue("e2e")
+    return e2e
+
+
+def benchmarked_at(e2e: EndToEnd, name: str, generation: int = 1) -> dict[str, Any]:
+    def done(found: dict[str, Any]) -> bool:
+        verdict = condition(found, "Benchmarked")
+        return (status_of(found).get("benchmark") or {}).get("generation") == generation and verdict.get(
+            "status"
+        ) == "True"
+
+    return status_of(e2e.wait_for_status(name, done, f"benchmarked at generation {generation}", timeout=60))
+
+
+@pytest.mark.timeout(120)
+def test_an_ab_endpoints_variants_are_each_benchmarked_and_priced(
+    e2e_priced: EndToEnd, aws_emulator: AwsEmulator
+) -> None:
+    name = "bid-filter"
+    spec = {
+        "variants": [
+            {"name": "Champion", "model": MODEL, "instanceType": "ml.c5.xlarge", "instanceCount": 2, "weight": 9},
+            {"name": "Challenger", "model": MODEL, "instanceType": "ml.m5.large", "instanceCount": 1, "weight": 1},
+        ],
+        "benchmark": E2E_BENCHMARK,
+    }
+    endpoint = endpoint_name(NAMESPACE, name)
+    with ModelServer(latency=Fixed(FAST_MS)) as fast, ModelServer(latency=Fixed(SLOW_MS)) as slow:
+        aws_emulator.sagemaker.route_invocations(endpoint, fast.url, variant="Champion")
+        aws_emulator.sagemaker.route_invocations(endpoint, slow.url, variant="Challenger")
+        e2e_priced.apply(name, spec)
+        status = benchmarked_at(e2e_priced, name)
+        served = {"Champion": len(fast.served), "Challenger": len(slow.served)}
+    traffic = aws_emulator.sagemaker.traffic(endpoint)
+    assert served == {variant: traffic[variant].invocations for variant in served}
+
+    # Each variant's entry: the counts and weights SageMaker reports, and its own benchmark beside them.
+    variants = {entry["name"]: entry for entry in status["variants"]}
+    assert [(entry["currentInstanceCount"], entry["currentWeight"]) for entry in variants.values()] == [(2, 9), (1, 1)]
+    champion, challenger = variants["Champion"]["benchmark"], variants["Challenger"]["benchmark"]
+    assert (champion["requests"], challenger["requests"], champion["generation"]) == (100, 100, 1)
+    assert champion["p99Ms"] < SLOW_MS <= challenger["p50Ms"]
+    message = condition(e2e_priced.get(name), "Benchmarked")["message"]
+    assert "variant Champion on its own met the target" in message
+    assert "variant Challenger on its own met the target" in message
+
+    # Each variant priced at its live count and its own throughput; the endpoint at its own.
+    cost = status["cost"]
+    by_name = {entry["name"]: entry for entry in cost["variants"]}
+    for variant, hourly in (("Champion", 2 * 1.25), ("Challenger", 0.75)):
+        throughput = variants[variant]["benchmark"]["throughputRps"]
+        assert by_name[variant]["hourlyUsd"] == pytest.approx(hourly)
+        assert by_name[variant]["perMillionInvocationsUsd"] == pytest.approx(hourly / (throughput * 3600) * 1e6)
+        assert by_name[variant]["monthlyUsd"] == pytest.approx(hourly * 730)
+    total = 2 * 1.25 + 0.75
+    assert cost["hourlyUsd"] == pytest.approx(total)
+    assert cost["perMillionInvocationsUsd"] == pytest.approx(
+        total / (status["benchmark"]["throughputRps"] * 3600) * 1e6
+    )
+    assert cost["monthlyUsd"] == pytest.approx(total * 730)
+
+
+@pytest.mark.timeout(120)
+def test_a_serverless_endpoint_reports_its_cold_start_throttling_and_cost_per_invocation(
+    e2e_priced: EndToEnd, aws_emulator: AwsEmulator
+) -> None:
+    name = "bid-filter"
+    spec = {
+        "model": MODEL,
+        "serverless": {"memorySizeInMB": 2048, "maxConcurrency": 2},
+        "benchmark": E2E_BENCHMARK | {"concurrency": 4},
+        "expectedMonthlyInvocations": 3_000_000,
+    }
+    with ModelServer(latency=Fixed(FAST_MS)) as server:
+        aws_emulator.sagemaker.route_invocations(endpoint_name(NAMESPACE, name), server.url)
+        e2e_priced.apply(name, spec)
+        status = benchmarked_at(e2e_priced, name)
+    calls = sorted(aws_emulator.calls(operation="InvokeEndpoint"), key=lambda call: call.at)
+    cold_delay_ms = aws_emulator.sagemaker.delays.serverless_cold_start * 1000
+
+    measured = status["benchmark"]
+    first = calls[0]
+    assert first.duration_seconds * 1000 >= cold_delay_ms
+    assert first.duration_seconds * 1000 <= measured["coldStartMs"] <= first.duration_seconds * 1000 + cold_delay_ms
+    assert measured["p99Ms"] < cold_delay_ms
+    throttled = sum(call.error_code == "ThrottlingException" for call in calls)
+    assert 0 < measured["errors"] <= throttled
+    [entry] = status["variants"]
+    assert (entry["name"], entry["kind"]) == ("AllTraffic", "Serverless")
+    assert api.BenchmarkResult.model_validate(entry["benchmark"]) == api.BenchmarkResult.model_validate(measured)
+    [event] = [event for event in e2e_priced.events(name) if event.get("reason") == "SLOMissed"]
+    assert (
+        f"{measured['errors']} requests were throttled (ThrottlingException) by variant AllTraffic" in event["message"]
+    )
+
+    per_invocation = 4e-5 * 4 / measured["throughputRps"]  # a second of 2048 MB, for the closed loop's mean
+    cost = status["cost"]
+    [priced] = cost["variants"]
+    assert priced["perMillionInvocationsUsd"] == pytest.approx(per_invocation * 1e6)
+    assert priced["monthlyUsd"] == pytest.approx(3_000_000 * per_invocation)
+    assert (priced["comparableInstanceType"], priced["comparableInstanceHourlyUsd"]) == ("ml.c5.large", 0.5)
+    assert priced["breakEvenMonthlyInvocations"] == pytest.approx(0.5 * 730 / per_invocation)
+    assert "hourlyUsd" not in cost
+    assert (cost["perMillionInvocationsUsd"], cost["monthlyUsd"]) == (
+        priced["perMillionInvocationsUsd"],
+        priced["monthlyUsd"],
+    )

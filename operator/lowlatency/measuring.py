@@ -202,10 +202,7 @@ def variant_notes(outcome: Outcome) -> list[str]:
     for measured in outcome.variants:
         variant = measured.variant
         label = f"{'shadow ' if variant.kind == 'Shadow' else ''}variant {variant.name}"
-        if measured.result is None:
-            notes.append(f"{label}: {measured.note}")
-            continue
-        if measured.note:
+        if measured.result is None or measured.note:  # not measured, or measured as the endpoint
             notes.append(f"{label}: {measured.note}")
             continue
         verdict = "met" if measured.result.slo_met else "missed"

@@ -10,7 +10,9 @@ runs its own event loop, bounded by the spec's requests and by ``max_seconds``):
     status_benchmark = result.summary().to_status(spec.benchmark.target_p99_ms, generation)
 
 or ``await benchmark.run(target, payloads, load)`` on a running event loop. ``result.warnings`` says when the
-generator, not the endpoint, was the limit.
+generator, not the endpoint, was the limit. ``resolve_target(..., variant=name)`` sends every request to one
+production variant (TargetVariant); ``Load(cold_start=True)`` sends one request alone first and reports it apart
+(``result.cold_start_ms``), as a serverless variant's first request after idle.
 """
 
 from __future__ import annotations
