@@ -144,6 +144,7 @@ def test_without_a_region_the_command_says_so(
     assert "region" in capsys.readouterr().err
 
 
+@pytest.mark.latency_accuracy  # the reported cold start within 50 ms of the server's record: run alone
 def test_a_cold_start_to_a_target_variant_is_reported_apart(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -166,7 +167,7 @@ def test_a_cold_start_to_a_target_variant_is_reported_apart(
     # The second run's first request is the server's 46th: held, and reported as the cold start alone.
     cold = served[45]
     assert cold.seconds >= 1.0
-    assert cold.seconds * 1000 <= output["coldStartMs"] <= cold.seconds * 1000 + 500
+    assert cold.seconds * 1000 <= output["coldStartMs"] <= cold.seconds * 1000 + 50
     assert output["requests"] == 40
     assert output["maxMs"] < cold.seconds * 1000 / 2
     assert output["targetVariant"] is None

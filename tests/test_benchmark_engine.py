@@ -178,6 +178,7 @@ async def test_warns_when_the_generator_itself_lags(monkeypatch: pytest.MonkeyPa
 COLD_START_SECONDS = 0.3
 
 
+@pytest.mark.latency_accuracy  # the client's time of the held request within 50 ms of the server's: run alone
 async def test_a_cold_start_is_the_first_request_alone_and_apart_from_the_measured(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -194,7 +195,7 @@ async def test_a_cold_start_is_the_first_request_alone_and_apart_from_the_measur
     assert (cold.request_id, cold.outcome) == (first.request_id, Outcome.OK)
     assert first.seconds >= COLD_START_SECONDS - 0.01
     assert all(request.received >= first.answered for request in others)
-    assert first.seconds <= cold.latency_seconds <= first.seconds + COLD_START_SECONDS / 2
+    assert first.seconds <= cold.latency_seconds <= first.seconds + 0.05
     assert result.cold_start_ms == pytest.approx(cold.latency_seconds * 1000)
     # Never among the measured: those are the requests after it and the warm-up, none of them held up.
     assert len(others) == 8 + 100
