@@ -512,6 +512,12 @@ CASE_CLASSES: dict[str, list[Case]] = {
             "spec.variants[0].instanceCount",
         ),
         Case(
+            "variant autoscaled to a measured target",
+            variants(variant("a", autoscaling={**SCALING, "targetInvocationsPerInstance": "auto"})),
+            "cel",
+            "spec.variants",
+        ),
+        Case(
             "serverless variant beside another",
             variants(variant("a"), {"name": "b", "model": bid_filter_spec()["model"], "serverless": SERVERLESS}),
             "cel",

@@ -86,6 +86,8 @@ def test_the_summary_fills_status_benchmark_and_keeps_its_keys_in_json() -> None
     assert status.slo_met is True
     assert status.p50_ms is not None
     assert 2.99 <= status.p50_ms <= 3.01
+    # The mean of the recorded latencies (98 x 3 ms, 15 ms, 30 ms), to the histogram's precision.
+    assert status.mean_ms == pytest.approx((98 * 3 + 15 + 30) / 100, rel=0.01)
     assert summary.to_status(target_p99_ms=10).slo_met is False
     keys = summary.to_json(20)
     assert {"p50Ms", "p90Ms", "p99Ms", "throughputRps", "requests", "errors", "sloMet", "completedAt"} <= keys.keys()

@@ -34,9 +34,10 @@ def model() -> dict[str, Any]:
     return dict(bid_filter_spec()["model"])
 
 
-def measured(generation: int, throughput_rps: float) -> api.BenchmarkResult:
+def measured(generation: int, throughput_rps: float, mean_ms: float = 3.2) -> api.BenchmarkResult:
     return api.BenchmarkResult(
         generation=generation,
+        mean_ms=mean_ms,
         p50_ms=3.0,
         p90_ms=4.0,
         p99_ms=6.0,
@@ -154,11 +155,10 @@ def serverless(**config: Any) -> api.Spec:
 
 
 def test_a_serverless_variant_costs_its_measured_mean_duration_of_compute_per_invocation() -> None:
-    throughput = 100.0  # 4 clients, each answered in 40 ms on average
-    status = live(api.VariantStatus(name="AllTraffic", kind="Serverless"), benchmark=measured(2, throughput))
+    status = live(api.VariantStatus(name="AllTraffic", kind="Serverless"), benchmark=measured(2, 100.0, mean_ms=40))
     cost = cost_of(serverless(), status, 2, PRICES, REGION)
     [variant] = by_name(cost).values()
-    per_invocation = ON_DEMAND_2048 * CONCURRENCY / throughput
+    per_invocation = ON_DEMAND_2048 * 0.040  # the mean latency, billed per second of the configured memory
     assert variant.hourly_usd is None  # nothing provisioned: nothing billed by the hour
     assert variant.per_million_invocations_usd == pytest.approx(per_invocation * 1e6)
     assert variant.monthly_usd == pytest.approx(5_000_000 * per_invocation)
@@ -172,15 +172,14 @@ def test_a_serverless_variant_costs_its_measured_mean_duration_of_compute_per_in
 
 
 def test_provisioned_concurrency_is_billed_by_the_hour_at_its_live_value() -> None:
-    throughput = 200.0
     # The spec provisions 2; the autoscaler has moved it to 3.
     status = live(
         api.VariantStatus(name="AllTraffic", kind="Serverless", current_provisioned_concurrency=3),
-        benchmark=measured(2, throughput),
+        benchmark=measured(2, 200.0, mean_ms=20),
     )
     [variant] = by_name(cost_of(serverless(provisionedConcurrency=2), status, 2, PRICES, REGION)).values()
     hourly = PROVISIONED_2048 * 3600 * 3
-    per_invocation = PROVISIONED_INFERENCE_2048 * CONCURRENCY / throughput
+    per_invocation = PROVISIONED_INFERENCE_2048 * 0.020
     assert variant.hourly_usd == pytest.approx(hourly)
     assert variant.per_million_invocations_usd == pytest.approx(per_invocation * 1e6)
     assert variant.monthly_usd == pytest.approx(5_000_000 * per_invocation + hourly * HOURS_PER_MONTH)

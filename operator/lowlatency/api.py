@@ -641,6 +641,16 @@ ROLLING_ONE_INSTANCE_VARIANT = (
     "deployment strategy Rolling is not available for serverless or multi-variant endpoints (SageMaker deployment "
     "guardrails exclusions): use AllAtOnce, Canary or Linear"
 )
+# 'auto' is measured by the ramp after the endpoint's benchmark, which offers load to the endpoint as a whole: it
+# finds one variant's maximum only when the endpoint has one.
+AUTO_TARGET_ALONE = (
+    "variants: targetInvocationsPerInstance 'auto' is measured for an endpoint with one variant; give each autoscaled "
+    "variant (and shadow) a number of invocations per instance per minute"
+)
+_CEL_NUMBER_TARGETS = (
+    "{list}.all(v, !has(v.autoscaling) || (has(v.autoscaling.targetInvocationsPerInstance)"
+    " && type(v.autoscaling.targetInvocationsPerInstance) == int))"
+)
 _CEL_SERVERLESS = "(has(self.serverless) || (has(self.variants) && self.variants.exists(v, has(v.serverless))))"
 _CEL_SHADOWS = "(has(self.shadowVariants) && size(self.shadowVariants) > 0)"
 _SPEC_RULES: list[JsonValue] = [
@@ -655,6 +665,12 @@ _SPEC_RULES: list[JsonValue] = [
     {
         "rule": "!has(self.variants) || self.variants.exists(v, !has(v.weight) || v.weight > 0)",
         "message": NO_POSITIVE_WEIGHT,
+        "fieldPath": ".variants",
+    },
+    {
+        "rule": "(!has(self.variants) || " + _CEL_NUMBER_TARGETS.format(list="self.variants") + ")"
+        " && (!has(self.shadowVariants) || " + _CEL_NUMBER_TARGETS.format(list="self.shadowVariants") + ")",
+        "message": AUTO_TARGET_ALONE,
         "fieldPath": ".variants",
     },
     {
@@ -799,6 +815,9 @@ class Spec(Hosting):
             raise FieldValueError("variants", SERVERLESS_ALONE)
         if serverless and self.shadow_variants:
             raise FieldValueError("shadowVariants", SERVERLESS_NO_SHADOW)
+        listed = [*(self.variants or ()), *self.shadow_variants]
+        if any(v.autoscaling is not None and v.autoscaling.target_invocations_per_instance == "auto" for v in listed):
+            raise FieldValueError("variants", AUTO_TARGET_ALONE)
         if self.shadow_variants and len(self.variants or ()) > 1:
             raise FieldValueError("shadowVariants", SHADOW_WITH_ONE_PRODUCTION)
         if any(shadow.serverless is not None for shadow in self.shadow_variants):
@@ -916,6 +935,9 @@ class BenchmarkResult(Schema):
 
     p99_ms: float | None = None
     """99th percentile latency, milliseconds."""
+
+    mean_ms: float | None = None
+    """Mean latency, milliseconds (what a serverless invocation is billed by, as a caller sees it)."""
 
     throughput_rps: float | None = None
     """Achieved requests per second."""

@@ -13,10 +13,8 @@ status holds and the benchmarks of the live generation. Pure: no AWS call, no I/
   endpoint's measured throughput (a serverless endpoint: its variant's figure); by the month, its variants added up,
   unknown when any of them is.
 
-The mean duration of an invocation comes from the closed loop that measured it: ``concurrency`` clients, each
-sending its next request as soon as the last is answered, complete ``throughput`` requests a second only if a
-request takes ``concurrency / throughput`` seconds on average (Little's law). It is the duration as a caller sees it,
-so it bounds from above the compute time SageMaker bills.
+The duration of an invocation is the benchmark's mean latency, the time a caller sees: it bounds from above the
+compute time SageMaker bills (the request's way to and from the endpoint is not billed).
 """
 
 from __future__ import annotations
@@ -36,13 +34,6 @@ def live_variants(spec: api.Spec, status: api.Status) -> tuple[VariantOfSpec, ..
         for variant in spec.production_variants(single_name)
     ]
     return (*production, *((shadow, "Shadow") for shadow in spec.shadow_variants))
-
-
-def mean_duration_seconds(result: api.BenchmarkResult, concurrency: int) -> float | None:
-    """The mean time of an invocation in a closed loop of ``concurrency`` clients (the module's docstring)."""
-    if not result.throughput_rps:
-        return None
-    return concurrency / result.throughput_rps
 
 
 def cost_of(
@@ -131,16 +122,13 @@ def _serverless_cost(
     unpriced = api.VariantCost(
         name=variant.name, comparable_instance_type=instance_type, comparable_instance_hourly_usd=instance_hourly
     )
-    if measured is None or spec.benchmark is None:
-        return unpriced
-    duration = mean_duration_seconds(measured, spec.benchmark.concurrency)
-    if duration is None:
+    if measured is None or measured.mean_ms is None:
         return unpriced
     cost = pricing.serverless_cost(
         prices,
         region,
         memory,
-        duration,
+        measured.mean_ms / 1000,
         provisioned_concurrency=provisioned,
         monthly_invocations=spec.expected_monthly_invocations,
     )

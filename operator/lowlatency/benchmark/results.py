@@ -135,6 +135,7 @@ class Summary:
             p50_ms=self.p50_ms,
             p90_ms=self.p90_ms,
             p99_ms=self.p99_ms,
+            mean_ms=self.mean_ms,
             throughput_rps=self.throughput_rps,
             requests=self.requests,
             errors=self.errors,
