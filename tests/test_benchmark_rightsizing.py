@@ -68,16 +68,6 @@ def test_cost_per_million_invocations_at_the_measured_throughput() -> None:
     assert pricing.cost_per_million_invocations(0.816, 0) is None
 
 
-def test_status_cost_is_known_only_where_the_table_knows_the_price() -> None:
-    table = pricing.load()
-    cost = pricing.status_cost(table, "ml.c5.xlarge", 4, "us-east-1", throughput_rps=2140)
-    assert cost.hourly_usd == pytest.approx(0.816)
-    assert cost.per_million_invocations_usd == pytest.approx(0.10592, abs=1e-5)
-    assert pricing.status_cost(table, "ml.c5.xlarge", 4, "us-east-1", None).per_million_invocations_usd is None
-    unknown = pricing.status_cost(table, "ml.c5.xlarge", 4, "ap-south-2", 2140)
-    assert (unknown.hourly_usd, unknown.per_million_invocations_usd) == (None, None)
-
-
 def test_a_price_table_file_overrides_the_bundled_one(tmp_path: Path) -> None:
     path = tmp_path / "prices.json"
     path.write_text(

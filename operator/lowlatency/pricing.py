@@ -34,8 +34,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lowlatency import api
-
 SECONDS_PER_HOUR = 3600
 HOURS_PER_MONTH = 730
 MEGABYTES_PER_GIBIBYTE = 1024
@@ -74,17 +72,6 @@ class PriceTable:
     def hourly_cost(self, instance_type: str, instance_count: int, region: str) -> float | None:
         price = self.price(instance_type, region)
         return None if price is None else price * instance_count
-
-
-def status_cost(
-    table: PriceTable, instance_type: str, instance_count: int, region: str, throughput_rps: float | None
-) -> api.Cost:
-    """status.cost: the live instances' hourly cost, and what a million invocations cost at the measured rate."""
-    hourly = table.hourly_cost(instance_type, instance_count, region)
-    per_million = (
-        None if hourly is None or throughput_rps is None else cost_per_million_invocations(hourly, throughput_rps)
-    )
-    return api.Cost(hourly_usd=hourly, per_million_invocations_usd=per_million)
 
 
 def cost_per_million_invocations(hourly_usd: float, throughput_rps: float) -> float | None:
