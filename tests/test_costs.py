@@ -206,3 +206,27 @@ def test_a_serverless_cost_waits_for_its_measurement_and_a_stated_volume() -> No
     assert cost.monthly_usd is None
     # Nothing serves yet: no cost at all.
     assert cost_of(serverless(), api.Status(observed_generation=2), 2, PRICES, REGION) is None
+
+
+def test_a_price_the_table_lacks_leaves_that_cost_and_the_totals_unknown() -> None:
+    ab = spec(
+        variants=[
+            {"name": "Champion", "model": model(), "instanceType": "ml.c5.xlarge", "instanceCount": 1},
+            {"name": "Challenger", "model": model(), "instanceType": "ml.g5.xlarge", "instanceCount": 1},
+        ]
+    )
+    status = live(
+        api.VariantStatus(name="Champion", kind="Instance", current_instance_count=1, benchmark=measured(2, 100.0)),
+        api.VariantStatus(name="Challenger", kind="Instance", current_instance_count=1, benchmark=measured(2, 100.0)),
+        benchmark=measured(2, 200.0),
+    )
+    cost = cost_of(ab, status, 2, PRICES, REGION)
+    variants = by_name(cost)
+    assert variants["Champion"].hourly_usd == pytest.approx(C5_XLARGE)
+    assert (variants["Challenger"].hourly_usd, variants["Challenger"].monthly_usd) == (None, None)
+    assert cost is not None
+    assert (cost.hourly_usd, cost.per_million_invocations_usd, cost.monthly_usd) == (None, None, None)
+    # Nor does a region the table does not know price anything.
+    elsewhere = cost_of(ab, status, 2, PRICES, "ap-south-2")
+    assert elsewhere is not None
+    assert [variant.hourly_usd for variant in elsewhere.variants] == [None, None]
