@@ -136,6 +136,103 @@ def test_a_weight_change_is_one_update_of_weights_in_place_and_the_benchmark_in_
     assert mutations(aws_emulator, before) == Counter({"UpdateEndpointWeightsAndCapacities": 1})
 
 
+def desired_of(sagemaker: Any, name: str) -> dict[str, tuple[float, int]]:
+    """Each production variant's desired weight and instance count, as DescribeEndpoint reports them."""
+    described = sagemaker.describe_endpoint(EndpointName=name)
+    return {v["VariantName"]: (v["DesiredWeight"], v["DesiredInstanceCount"]) for v in described["ProductionVariants"]}
+
+
+def in_place_calls(
+    reconciler: EndpointReconciler,
+    body: dict[str, Any],
+    *,
+    aws_emulator: AwsEmulator,
+    clock: ManualClock,
+    sagemaker: Any,
+) -> tuple[list[dict[str, tuple[float, int]]], list[PassResult]]:
+    """Passes until InService and still; after each pass that sent UpdateEndpointWeightsAndCapacities, what SageMaker
+    was asked for (its desired weights and counts), and one more pass while the endpoint is Updating, which must send
+    nothing. Every pass's result."""
+    asked, results = [], []
+    for _ in range(10):
+        since = len(aws_emulator.calls())
+        results.append(run_pass(reconciler, body))
+        if mutations(aws_emulator, since)["UpdateEndpointWeightsAndCapacities"]:
+            asked.append(desired_of(sagemaker, body["status"]["endpointName"]))
+            since = len(aws_emulator.calls())
+            results.append(run_pass(reconciler, body))
+            assert (results[-1].moving, mutations(aws_emulator, since)) == (True, Counter())
+        elif body["status"].get("phase") == "InService" and not results[-1].moving:
+            return asked, results
+        clock.advance(TEST_DELAYS.capacity)
+    raise AssertionError(f"not InService: {body['status']}")
+
+
+def test_weights_then_each_variants_count_are_changed_one_call_per_pass_to_the_spec(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock, sagemaker: Any
+) -> None:
+    """UpdateEndpointWeightsAndCapacities changes weights, or the capacity of one variant
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpointWeightsAndCapacities.html): the
+    weights go first, then each variant's count once the endpoint is InService again; nothing refused, no drift."""
+    body = resource_body("rescaled", ab())
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+    before = len(aws_emulator.calls())
+    change(
+        body,
+        2,
+        variants=[
+            variant("Champion", CHAMPION_MODEL, 70, instanceCount=3),
+            variant("Challenger", CHALLENGER_MODEL, 30, instanceCount=2),
+        ],
+    )
+
+    asked, results = in_place_calls(
+        reconciler_on_emulator, body, aws_emulator=aws_emulator, clock=aws_clock, sagemaker=sagemaker
+    )
+
+    assert asked == [
+        {"Champion": (70.0, 2), "Challenger": (30.0, 1)},
+        {"Champion": (70.0, 3), "Challenger": (30.0, 1)},
+        {"Champion": (70.0, 3), "Challenger": (30.0, 2)},
+    ]
+    assert mutations(aws_emulator, before) == Counter({"UpdateEndpointWeightsAndCapacities": 3})
+    assert all(call.status == 200 for call in aws_emulator.calls()[before:])
+    assert [
+        (entry["currentWeight"], entry["desiredWeight"], entry["currentInstanceCount"], entry["desiredInstanceCount"])
+        for entry in body["status"]["variants"]
+    ] == [(70.0, 70.0, 3, 3), (30.0, 30.0, 2, 2)]
+    assert body["status"]["currentInstanceCount"] == 5
+    assert body["status"]["observedGeneration"] == 2
+    assert "DriftRepaired" not in [reason for reason, _ in events_of(results)]
+
+
+def test_counts_of_two_variants_changed_outside_the_operator_are_set_back_one_variant_per_pass(
+    reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock, sagemaker: Any
+) -> None:
+    body = resource_body("drifted", ab())
+    converge(reconciler_on_emulator, body, aws_clock.advance)
+    for name, count in (("Champion", 4), ("Challenger", 3)):  # someone else, one variant per call as SageMaker takes
+        sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName="adtech-drifted",
+            DesiredWeightsAndCapacities=[{"VariantName": name, "DesiredInstanceCount": count}],
+        )
+        aws_clock.advance(TEST_DELAYS.capacity)
+    before = len(aws_emulator.calls())
+
+    asked, results = in_place_calls(
+        reconciler_on_emulator, body, aws_emulator=aws_emulator, clock=aws_clock, sagemaker=sagemaker
+    )
+
+    assert asked == [{"Champion": (90.0, 2), "Challenger": (10.0, 3)}, {"Champion": (90.0, 2), "Challenger": (10.0, 1)}]
+    assert mutations(aws_emulator, before) == Counter({"UpdateEndpointWeightsAndCapacities": 2})
+    assert all(call.status == 200 for call in aws_emulator.calls()[before:])
+    assert [message for reason, message in events_of(results) if reason == "DriftRepaired"] == [
+        "Instance count of adtech-drifted variant Champion was changed outside the operator; set back to 2",
+        "Instance count of adtech-drifted variant Challenger was changed outside the operator; set back to 1",
+    ]
+    assert [entry["currentInstanceCount"] for entry in body["status"]["variants"]] == [2, 1]
+
+
 def test_a_model_change_of_one_variant_moves_with_the_specs_guardrails_and_keeps_the_names(
     reconciler_on_emulator: EndpointReconciler, aws_emulator: AwsEmulator, aws_clock: ManualClock, sagemaker: Any
 ) -> None:

@@ -242,21 +242,99 @@ def test_a_weights_only_change_is_one_update_of_weights_and_no_new_config() -> N
     assert "weight of variant Champion from 90.0 to 50.0" in result.ready.message
 
 
-def test_counts_and_weights_of_every_variant_go_in_one_call() -> None:
-    before = desired(ab(90, 10))
-    after = desired(
+def rescaled(champion: tuple[float, int], challenger: tuple[float, int]) -> DesiredEndpoint:
+    """The A/B test with each variant's (weight, instance count)."""
+    return desired(
         ab(
             variants=[
-                variant("Champion", CHAMPION_MODEL, 80, instanceCount=3),
-                variant("Challenger", CHALLENGER_MODEL, 10, instanceCount=1),
+                variant("Champion", CHAMPION_MODEL, champion[0], instanceCount=champion[1]),
+                variant("Challenger", CHALLENGER_MODEL, challenger[0], instanceCount=challenger[1]),
             ]
         )
     )
-    assert after.endpoint_config_name == before.endpoint_config_name
-    (update,) = plan(after, live_on(before), OWNER, Memory(2)).actions
-    assert update == UpdateEndpointWeightsAndCapacities(
-        NAME, (VariantChange("Champion", weight=80.0, instance_count=3),)
+
+
+def serving(wanted: DesiredEndpoint, **variants: tuple[float, int]) -> Observed:
+    """``wanted``'s config in service with each named variant at (weight, instance count)."""
+    reported = {
+        name: ObservedVariant(name, False, False, count, count, float(weight), float(weight))
+        for name, (weight, count) in variants.items()
+    }
+    return Observed(endpoint=described(wanted, **reported), missing_models=(), config_exists=True)
+
+
+def test_weights_go_first_in_one_call_then_each_variants_capacity_in_a_call_of_its_own() -> None:
+    """UpdateEndpointWeightsAndCapacities changes "variant weight of one or more variants ..., or capacity of one
+    variant" (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpointWeightsAndCapacities.html):
+    one call per pass, the next once the endpoint is InService again, and the spec live with the last."""
+    after = rescaled((80, 3), (20, 2))
+    assert after.endpoint_config_name == rescaled((90, 2), (10, 1)).endpoint_config_name
+    memory = Memory(2, observed_generation=1)
+    champion_count = VariantChange("Champion", instance_count=3)
+    challenger_count = VariantChange("Challenger", instance_count=2)
+
+    weights = plan(after, serving(after, Champion=(90, 2), Challenger=(10, 1)), OWNER, memory)
+    first_count = plan(after, serving(after, Champion=(80, 2), Challenger=(20, 1)), OWNER, memory)
+    second_count = plan(after, serving(after, Champion=(80, 3), Challenger=(20, 1)), OWNER, memory)
+    done = plan(after, serving(after, Champion=(80, 3), Challenger=(20, 2)), OWNER, Memory(2, observed_generation=2))
+
+    assert weights.actions == (
+        UpdateEndpointWeightsAndCapacities(
+            NAME, (VariantChange("Champion", weight=80.0), VariantChange("Challenger", weight=20.0))
+        ),
     )
+    assert first_count.actions == (UpdateEndpointWeightsAndCapacities(NAME, (champion_count,)),)
+    assert second_count.actions == (UpdateEndpointWeightsAndCapacities(NAME, (challenger_count,)),)
+    assert [(step.phase, step.ready.reason, step.live, step.poll) for step in (weights, first_count, second_count)] == [
+        ("Updating", "Reweighting", False, True),
+        ("Updating", "Scaling", False, True),
+        ("Updating", "Scaling", True, True),
+    ]
+    assert [step.notices for step in (weights, first_count, second_count)] == [(), (), ()]
+    assert (done.actions, done.phase, done.live) == ((), "InService", True)
+    assert weights.ready.message == (
+        f"Changing the weight of variant Champion from 90.0 to 80.0; the weight of variant Challenger from 10.0 to "
+        f"20.0 of SageMaker endpoint {NAME}; then, in calls of their own (SageMaker changes one variant's capacity "
+        "per call), the instance count of variant Champion from 2 to 3; the instance count of variant Challenger from "
+        "1 to 2"
+    )
+    assert second_count.ready.message == (
+        f"Changing the instance count of variant Challenger from 1 to 2 of SageMaker endpoint {NAME}"
+    )
+
+
+def test_two_variants_counts_change_one_variant_per_pass() -> None:
+    after = rescaled((90, 4), (10, 3))
+    memory = Memory(2, observed_generation=1)
+
+    first = plan(after, serving(after, Champion=(90, 2), Challenger=(10, 1)), OWNER, memory)
+    second = plan(after, serving(after, Champion=(90, 4), Challenger=(10, 1)), OWNER, memory)
+
+    assert first.actions == (UpdateEndpointWeightsAndCapacities(NAME, (VariantChange("Champion", instance_count=4),)),)
+    assert second.actions == (
+        UpdateEndpointWeightsAndCapacities(NAME, (VariantChange("Challenger", instance_count=3),)),
+    )
+    assert (first.live, second.live) == (False, True)
+    assert "then, in calls of their own" in first.ready.message
+    assert "the instance count of variant Challenger from 1 to 3" in first.ready.message
+
+
+def test_drift_of_several_variants_counts_is_repaired_one_variant_per_pass_each_with_its_event() -> None:
+    wanted = rescaled((90, 2), (10, 1))
+    memory = Memory(3, observed_generation=3)
+
+    first = plan(wanted, serving(wanted, Champion=(90, 5), Challenger=(10, 4)), OWNER, memory)
+    second = plan(wanted, serving(wanted, Champion=(90, 2), Challenger=(10, 4)), OWNER, memory)
+
+    assert first.actions == (UpdateEndpointWeightsAndCapacities(NAME, (VariantChange("Champion", instance_count=2),)),)
+    assert second.actions == (
+        UpdateEndpointWeightsAndCapacities(NAME, (VariantChange("Challenger", instance_count=1),)),
+    )
+    assert [notice.message for notice in first.notices + second.notices] == [
+        f"Instance count of {NAME} variant Champion was changed outside the operator; set back to 2",
+        f"Instance count of {NAME} variant Challenger was changed outside the operator; set back to 1",
+    ]
+    assert (first.poll, second.poll) == (True, True)
 
 
 def test_an_autoscaled_variants_count_is_never_set_back_while_the_others_is() -> None:
@@ -464,10 +542,15 @@ def test_promotion_is_a_change_of_weights_then_the_removal_of_the_old_variant() 
     assert [notice.reason for notice in result.notices] == ["VariantsChanged"]
 
 
-def test_a_shadows_weight_and_count_change_in_place() -> None:
+def test_a_shadows_weight_and_count_change_in_place_the_weight_first() -> None:
     before, after = desired(shadowed(50, 1)), desired(shadowed(100, 2))
     assert plan(after, live_on(before), OWNER, Memory(2)).actions == (
-        UpdateEndpointWeightsAndCapacities(NAME, (VariantChange("Shadow", weight=100.0, instance_count=2),)),
+        UpdateEndpointWeightsAndCapacities(NAME, (VariantChange("Shadow", weight=100.0),)),
+    )
+    reweighted = ObservedVariant("Shadow", True, False, 1, 1, 100.0, 100.0)
+    observed = Observed(endpoint=described(after, Shadow=reweighted), missing_models=(), config_exists=True)
+    assert plan(after, observed, OWNER, Memory(2)).actions == (
+        UpdateEndpointWeightsAndCapacities(NAME, (VariantChange("Shadow", instance_count=2),)),
     )
 
 

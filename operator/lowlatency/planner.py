@@ -23,6 +23,7 @@ from lowlatency.variants import (
     PutScheduledAction,
     RegisterScalableTarget,
     ScalingAction,
+    Setting,
     UpdateEndpointWeightsAndCapacities,
     settings,
     sync_variant_scaling,
@@ -298,9 +299,9 @@ def _plan_live(desired: DesiredEndpoint, observed: Observed, endpoint: ObservedE
         for variant in desired.variants:
             resource_id = scaling_resource_id(desired.endpoint_name, variant.name)
             changes += sync_variant_scaling(variant.scaling, observed.registered(resource_id))
+    # One call per pass: SageMaker refuses the next while the endpoint is Updating from the one before.
     in_place = weights_and_capacities(endpoint.name, desired.variants, endpoint.variants)
-    if in_place is not None:
-        changes.append(in_place)
+    changes += in_place[:1]
     # The spec was already live: what differs now was changed outside the operator.
     drifted = memory.observed_generation == memory.generation
     notices = (
@@ -309,21 +310,33 @@ def _plan_live(desired: DesiredEndpoint, observed: Observed, endpoint: ObservedE
         else ()
     )
     actions = tuple(cleanup + changes)
-    if in_place is not None:
+    if in_place:
+        # The spec is live once its last call is sent: until then what the calls still to come change is the spec's,
+        # not drift.
         verdict = _in_place_verdict(endpoint, in_place)
-        return Plan(actions, "Updating", verdict, live=True, poll=True, notices=notices)
+        return Plan(actions, "Updating", verdict, live=len(in_place) == 1, poll=True, notices=notices)
     return Plan(actions, "InService", Verdict(True, "InService"), live=True, notices=notices)
 
 
-def _in_place_verdict(endpoint: ObservedEndpoint, update: UpdateEndpointWeightsAndCapacities) -> Verdict:
-    """What changes in place, for the Ready condition: Scaling, or Reweighting when only weights change."""
-    changed = [setting for change in update.changes for setting in settings(change, endpoint.variant(change.variant))]
-    listed = "; ".join(
-        f"the {setting.what} of variant {setting.variant} from {setting.live} to {setting.wanted}"
-        for setting in changed
-    )
-    reason = "Reweighting" if all(setting.what == "weight" for setting in changed) else "Scaling"
-    return Verdict(True, reason, f"Changing {listed} of SageMaker endpoint {endpoint.name}")
+def _in_place_verdict(endpoint: ObservedEndpoint, calls: tuple[UpdateEndpointWeightsAndCapacities, ...]) -> Verdict:
+    """What changes in place, for the Ready condition: Scaling, or Reweighting when only weights change now; the
+    calls still to come after this one are named too."""
+    now, *later = [_settings_of(endpoint, call) for call in calls]
+    listed = "; ".join(_described(setting) for setting in now)
+    reason = "Reweighting" if all(setting.what == "weight" for setting in now) else "Scaling"
+    message = f"Changing {listed} of SageMaker endpoint {endpoint.name}"
+    if later:
+        then = "; ".join(_described(setting) for settings_of_call in later for setting in settings_of_call)
+        message += f"; then, in calls of their own (SageMaker changes one variant's capacity per call), {then}"
+    return Verdict(True, reason, message)
+
+
+def _settings_of(endpoint: ObservedEndpoint, call: UpdateEndpointWeightsAndCapacities) -> list[Setting]:
+    return [setting for change in call.changes for setting in settings(change, endpoint.variant(change.variant))]
+
+
+def _described(setting: Setting) -> str:
+    return f"the {setting.what} of variant {setting.variant} from {setting.live} to {setting.wanted}"
 
 
 def _drift_messages(endpoint: ObservedEndpoint, repair: Action) -> list[str]:

@@ -75,8 +75,8 @@ class VariantChange:
 
 @dataclass(frozen=True)
 class UpdateEndpointWeightsAndCapacities:
-    """Every variant's in-place change in one call: SageMaker refuses another while the endpoint is Updating from
-    the first."""
+    """One call of SageMaker's: the weights of any number of variants, or the capacity of one variant (see
+    :func:`weights_and_capacities`). SageMaker refuses another while the endpoint is Updating from the first."""
 
     name: str
     changes: tuple[VariantChange, ...]
@@ -136,21 +136,35 @@ def _differing(wanted: Number | None, live: Number | None) -> Number | None:
 
 def weights_and_capacities(
     endpoint: str, desired: Iterable[DesiredVariant], live: Sequence[ObservedVariant]
-) -> UpdateEndpointWeightsAndCapacities | None:
-    """What to change in place so that every live variant is as the spec says: weights always; instance counts and
-    provisioned concurrency only where the autoscaler does not own them; a serverless variant's maximum concurrency
-    always. None: nothing differs."""
+) -> tuple[UpdateEndpointWeightsAndCapacities, ...]:
+    """The calls that bring every live variant to the spec in place, in the order to send them, each once the
+    endpoint is InService again after the one before: weights always; instance counts and provisioned concurrency
+    only where the autoscaler does not own them; a serverless variant's maximum concurrency always. Empty: nothing
+    differs.
+
+    SageMaker's UpdateEndpointWeightsAndCapacities "Updates variant weight of one or more variants associated with an
+    existing endpoint, or capacity of one variant associated with an existing endpoint"
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpointWeightsAndCapacities.html). Read
+    strictly (as the AWS emulator does), one call sets either weights or the capacity (DesiredInstanceCount, or
+    ServerlessUpdateConfig) of a single variant, never both. No source says more: botocore sagemaker
+    DesiredWeightAndCapacity lets an entry carry every member, and the A/B testing guide's calls
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/model-ab-testing.html) change weights alone. Calls that keep
+    them apart succeed under either reading, so the weights of every variant go first, in one call; then each
+    variant's capacity in a call of its own, in the spec's order."""
     reported = {variant.name: variant for variant in live}
-    changes = []
+    weights: list[VariantChange] = []
+    capacities: list[VariantChange] = []
     for variant in desired:
         observed = reported.get(variant.name)
         if observed is None:
             continue
         autoscaled = variant.scaling is not None
         serverless = variant.serverless
-        change = VariantChange(
+        weight = _differing(variant.weight, observed.desired_weight)
+        if weight is not None:
+            weights.append(VariantChange(variant.name, weight=weight))
+        capacity = VariantChange(
             variant.name,
-            weight=_differing(variant.weight, observed.desired_weight),
             instance_count=None if autoscaled else _differing(variant.instance_count, observed.desired_instance_count),
             max_concurrency=None
             if serverless is None
@@ -159,9 +173,10 @@ def weights_and_capacities(
             if serverless is None or autoscaled
             else _differing(serverless.provisioned_concurrency, observed.desired_provisioned_concurrency),
         )
-        if change != VariantChange(variant.name):
-            changes.append(change)
-    return UpdateEndpointWeightsAndCapacities(endpoint, tuple(changes)) if changes else None
+        if capacity != VariantChange(variant.name):
+            capacities.append(capacity)
+    calls = ([tuple(weights)] if weights else []) + [(capacity,) for capacity in capacities]
+    return tuple(UpdateEndpointWeightsAndCapacities(endpoint, changes) for changes in calls)
 
 
 class Setting(NamedTuple):
