@@ -345,17 +345,17 @@ def test_weights_and_counts_of_production_and_shadow_variants_change_in_place(
     sagemaker: Any, aws_clock: ManualClock, ab_endpoint: str, shadow_endpoint: str
 ) -> None:
     """botocore sagemaker DesiredWeightAndCapacity (production and shadow variants) and ProductionVariantSummary:
-    Updating with the desired values beside the current ones, then InService at them on the same config."""
+    Updating with the desired values beside the current ones, then InService at them on the same config; the weights
+    of several variants in one call, a capacity in a call of its own."""
     sagemaker.update_endpoint_weights_and_capacities(
         EndpointName=ab_endpoint,
         DesiredWeightsAndCapacities=[
             {"VariantName": "A", "DesiredWeight": 0},
-            {"VariantName": "C", "DesiredWeight": 2, "DesiredInstanceCount": 3},
+            {"VariantName": "C", "DesiredWeight": 2},
         ],
     )
     sagemaker.update_endpoint_weights_and_capacities(
-        EndpointName=shadow_endpoint,
-        DesiredWeightsAndCapacities=[{"VariantName": "Candidate", "DesiredWeight": 1, "DesiredInstanceCount": 2}],
+        EndpointName=shadow_endpoint, DesiredWeightsAndCapacities=[{"VariantName": "Candidate", "DesiredWeight": 1}]
     )
 
     updating = sagemaker.describe_endpoint(EndpointName=ab_endpoint)
@@ -363,10 +363,20 @@ def test_weights_and_counts_of_production_and_shadow_variants_change_in_place(
     moving = variants_by_name(updating)
     assert (moving["A"]["CurrentWeight"], moving["A"]["DesiredWeight"]) == (3.0, 0.0)
     assert (moving["C"]["CurrentWeight"], moving["C"]["DesiredWeight"]) == (0.0, 2.0)
-    assert (moving["C"]["CurrentInstanceCount"], moving["C"]["DesiredInstanceCount"]) == (1, 3)
     shadow = sagemaker.describe_endpoint(EndpointName=shadow_endpoint)["ShadowProductionVariants"][0]
-    assert (shadow["CurrentWeight"], shadow["DesiredWeight"], shadow["DesiredInstanceCount"]) == (0.5, 1.0, 2)
+    assert (shadow["CurrentWeight"], shadow["DesiredWeight"]) == (0.5, 1.0)
     aws_clock.advance(TEST_DELAYS.capacity)
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=ab_endpoint, DesiredWeightsAndCapacities=[{"VariantName": "C", "DesiredInstanceCount": 3}]
+    )
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=shadow_endpoint,
+        DesiredWeightsAndCapacities=[{"VariantName": "Candidate", "DesiredInstanceCount": 2}],
+    )
+    scaling = variants_by_name(sagemaker.describe_endpoint(EndpointName=ab_endpoint))["C"]
+    assert (scaling["CurrentInstanceCount"], scaling["DesiredInstanceCount"]) == (1, 3)
+    aws_clock.advance(TEST_DELAYS.capacity)
+
     done = sagemaker.describe_endpoint(EndpointName=ab_endpoint)
     assert (done["EndpointStatus"], done["EndpointConfigName"]) == ("InService", "ab-v1")
     settled = variants_by_name(done)
@@ -374,6 +384,61 @@ def test_weights_and_counts_of_production_and_shadow_variants_change_in_place(
     assert settled["C"]["CurrentInstanceCount"] == 3
     shadow = sagemaker.describe_endpoint(EndpointName=shadow_endpoint)["ShadowProductionVariants"][0]
     assert (shadow["CurrentWeight"], shadow["CurrentInstanceCount"]) == (1.0, 2)
+
+
+MIXED_CHANGES = {
+    "capacities-of-two-variants": (
+        AB,
+        [{"VariantName": "A", "DesiredInstanceCount": 3}, {"VariantName": "B", "DesiredInstanceCount": 2}],
+        "the capacity of only one variant per request; the request sets the capacity of variants ['A', 'B']",
+    ),
+    "a-weight-beside-another-variants-capacity": (
+        AB,
+        [{"VariantName": "A", "DesiredWeight": 1}, {"VariantName": "B", "DesiredInstanceCount": 2}],
+        "either the weights of variants or the capacity of one variant; the request sets the weight of ['A'] and "
+        "the capacity of ['B']",
+    ),
+    "a-variants-weight-and-capacity": (
+        AB,
+        [{"VariantName": "C", "DesiredWeight": 2, "DesiredInstanceCount": 3}],
+        "the request sets the weight of ['C'] and the capacity of ['C']",
+    ),
+    "a-shadows-weight-and-capacity": (
+        MIRROR,
+        [{"VariantName": "Candidate", "DesiredWeight": 1, "DesiredInstanceCount": 2}],
+        "the request sets the weight of ['Candidate'] and the capacity of ['Candidate']",
+    ),
+    "a-serverless-weight-and-concurrency": (
+        SPIKY,
+        [{"VariantName": "Only", "DesiredWeight": 2, "ServerlessUpdateConfig": {"MaxConcurrency": 4}}],
+        "the request sets the weight of ['Only'] and the capacity of ['Only']",
+    ),
+}
+
+
+@pytest.mark.parametrize(("endpoint", "desired", "expected"), MIXED_CHANGES.values(), ids=MIXED_CHANGES.keys())
+@pytest.mark.usefixtures("ab_endpoint", "shadow_endpoint", "serverless_endpoint")
+def test_one_call_changes_weights_or_one_variants_capacity_never_more(
+    sagemaker: Any, endpoint: str, desired: list[dict[str, Any]], expected: str
+) -> None:
+    """UpdateEndpointWeightsAndCapacities "Updates variant weight of one or more variants associated with an existing
+    endpoint, or capacity of one variant associated with an existing endpoint"
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpointWeightsAndCapacities.html), read
+    strictly: the request is refused whole and the endpoint stays InService as it was."""
+    before = sagemaker.describe_endpoint(EndpointName=endpoint)
+
+    refused = client_error(
+        lambda: sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=endpoint, DesiredWeightsAndCapacities=desired
+        )
+    )
+
+    assert code_of(refused) == "ValidationException"
+    assert expected in message_of(refused)
+    after = sagemaker.describe_endpoint(EndpointName=endpoint)
+    assert after["EndpointStatus"] == "InService"
+    assert after["ProductionVariants"] == before["ProductionVariants"]
+    assert after.get("ShadowProductionVariants") == before.get("ShadowProductionVariants")
 
 
 def test_a_serverless_variants_concurrency_changes_in_place(
@@ -439,11 +504,11 @@ def test_retained_variant_properties_keep_live_weights_and_counts_unless_exclude
 ) -> None:
     """botocore sagemaker UpdateEndpointInput.RetainAllVariantProperties and ExcludeRetainedVariantProperties
     (VariantProperty): variants in both configs keep their live count and weight; a new variant takes its config's."""
-    sagemaker.update_endpoint_weights_and_capacities(
-        EndpointName=ab_endpoint,
-        DesiredWeightsAndCapacities=[{"VariantName": "A", "DesiredWeight": 5, "DesiredInstanceCount": 4}],
-    )
-    aws_clock.advance(TEST_DELAYS.capacity)
+    for change in ({"DesiredWeight": 5}, {"DesiredInstanceCount": 4}):
+        sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=ab_endpoint, DesiredWeightsAndCapacities=[{"VariantName": "A", **change}]
+        )
+        aws_clock.advance(TEST_DELAYS.capacity)
     model(sagemaker, "model-d")
     production = [
         instance_variant("A", "model-a", weight=1, count=1),

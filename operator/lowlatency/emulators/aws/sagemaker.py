@@ -38,8 +38,9 @@ What real SageMaker does, and what is imitated here:
   new config must keep the live variant names, and rolling deployments exclude serverless and multi-variant endpoints
   (:mod:`.deployments`). An instance-based endpoint cannot be updated to serverless (:mod:`.variants`).
 - **UpdateEndpointWeightsAndCapacities** (InService only) makes the endpoint ``Updating`` with the new
-  ``DesiredWeight``, ``DesiredInstanceCount`` or ``DesiredServerlessConfig`` of each named variant (production or
-  shadow) while the current values catch up, then ``InService``, on the same config. A scaling activity of
+  ``DesiredWeight`` of each named variant (production or shadow), or the ``DesiredInstanceCount`` or
+  ``DesiredServerlessConfig`` of one variant (one call changes weights or one variant's capacity: :mod:`.variants`),
+  while the current values catch up, then ``InService``, on the same config. A scaling activity of
   Application Auto Scaling (:meth:`SageMakerEndpoints.scale`, or a registration whose range leaves out the live
   count) is the autoscaler's own call of it, and passes through ``Updating`` in the same way.
 - **DeleteEndpoint** is refused while the endpoint is Creating, Updating, SystemUpdating or RollingBack, as the
@@ -67,7 +68,8 @@ What real SageMaker does, and what is imitated here:
   ``ValidationError`` (botocore sagemaker-runtime ValidationError). The request goes to a production variant's model
   container by weight or ``TargetVariant``, a share is copied to the shadow variant (:mod:`.invocations`), and a
   serverless variant may start cold or throttle (:mod:`.serverless`). Here each container is a model server whose
-  URL is set from Python per endpoint or per variant; without one, moto's canned answer is returned.
+  URL is set from Python per endpoint or per variant; without one, moto's canned answer is returned. Each call of a
+  model server publishes SageMaker's invocation metrics in CloudWatch (:mod:`.metrics`).
 
 Known differences: timings are seconds, not minutes; a failed create or update happens only when injected; the
 texts of messages that SageMaker does not document are this emulator's own (their error codes are SageMaker's);
@@ -119,16 +121,17 @@ from lowlatency.emulators.aws.invocations import (
     TrafficLog,
     VariantTraffic,
     choose_variant,
-    forward_invocation,
     mirrored,
     runtime_validation_error,
 )
+from lowlatency.emulators.aws.metrics import Invocation, InvocationMetrics
 from lowlatency.emulators.aws.quotas import InstanceQuotas
 from lowlatency.emulators.aws.serverless import Admission, ServerlessCompute
 from lowlatency.emulators.aws.variants import (
     apply_desired,
     require_instance_type,
     require_no_conversion_to_serverless,
+    require_weights_or_one_capacity,
     retain_live_properties,
     validate_endpoint_config,
     variant_from_config,
@@ -175,6 +178,7 @@ class SageMakerEndpoints:
         self._traffic = TrafficLog()
         self._routing = random.Random(0)
         self._shadow_copies = ShadowCopies()
+        self._metrics = InvocationMetrics(gateway.lock)
         self._visible_at: dict[tuple[str, str, str], float] = {}  # (kind, region, name) of new models and configs
         self.quotas = InstanceQuotas()
         gateway.before_each.append(self.advance)
@@ -298,6 +302,7 @@ class SageMakerEndpoints:
             self._serverless.clear()
             self._routing.seed(0)
         self.wait_for_shadow_copies()
+        self._metrics.clear()
         self._traffic.clear()
 
     def _find(self, endpoint_name: str) -> EndpointState:
@@ -565,6 +570,7 @@ class SageMakerEndpoints:
     def _update_weights_and_capacities(self, request: ApiRequest, _: PassThrough) -> Reply:
         endpoint = self._endpoint(request)
         self._require_in_service(endpoint)
+        require_weights_or_one_capacity(request.params["DesiredWeightsAndCapacities"])
         variants = {variant.name: variant for variant in endpoint.variants}
         seen: set[str] = set()
         for desired in request.params["DesiredWeightsAndCapacities"]:
@@ -611,6 +617,7 @@ class SageMakerEndpoints:
     # SageMaker Runtime.
 
     def _invoke_endpoint(self, request: ApiRequest, pass_through: PassThrough) -> Reply:
+        received, received_at = time.perf_counter(), time.time()
         name = str(request.params["EndpointName"])
         with self._gateway.lock:
             endpoint = self._endpoints.get((request.region, name))
@@ -626,17 +633,22 @@ class SageMakerEndpoints:
             admission = self._admit(endpoint, variant)
             url = self._model_server(name, variant.name)
             copies = [
-                (shadow.name, self._model_server(name, shadow.name))
+                (Invocation.of(request, name, shadow, received_at), self._model_server(name, shadow.name))
                 for shadow in endpoint.shadows
                 if mirrored(shadow, variant, self._routing)
             ]
-        self._traffic.count(name, variant.name, invocations=1, cold=admission is not None and admission.cold)
-        for shadow_name, shadow_url in copies:
-            self._send_shadow_copy(shadow_url, request, shadow_name, name)
+            invocation = Invocation.of(request, name, variant, received_at)
+        cold = admission is not None and admission.cold
+        self._traffic.count(name, variant.name, invocations=1, cold=cold)
+        for copy, shadow_url in copies:
+            self._send_shadow_copy(shadow_url, request, copy)
         try:
-            if admission is not None and admission.cold:
+            if cold:
                 time.sleep(self.delays.serverless_cold_start)
-            return pass_through() if url is None else forward_invocation(url, request, variant.name, name)
+            if url is None:
+                return pass_through()
+            setup = self.delays.serverless_cold_start if cold else None
+            return self._metrics.forward(url, request, invocation, received=received, setup_seconds=setup)
         finally:
             if admission is not None:
                 with self._gateway.lock:
@@ -659,8 +671,8 @@ class SageMakerEndpoints:
                 return self._model_servers[key]
         return None
 
-    def _send_shadow_copy(self, url: str | None, request: ApiRequest, shadow: str, endpoint_name: str) -> None:
+    def _send_shadow_copy(self, url: str | None, request: ApiRequest, copy: Invocation) -> None:
         """Copy a request to a shadow variant's model server in the background (none routed: nowhere to send it)."""
-        self._traffic.count(endpoint_name, shadow, invocations=1)
+        self._traffic.count(copy.endpoint_name, copy.variant, invocations=1)
         if url is not None:
-            self._shadow_copies.send(url, request, shadow, endpoint_name)
+            self._shadow_copies.send(lambda: self._metrics.forward(url, request, copy))

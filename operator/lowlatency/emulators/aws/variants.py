@@ -50,6 +50,19 @@ SageMaker's are not documented.
   and ``ServerlessUpdateConfig`` (``MaxConcurrency``, ``ProvisionedConcurrency``:
   botocore sagemaker ProductionVariantServerlessUpdateConfig, within the same ranges, provisioned at most the maximum)
   to a serverless one; the emulator refuses the other combinations, which SageMaker does not document.
+  One call "Updates variant weight of one or more variants associated with an existing endpoint, or capacity of one
+  variant associated with an existing endpoint"
+  (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpointWeightsAndCapacities.html). The
+  emulator takes the strict reading: a request sets either ``DesiredWeight`` of any number of variants, or the
+  capacity (``DesiredInstanceCount`` or ``ServerlessUpdateConfig``) of exactly one variant; capacities of two
+  variants, or weights beside a capacity (even the same variant's), are refused
+  (:func:`require_weights_or_one_capacity`). Whether SageMaker accepts a weight beside one variant's capacity is
+  documented nowhere else: botocore's shape lets an entry carry every member, the A/B testing guide's calls change
+  weights alone (https://docs.aws.amazon.com/sagemaker/latest/dg/model-ab-testing.html), a scaling activity changes
+  one variant's capacity alone, and the threads of other controllers and of moto on this call
+  (aws-controllers-k8s/community#1875, getmoto/moto#5082) do not say. The strict reading is the safe one: an
+  emulator more permissive than SageMaker would hide a refusal, a stricter one costs the operator only a call more.
+  The refusal's text is the emulator's own, in the shape of SageMaker's validation messages.
 """
 
 from __future__ import annotations
@@ -257,6 +270,26 @@ def retain_live_properties(new: list[Variant], live: list[Variant], excluded: se
             changed = replace(changed, current_count=kept.desired_count, desired_count=kept.desired_count)
         retained.append(changed)
     return retained
+
+
+CAPACITY_MEMBERS: Final = ("DesiredInstanceCount", "ServerlessUpdateConfig")
+
+
+def require_weights_or_one_capacity(entries: Iterable[Mapping[str, Any]]) -> None:
+    """UpdateEndpointWeightsAndCapacities changes weights, or the capacity of one variant (the module's docstring)."""
+    desired = list(entries)
+    scaled = [str(entry["VariantName"]) for entry in desired if any(member in entry for member in CAPACITY_MEMBERS)]
+    weighted = [str(entry["VariantName"]) for entry in desired if "DesiredWeight" in entry]
+    if len(scaled) > 1:
+        raise validation_error(
+            f"UpdateEndpointWeightsAndCapacities can update the capacity of only one variant per request; the request "
+            f"sets the capacity of variants {scaled}."
+        )
+    if scaled and weighted:
+        raise validation_error(
+            f"UpdateEndpointWeightsAndCapacities updates either the weights of variants or the capacity of one "
+            f"variant; the request sets the weight of {weighted} and the capacity of {scaled}."
+        )
 
 
 def apply_desired(variant: Variant, desired: Mapping[str, Any]) -> Variant:
