@@ -9,7 +9,8 @@ Auto Scaling and EC2 interface VPC endpoints; every other service moto knows is 
 What real AWS does at each point and how it is imitated is described in the modules: :mod:`.sagemaker` (endpoint
 lifecycle, updates, failures, invocations), :mod:`.tags` (SageMaker's tags), :mod:`.deployments` (DeploymentConfig
 rules), :mod:`.artifacts` (model artifacts in S3), :mod:`.autoscaling` (scalable targets, policies, scheduled
-actions), :mod:`.ec2` (interface VPC endpoints), :mod:`.gateway` (protocols, errors, call log, injected faults).
+actions), :mod:`.ec2` (interface VPC endpoints), :mod:`.metrics` (SageMaker's invocation metrics in CloudWatch, and its
+percentiles), :mod:`.gateway` (protocols, errors, call log, injected faults).
 
 moto's backends live in the process, so one emulator runs per process at a time; :meth:`AwsEmulator.reset` empties
 it between tests far faster than starting a new one.
@@ -37,7 +38,7 @@ from moto.backends import get_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from lowlatency.emulators.aws import artifacts, autoscaling, ec2, sagemaker
+from lowlatency.emulators.aws import artifacts, autoscaling, ec2, metrics, sagemaker
 from lowlatency.emulators.aws.autoscaling import ApplicationAutoScaling
 from lowlatency.emulators.aws.endpoint_state import Clock, Delays
 from lowlatency.emulators.aws.gateway import ApiCall, EmulatorError, Faults, Gateway
@@ -63,6 +64,7 @@ def _extend_moto_once() -> None:
         if not _moto_extended:
             autoscaling.extend_moto()
             ec2.extend_moto()
+            metrics.extend_moto()
             sagemaker.extend_moto()
             _moto_extended = True
 

@@ -30,7 +30,8 @@ serves at all; :mod:`.serverless` whether a serverless variant takes it):
   background; its answer, or error, is discarded and never delays or changes the caller's.
 - **The container call**: the body and Content-Type go to the container as ``POST /invocations``, its answer comes
   back; a container error becomes ``ModelError`` (HTTP 424) with the container's status code (botocore
-  sagemaker-runtime ModelError).
+  sagemaker-runtime ModelError). What each call took and how it ended is published as SageMaker's invocation
+  metrics in CloudWatch, for production and shadow variants alike (:mod:`.metrics`).
 
 Each variant's model server is set from Python (:meth:`.sagemaker.SageMakerEndpoints.route_invocations`), and what
 the emulator sent to each variant is counted (:class:`VariantTraffic`), for tests to compare with what each model
@@ -44,7 +45,7 @@ import random
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Final
@@ -174,16 +175,17 @@ class ShadowCopies:
         self._lock = threading.Lock()
         self._pending: set[Future[None]] = set()
 
-    def send(self, url: str, request: ApiRequest, shadow: str, endpoint_name: str) -> None:
-        copy = self._senders.submit(self._send, url, request, shadow, endpoint_name)
+    def send(self, call: Callable[[], Reply]) -> None:
+        """Make ``call`` (of a shadow variant's model container with a copy of a request) in the background."""
+        copy = self._senders.submit(self._send, call)
         with self._lock:
             self._pending.add(copy)
         copy.add_done_callback(self._forget)
 
     @staticmethod
-    def _send(url: str, request: ApiRequest, shadow: str, endpoint_name: str) -> None:
+    def _send(call: Callable[[], Reply]) -> None:
         with contextlib.suppress(ServiceError):
-            forward_invocation(url, request, shadow, endpoint_name)
+            call()
 
     def _forget(self, copy: Future[None]) -> None:
         with self._lock:
