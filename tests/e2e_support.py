@@ -185,6 +185,12 @@ class EndToEnd:
         self.aws.sagemaker.clock = clock
         return clock
 
+    def thaw_sagemaker(self, frozen: ManualClock) -> None:
+        """Let SageMaker's clock run again from where ``frozen`` stands, so that later steps of the test move at the
+        emulator's own pace. Never backwards: what started while it was frozen is due when it was."""
+        offset = frozen() - time.time()
+        self.aws.sagemaker.clock = lambda: time.time() + offset
+
 
 @dataclass(frozen=True)
 class Scaling:
