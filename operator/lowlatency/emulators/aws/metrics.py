@@ -41,9 +41,10 @@ What SageMaker publishes, and what is imitated here:
     the request until it returns a response to the client, minus the ModelLatency"; here from the moment the
     runtime's handler received the request to the container's answer, minus ModelLatency (what the gateway does
     before and after the handler, parsing the request and writing the answer, is not in it). A serverless cold
-    start is part of it: "The OverheadLatency metric tracks all additional latency added by SageMaker AI, which
-    includes the cold start time for launching new compute resources"
-    (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-monitoring.html). A shadow variant's
+    start is part of it: SageMaker's serverless monitoring page says that OverheadLatency tracks all the latency
+    SageMaker adds, the cold start time of launching new compute resources included, and that it is much lower with
+    provisioned concurrency (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-monitoring.html,
+    paraphrased: the stored copy read is a translation). A shadow variant's
     answer goes to no client and its dashboard shows no OverheadLatency: none is published for a copy.
 
   Units are those of the metrics table (monitoring-cloudwatch.html above). Nothing is published for a request that
