@@ -18,6 +18,7 @@ SECTIONS = (
     "Application Auto Scaling",
     "EC2 interface VPC endpoints",
     "Errors, retries and tags",
+    "CloudWatch metrics",
     "Price List",
 )
 AWS_DOCS = re.compile(r"^https://docs\.aws\.amazon\.com/\S+$")

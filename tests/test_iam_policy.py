@@ -137,6 +137,8 @@ def test_only_sagemaker_may_receive_a_passed_role(policy: dict[str, Any]) -> Non
 
 def test_wildcard_resources_only_where_aws_has_no_resource_level_permissions(policy: dict[str, Any]) -> None:
     without_resource_level = {
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html
+        "cloudwatch:GetMetricData",
         "sagemaker:ListModels",
         "sagemaker:ListEndpointConfigs",
         "sagemaker:ListEndpoints",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -20,8 +21,8 @@ from lowlatency import api, benchmark
 from lowlatency.config import Benchmarking
 from lowlatency.emulators.aws import AwsEmulator
 from lowlatency.emulators.model_server import Fixed, ModelServer
+from lowlatency.invocation_metrics import Polling, VariantMetrics, Window, shadow_note, shadow_result
 from lowlatency.measuring import (
-    SHADOW_UNMEASURED,
     Job,
     Measurer,
     Outcome,
@@ -220,6 +221,47 @@ def test_one_production_variant_has_the_endpoints_benchmark_and_a_shadow_none(me
     assert "shadow variant Shadow: not measured: a shadow's answers never reach a caller" in message
 
 
+def test_a_shadows_benchmark_is_sagemakers_model_latency_and_said_to_be(measurer: Measurer) -> None:
+    spec = bid_filter_spec(
+        benchmark=BENCHMARK, shadowVariants=[{"name": "Shadow", "model": MODEL, "instanceType": "ml.c5.large"}]
+    )
+    production, shadow = VariantToMeasure("AllTraffic", "Instance"), VariantToMeasure("Shadow", "Shadow")
+    window = Window(NOW.timestamp(), NOW.timestamp() + 20)
+    figures = VariantMetrics(
+        invocations=400, errors=0, latency_samples=400, average_us=6000, p50_us=5500, p90_us=9000, p99_us=26000
+    )
+    from_cloudwatch = shadow_result(figures, window, target_p99_ms=TARGET_P99_MS, generation=2)
+    note = shadow_note(from_cloudwatch, "08:00 to 08:01 UTC", TARGET_P99_MS)
+    written = [api.VariantStatus(name="AllTraffic", kind="Instance"), api.VariantStatus(name="Shadow", kind="Shadow")]
+    status, _ = deliver(
+        measurer,
+        body(spec, live_status(*written)),
+        Outcome(
+            job(production, shadow),
+            result(12.0),
+            variants=(
+                VariantOutcome(production, result(12.0), note="the endpoint's only production variant"),
+                VariantOutcome(shadow, from_cloudwatch, note=note),
+            ),
+        ),
+    )
+    entry = next(entry for entry in status["variants"] if entry["name"] == "Shadow")
+    benchmark_of_shadow = api.BenchmarkResult.model_validate(entry["benchmark"])
+    assert (benchmark_of_shadow.p50_ms, benchmark_of_shadow.p99_ms, benchmark_of_shadow.mean_ms) == (5.5, 26.0, 6.0)
+    assert (benchmark_of_shadow.requests, benchmark_of_shadow.throughput_rps) == (400, 20.0)
+    assert benchmark_of_shadow.slo_met is False  # its model alone is slower than the target: missed for sure
+    assert "sloMet" in entry["benchmark"]
+    message = benchmarked(status)["message"]
+    assert (
+        "shadow variant Shadow: model latency as SageMaker measured it (CloudWatch ModelLatency of the requests "
+        "copied to it, 08:00 to 08:01 UTC: the model's own time, without the network or SageMaker's overhead, so not "
+        "comparable with the client-side figures above): p50 5.50 ms, p90 9.00 ms, p99 26.00 ms"
+    ) in message
+    assert "its model alone misses the 20 ms p99 target" in message
+    # The endpoint's verdict stays its own, from the client side.
+    assert benchmarked(status)["reason"] == "SLOMet"
+
+
 def test_a_serverless_cold_start_and_throttled_requests_are_named(measurer: Measurer) -> None:
     spec = {"model": MODEL, "serverless": {"memorySizeInMB": 2048, "maxConcurrency": 2}, "benchmark": BENCHMARK}
     variant = VariantToMeasure("AllTraffic", "Serverless", max_concurrency=2)
@@ -399,23 +441,74 @@ async def test_a_serverless_variant_has_its_cold_start_apart_and_its_throttled_r
     assert (only.result, only.throttled) == (outcome.result, outcome.throttled)
 
 
-async def test_a_shadow_variant_is_not_invoked_directly(
+def nearest_rank(values: Sequence[float], rank: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(rank / 100 * len(ordered))) - 1]
+
+
+QUICK_POLLING = Polling(first_seconds=0.05, longest_seconds=0.2, bound_seconds=10)
+
+
+async def test_a_shadow_variant_is_measured_by_sagemakers_model_latency_never_invoked_directly(
     runtime: AwsEmulator, sagemaker: Any, aws_clock: ManualClock
 ) -> None:
     name = serving(sagemaker, aws_clock, "shadowed", [instances("AllTraffic", 1.0)], [instances("Shadow", 1.0)])
     production, shadow = VariantToMeasure("AllTraffic", "Instance"), VariantToMeasure("Shadow", "Shadow")
-    with ModelServer(latency=Fixed(FAST_MS)) as server:
-        runtime.sagemaker.route_invocations(name, server.url)
-        outcome = await measure(measuring_job(name, production, shadow), SETTINGS)
+    with ModelServer(latency=Fixed(FAST_MS)) as fast, ModelServer(latency=Fixed(SLOW_MS)) as slow:
+        runtime.sagemaker.route_invocations(name, fast.url, variant="AllTraffic")
+        runtime.sagemaker.route_invocations(name, slow.url, variant="Shadow")
+        outcome = await measure(measuring_job(name, production, shadow), SETTINGS, QUICK_POLLING)
+        runtime.sagemaker.wait_for_shadow_copies()
+        copies = [served.seconds * 1000 for served in slow.served]
     assert outcome.result is not None, outcome.failure
     measured = {variant.variant.name: variant for variant in outcome.variants}
     assert measured["AllTraffic"].result == outcome.result
-    assert (measured["Shadow"].result, measured["Shadow"].note) == (None, SHADOW_UNMEASURED)
-    # One run, every request answered by the production variant (the runtime refuses a shadow as TargetVariant).
+    # One run, every request answered by the production variant (the runtime refuses a shadow as TargetVariant), and
+    # every one copied to the shadow (the same weight).
     calls = runtime.calls(operation="InvokeEndpoint")
     _, load = benchmark.from_spec(measuring_job(name).spec, SETTINGS.max_seconds)
     assert len(calls) == load.warmup_requests + 100
     assert {call.error_code for call in calls} == {None}
+    assert len(copies) == runtime.sagemaker.traffic(name)["Shadow"].invocations == len(calls)
+
+    # The shadow's benchmark is SageMaker's record of the copies: as many requests as its server handled, and
+    # percentiles no shorter than the server's own times for them (ModelLatency holds each).
+    from_cloudwatch = measured["Shadow"].result
+    assert from_cloudwatch is not None, measured["Shadow"].note
+    assert (from_cloudwatch.requests, from_cloudwatch.errors, from_cloudwatch.generation) == (len(copies), 0, 1)
+    for rank, figure in ((50, from_cloudwatch.p50_ms), (90, from_cloudwatch.p90_ms), (99, from_cloudwatch.p99_ms)):
+        assert figure is not None
+        assert figure >= nearest_rank(copies, rank) >= SLOW_MS
+    assert from_cloudwatch.mean_ms is not None
+    assert from_cloudwatch.mean_ms >= sum(copies) / len(copies)
+    # Its throughput is the copies over the run's window, which spans at least the runtime's calls.
+    span = max(call.at + call.duration_seconds for call in calls) - min(call.at for call in calls)
+    assert from_cloudwatch.throughput_rps is not None
+    assert 0 < from_cloudwatch.throughput_rps <= len(copies) / span
+    # The model's latency alone cannot say the SLO is met; it is not said to be.
+    assert from_cloudwatch.slo_met is None
+    assert "CloudWatch ModelLatency" in measured["Shadow"].note
+    assert "not comparable with the client-side figures" in measured["Shadow"].note
+    assert runtime.count("GetMetricData") >= 1
+
+
+async def test_a_shadows_metrics_not_yet_complete_leave_it_not_yet_measured(
+    runtime: AwsEmulator, sagemaker: Any, aws_clock: ManualClock
+) -> None:
+    name = serving(sagemaker, aws_clock, "shadowed", [instances("AllTraffic", 1.0)], [instances("Shadow", 1.0)])
+    production, shadow = VariantToMeasure("AllTraffic", "Instance"), VariantToMeasure("Shadow", "Shadow")
+    polling = Polling(first_seconds=0.05, longest_seconds=0.1, bound_seconds=0.5)
+    with ModelServer(latency=Fixed(FAST_MS)) as fast, ModelServer(latency=Fixed(FAST_MS)) as held:
+        runtime.sagemaker.route_invocations(name, fast.url, variant="AllTraffic")
+        runtime.sagemaker.route_invocations(name, held.url, variant="Shadow")
+        held.stall(5)  # the copies get no answer while CloudWatch is read: their ModelLatency is not there yet
+        outcome = await measure(measuring_job(name, production, shadow, requests=20), SETTINGS, polling)
+        runtime.sagemaker.wait_for_shadow_copies()
+    assert outcome.result is not None, outcome.failure
+    [not_yet] = [variant for variant in outcome.variants if variant.variant.name == "Shadow"]
+    assert not_yet.result is None
+    assert not_yet.note.startswith("not yet measured: CloudWatch had not published SageMaker's metrics")
+    assert runtime.count("GetMetricData") >= 2  # read again before giving up
 
 
 # End to end: the operator process benchmarks the variants of what it deployed, and prices them from the test's own
@@ -546,3 +639,31 @@ def test_a_serverless_endpoint_reports_its_cold_start_throttling_and_cost_per_in
         priced["perMillionInvocationsUsd"],
         priced["monthlyUsd"],
     )
+
+
+@pytest.mark.timeout(120)
+def test_a_shadow_endpoints_shadow_is_benchmarked_from_sagemakers_metrics(
+    e2e_priced: EndToEnd, aws_emulator: AwsEmulator
+) -> None:
+    name = "bid-filter"
+    shadow = {"name": "Shadow", "model": MODEL, "instanceType": "ml.c5.large", "weight": 1}
+    spec = bid_filter_spec(instanceCount=1, shadowVariants=[shadow], benchmark=E2E_BENCHMARK)
+    endpoint = endpoint_name(NAMESPACE, name)
+    with ModelServer(latency=Fixed(FAST_MS)) as fast, ModelServer(latency=Fixed(SLOW_MS)) as slow:
+        aws_emulator.sagemaker.route_invocations(endpoint, fast.url, variant="AllTraffic")
+        aws_emulator.sagemaker.route_invocations(endpoint, slow.url, variant="Shadow")
+        e2e_priced.apply(name, spec)
+        status = benchmarked_at(e2e_priced, name)
+        aws_emulator.sagemaker.wait_for_shadow_copies()
+        copies = [served.seconds * 1000 for served in slow.served]
+
+    variants = {entry["name"]: entry for entry in status["variants"]}
+    measured = variants["Shadow"]["benchmark"]
+    assert (variants["Shadow"]["kind"], measured["generation"], measured["requests"]) == ("Shadow", 1, len(copies))
+    assert measured["p50Ms"] >= nearest_rank(copies, 50) >= SLOW_MS
+    assert measured["p99Ms"] >= nearest_rank(copies, 99)
+    # The production variant's is the endpoint's, measured from the client: the shadow's is not mixed into it.
+    assert variants["AllTraffic"]["benchmark"]["requests"] == status["benchmark"]["requests"] == 100
+    message = condition(e2e_priced.get(name), "Benchmarked")["message"]
+    assert "shadow variant Shadow: model latency as SageMaker measured it (CloudWatch ModelLatency" in message
+    assert aws_emulator.count("GetMetricData") >= 1

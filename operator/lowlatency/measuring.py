@@ -14,12 +14,14 @@ memo for its next handler call (the timer's next tick), which writes it with tha
 How: first the endpoint as callers see it (InvokeEndpoint, routed by the variants' weights), then each production
 variant on its own (InvokeEndpoint with TargetVariant), each run with spec.benchmark's requests and clients. An
 endpoint with one production variant is measured once: that variant's benchmark is the endpoint's. A shadow variant
-is not measured: TargetVariant names a production variant (botocore sagemaker-runtime
-InvokeEndpointInput.TargetVariant) and a shadow's answers never reach a caller, which the condition says. A
-serverless variant's run starts with one request alone, the first after the variant was idle (created, updated or
-unused): its latency is coldStartMs, kept out of the percentiles, and the requests measured after it find the
-compute warm. Requests beyond a serverless variant's maxConcurrency are throttled (ThrottlingException): they count
-as errors, and the Event names them.
+cannot be invoked (TargetVariant names a production variant, botocore sagemaker-runtime
+InvokeEndpointInput.TargetVariant, and a shadow's answers never reach a caller): its benchmark is what SageMaker
+measured of the requests the endpoint's run copied to it, read from CloudWatch (ModelLatency percentiles, Invocations,
+errors: :mod:`lowlatency.invocation_metrics`), once published; it is the model's own latency, without the network or
+SageMaker's overhead, which the condition says beside its figures. A serverless variant's run starts with one
+request alone, the first after the variant was idle (created, updated or unused): its latency is coldStartMs, kept
+out of the percentiles, and the requests measured after it find the compute warm. Requests beyond a serverless
+variant's maxConcurrency are throttled (ThrottlingException): they count as errors, and the Event names them.
 
 What: status.benchmark and each variant's status.variants[].benchmark, the ``Benchmarked`` condition (True when
 status.benchmark is of the live generation, with the endpoint's SLO verdict as its reason; False with reason Running
@@ -41,10 +43,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lowlatency import api, benchmark, costs, pricing
+from lowlatency import api, benchmark, costs, invocation_metrics, pricing
 from lowlatency.benchmark import rightsizing
 from lowlatency.benchmark.connection import Outcome as RequestOutcome
 from lowlatency.config import Benchmarking
+from lowlatency.invocation_metrics import Polling, ShadowRun, Window
 from lowlatency.planner import Verdict
 from lowlatency.reconciler import Clock, EndpointResource, Event, merge_variant_status, utc_now, with_condition
 from lowlatency.schema import Schema
@@ -92,6 +95,8 @@ class Measured:
     failure: str = ""
     throttled: int = 0  # requests answered ThrottlingException
     warnings: tuple[str, ...] = ()  # the generator's own: it, not the endpoint, may have been the limit
+    window: Window | None = None  # from the run's first request sent to its last answer
+    answered: int = 0  # measured requests answered without an error
 
 
 @dataclass(frozen=True)
@@ -187,10 +192,7 @@ def _figures(result: api.BenchmarkResult) -> str:
     return f"{figures}; cold start {result.cold_start_ms:.2f} ms (the first request after idle, not in the percentiles)"
 
 
-SHADOW_UNMEASURED = (
-    "not measured: InvokeEndpoint's TargetVariant names a production variant, and a shadow variant's answers to the "
-    "requests copied to it never reach a caller"
-)
+SHADOW_POLLING = Polling()
 
 
 def variant_notes(outcome: Outcome) -> list[str]:
@@ -246,9 +248,9 @@ def ramp_for(throughput_rps: float, target_p99_ms: float, step_seconds: float) -
     )
 
 
-async def measure(job: Job, settings: Benchmarking) -> Outcome:
-    """Benchmark the endpoint, then each of its production variants on its own, and for autoscaling 'auto' find its
-    maximum rate; failures become the outcome."""
+async def measure(job: Job, settings: Benchmarking, shadow_polling: Polling = SHADOW_POLLING) -> Outcome:
+    """Benchmark the endpoint, then each of its production variants on its own, read its shadow variant's figures
+    from CloudWatch, and for autoscaling 'auto' find its maximum rate; failures become the outcome."""
     try:
         # resolve_target may call STS or instance metadata: off this loop, which may be measuring another endpoint.
         target = await asyncio.to_thread(benchmark.resolve_target, job.endpoint_name, job.region, job.endpoint_url)
@@ -264,7 +266,7 @@ async def measure(job: Job, settings: Benchmarking) -> Outcome:
     warnings = list(endpoint.warnings)
     for variant in job.variants:
         if variant.kind == "Shadow":
-            variants.append(VariantOutcome(variant, note=SHADOW_UNMEASURED))
+            variants.append(await _shadow(job, variant, endpoint, shadow_polling))
         elif len(job.production) == 1:
             note = "the endpoint's only production variant: its benchmark is the endpoint's"
             variants.append(VariantOutcome(variant, endpoint.result, note, endpoint.throttled))
@@ -317,7 +319,22 @@ async def _run(
         summary.to_status(job.spec.target_p99_ms, job.generation, run.cold_start_ms),
         throttled=summary.errors_by_class[RequestOutcome.THROTTLED.value],
         warnings=tuple(run.warnings),
+        window=Window(run.started_at, run.measurement.finished),
+        answered=summary.requests - summary.errors,
     )
+
+
+async def _shadow(job: Job, shadow: VariantToMeasure, endpoint: Measured, polling: Polling) -> VariantOutcome:
+    """The shadow variant's figures of the endpoint's run, as SageMaker published them (an endpoint with a shadow has
+    one production variant, https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-create.html)."""
+    assert endpoint.window is not None  # every run that has a result has its window
+    run = ShadowRun(
+        job.endpoint_name, job.region, job.production[0].name, shadow.name, endpoint.window, endpoint.answered
+    )
+    measured = await invocation_metrics.measure_shadow(
+        run, target_p99_ms=job.spec.target_p99_ms, generation=job.generation, polling=polling
+    )
+    return VariantOutcome(shadow, measured.result, measured.note)
 
 
 def with_variant_benchmarks(
