@@ -141,6 +141,7 @@ def test_a_measurement_without_a_window_has_no_throughput() -> None:
 def test_the_json_report_is_status_benchmark_and_the_figures_status_has_no_room_for() -> None:
     summary = summarize(_measurement([0.003] * 95 + [0.040] * 3, 1_795_000_000.0, 1_795_000_002.0, failures=2))
     assert summary.to_json(25) == {
+        "source": "Client",
         "p50Ms": summary.p50_ms,
         "p90Ms": summary.p90_ms,
         "p99Ms": summary.p99_ms,

@@ -476,6 +476,7 @@ async def test_a_shadow_variant_is_measured_by_sagemakers_model_latency_never_in
     from_cloudwatch = measured["Shadow"].result
     assert from_cloudwatch is not None, measured["Shadow"].note
     assert (from_cloudwatch.requests, from_cloudwatch.errors, from_cloudwatch.generation) == (len(copies), 0, 1)
+    assert (from_cloudwatch.source, measured["AllTraffic"].result.source) == ("CloudWatchModelLatency", "Client")
     for rank, figure in ((50, from_cloudwatch.p50_ms), (90, from_cloudwatch.p90_ms), (99, from_cloudwatch.p99_ms)):
         assert figure is not None
         assert figure >= nearest_rank(copies, rank) >= SLOW_MS

@@ -927,6 +927,11 @@ class BenchmarkResult(Schema):
     generation: int | None = None
     """The resource generation that was measured."""
 
+    source: Literal["Client", "CloudWatchModelLatency"] | None = None
+    """Where the figures come from: Client, the operator's own requests timed end to end (as callers see them);
+    CloudWatchModelLatency, SageMaker's ModelLatency metric (the model's time alone, without the network and
+    SageMaker's overhead: a shadow variant, which no request can target)."""
+
     p50_ms: float | None = None
     """Median latency, milliseconds."""
 

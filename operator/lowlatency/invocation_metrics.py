@@ -228,6 +228,7 @@ def shadow_result(
     missed = figures.errors > 0 or (p99_ms is not None and p99_ms > target_p99_ms)
     return api.BenchmarkResult(
         generation=generation,
+        source="CloudWatchModelLatency",
         p50_ms=_ms(figures.p50_us),
         p90_ms=_ms(figures.p90_us),
         p99_ms=p99_ms,

@@ -132,6 +132,7 @@ class Summary:
         variant's first after idle)."""
         return api.BenchmarkResult(
             generation=generation,
+            source="Client",
             p50_ms=self.p50_ms,
             p90_ms=self.p90_ms,
             p99_ms=self.p99_ms,
@@ -150,7 +151,6 @@ class Summary:
         return keys | {
             "p999Ms": self.p999_ms,
             "maxMs": self.max_ms,
-            "meanMs": self.mean_ms,
             "errorRate": self.error_rate,
             "errorsByClass": self.errors_by_class,
             "targetP99Ms": target_p99_ms,
