@@ -50,6 +50,11 @@ class Schedule:
     audit_due: float | None = None
     failures: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The resourceVersion the last pass read and the status it wrote: a handler can be called with a body older than
+    # that write (the timer's first pass ran while the create handler waited), and a pass on it would post again
+    # what the last one posted.
+    last_read: str | None = None
+    last_written: dict[str, Any] = field(default_factory=dict)
 
     def audit_is_due(self, timing: Timing, now: float) -> bool:
         if timing.audit_seconds <= 0:
@@ -106,12 +111,22 @@ class Supervisor:
                 deliver(benchmarked, body, patch)
             # A new measured autoscaling target is applied by this pass: it looks at autoscaling, as an audit does.
             audit = schedule.audit_is_due(timing, loop.time()) or (benchmarked is not None and benchmarked.new_target)
-            resource = EndpointResource.from_body(measuring.as_patched(body, patch))
+            version = body.get("metadata", {}).get("resourceVersion")
+            seen = (
+                body
+                if version is None or version != schedule.last_read
+                else measuring.as_patched(body, {"status": schedule.last_written})
+            )
+            resource = EndpointResource.from_body(measuring.as_patched(seen, patch))
             result = await self.run(functools.partial(self.reconciler.reconcile, resource, audit=audit))
             deliver(result, body, patch)
             _measure(resource, result)
             deliver(self.measurer.follow_up(measuring.as_patched(body, patch), memo, loop.time()), body, patch)
             schedule.after(result, timing, loop.time(), audited=audit)
+            written = dict(patch.get("status") or {})
+            if version is not None and version == schedule.last_read:  # still unseen: what the earlier pass wrote too
+                written = {**schedule.last_written, **written}
+            schedule.last_read, schedule.last_written = version, written
 
     async def reconcile_if_due(self, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo) -> None:
         schedule = self._schedule(memo)
