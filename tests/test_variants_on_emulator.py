@@ -227,8 +227,8 @@ def test_counts_of_two_variants_changed_outside_the_operator_are_set_back_one_va
     assert mutations(aws_emulator, before) == Counter({"UpdateEndpointWeightsAndCapacities": 2})
     assert all(call.status == 200 for call in aws_emulator.calls()[before:])
     assert [message for reason, message in events_of(results) if reason == "DriftRepaired"] == [
-        "Instance count of adtech-drifted variant Champion was changed outside the operator; set back to 2",
-        "Instance count of adtech-drifted variant Challenger was changed outside the operator; set back to 1",
+        "Instance count of adtech-drifted variant Champion was changed outside the operator to 4; set back to 2",
+        "Instance count of adtech-drifted variant Challenger was changed outside the operator to 3; set back to 1",
     ]
     assert [entry["currentInstanceCount"] for entry in body["status"]["variants"]] == [2, 1]
 

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from lowlatency.api import Spec, Status
-from lowlatency.desired import INSTANCE_COUNT, PROVISIONED_CONCURRENCY, DesiredEndpoint, Owner, build_desired
+from lowlatency.desired import (
+    INSTANCE_COUNT,
+    PROVISIONED_CONCURRENCY,
+    DesiredEndpoint,
+    Owner,
+    ScheduledScaling,
+    build_desired,
+)
 from lowlatency.planner import (
     CreateEndpointConfig,
     CreateModel,
@@ -25,6 +32,7 @@ from lowlatency.planner import (
 from lowlatency.reconciler import merge_variant_status
 from lowlatency.tenancy import TenantPolicy, violations
 from lowlatency.variants import (
+    DeleteScheduledAction,
     DeregisterScalableTarget,
     ObservedScaling,
     ObservedVariant,
@@ -32,6 +40,7 @@ from lowlatency.variants import (
     RegisterScalableTarget,
     UpdateEndpointWeightsAndCapacities,
     VariantChange,
+    weights_and_capacities,
 )
 from specs import MODEL_ARTIFACTS, bid_filter_spec
 from test_desired import assert_valid
@@ -331,8 +340,8 @@ def test_drift_of_several_variants_counts_is_repaired_one_variant_per_pass_each_
         UpdateEndpointWeightsAndCapacities(NAME, (VariantChange("Challenger", instance_count=1),)),
     )
     assert [notice.message for notice in first.notices + second.notices] == [
-        f"Instance count of {NAME} variant Champion was changed outside the operator; set back to 2",
-        f"Instance count of {NAME} variant Challenger was changed outside the operator; set back to 1",
+        f"Instance count of {NAME} variant Champion was changed outside the operator to 5; set back to 2",
+        f"Instance count of {NAME} variant Challenger was changed outside the operator to 4; set back to 1",
     ]
     assert (first.poll, second.poll) == (True, True)
 
@@ -360,16 +369,23 @@ def test_an_autoscaled_variants_count_is_never_set_back_while_the_others_is() ->
     )
     (notice,) = result.notices
     assert notice.message == (
-        f"Instance count of {NAME} variant Challenger was changed outside the operator; set back to 1"
+        f"Instance count of {NAME} variant Challenger was changed outside the operator to 3; set back to 1"
     )
 
 
 def test_a_serverless_variants_concurrencies_change_in_place_unless_the_autoscaler_owns_the_provisioned_one() -> None:
     before = desired(serverless(provisionedConcurrency=2))
     after = desired(serverless(maxConcurrency=50, provisionedConcurrency=5))
-    (update,) = plan(after, live_on(before), OWNER, Memory(2)).actions
-    assert update == UpdateEndpointWeightsAndCapacities(
-        NAME, (VariantChange("AllTraffic", max_concurrency=50, provisioned_concurrency=5),)
+    result = plan(after, live_on(before), OWNER, Memory(2))
+    assert result.actions == (
+        UpdateEndpointWeightsAndCapacities(
+            NAME, (VariantChange("AllTraffic", max_concurrency=50, provisioned_concurrency=5),)
+        ),
+    )
+    assert (result.ready.reason, result.ready.message) == (
+        "Scaling",
+        f"Changing the maximum concurrency of variant AllTraffic from 20 to 50; the provisioned concurrency of "
+        f"variant AllTraffic from 2 to 5 of SageMaker endpoint {NAME}",
     )
 
     scaling = {"minCapacity": 1, "maxCapacity": 10}
@@ -408,6 +424,47 @@ def test_a_target_in_a_dimension_the_variant_no_longer_has_is_deregistered() -> 
     wanted = desired(serverless())
     result = plan(wanted, live_on(wanted, scaling_known=True, scaling=(target("AllTraffic"),)), OWNER, Memory(2))
     assert result.actions == (DeregisterScalableTarget(f"endpoint/{NAME}/variant/AllTraffic", INSTANCE_COUNT),)
+
+
+def test_a_provisioned_concurrency_target_is_deregistered_and_its_schedules_deleted_in_its_own_dimension() -> None:
+    """Application Auto Scaling names a target by resource and dimension: the provisioned concurrency's, not the
+    instance count's, when the spec has no autoscaling of it or a schedule was added outside the operator."""
+    resource_id = f"endpoint/{NAME}/variant/AllTraffic"
+    registered = target("AllTraffic", PROVISIONED_CONCURRENCY, 1, 10)
+    unscaled = desired(serverless(provisionedConcurrency=2))
+    result = plan(unscaled, live_on(unscaled, scaling_known=True, scaling=(registered,)), OWNER, Memory(2))
+    assert result.actions == (DeregisterScalableTarget(resource_id, PROVISIONED_CONCURRENCY),)
+
+    scaling = {"minCapacity": 1, "maxCapacity": 10, "targetUtilization": 0.6}
+    scaled = desired(serverless(provisionedConcurrency=2, autoscaling=scaling))
+    night = ScheduledScaling("night", "cron(0 2 * * ? *)", 1, 2)
+    scheduled = dataclasses.replace(registered, policy=(0.6, 300, 60), schedules=(night,))
+    result = plan(scaled, live_on(scaled, scaling_known=True, scaling=(scheduled,)), OWNER, Memory(2))
+    assert result.actions == (DeleteScheduledAction(resource_id, "night", PROVISIONED_CONCURRENCY),)
+
+
+def test_a_variant_sagemaker_does_not_report_is_left_alone_and_the_others_still_brought_to_the_spec() -> None:
+    wanted = rescaled((90, 2), (10, 3))
+    only_challenger = [ObservedVariant("Challenger", False, False, 1, 1, 10.0, 10.0)]
+    assert weights_and_capacities(NAME, wanted.variants, only_challenger) == (
+        UpdateEndpointWeightsAndCapacities(NAME, (VariantChange("Challenger", instance_count=3),)),
+    )
+
+
+def test_the_endpoints_instance_counts_are_those_of_its_instance_backed_production_variants() -> None:
+    """status.currentInstanceCount and desiredInstanceCount: a shadow's instances are its own, a serverless variant
+    has none (None when no production variant runs on instances)."""
+    endpoint = dataclasses.replace(
+        described(desired(ab())),
+        variants=(
+            ObservedVariant("Champion", False, False, 2, 4, 90.0, 90.0),
+            ObservedVariant("Challenger", False, False, 3, 3, 10.0, 10.0),
+            ObservedVariant("Shadow", True, False, 7, 7, 50.0, 50.0),
+        ),
+    )
+    assert (endpoint.current_instance_count, endpoint.desired_instance_count) == (5, 7)
+    spiky = described(desired(serverless()))
+    assert (spiky.current_instance_count, spiky.desired_instance_count) == (None, None)
 
 
 # --- a new config: models, guardrails, variants added or removed ---
@@ -554,6 +611,57 @@ def test_a_shadows_weight_and_count_change_in_place_the_weight_first() -> None:
     )
 
 
+def test_a_serverless_variant_moved_to_instances_is_deregistered_in_its_own_dimension_and_its_counts_retained() -> None:
+    """A serverless endpoint may become instance-backed
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-update.html): its provisioned
+    concurrency's target goes before the move, and UpdateEndpoint retains the live properties while a target is
+    registered even when the spec has no autoscaling any more."""
+    scaling = {"minCapacity": 1, "maxCapacity": 10, "targetUtilization": 0.6}
+    before = desired(serverless(provisionedConcurrency=2, autoscaling=scaling))
+    after = desired(Spec.model_validate(bid_filter_spec()))
+    registered = target("AllTraffic", PROVISIONED_CONCURRENCY, 1, 10)
+    observed = dataclasses.replace(
+        moving_from(before, after, scaling_known=True, scaling=(registered,)), live_instance_types={"AllTraffic": None}
+    )
+    result = plan(after, observed, OWNER, Memory(2))
+    assert result.actions[-2:] == (
+        DeregisterScalableTarget(f"endpoint/{NAME}/variant/AllTraffic", PROVISIONED_CONCURRENCY),
+        UpdateEndpoint(NAME, after.endpoint_config_name, retain_variant_properties=True),
+    )
+
+
+def test_several_variants_added_and_removed_are_each_named_in_one_event() -> None:
+    live = desired(ab())
+    wanted = desired(
+        ab(
+            variants=[
+                variant("Champion", CHAMPION_MODEL, 80, instanceCount=2),
+                variant("Blue", CHALLENGER_MODEL, 10),
+                variant("Green", CHALLENGER_MODEL, 10),
+            ]
+        )
+    )
+    (notice,) = plan(wanted, moving_from(live, wanted), OWNER, Memory(2)).notices
+    assert notice.message == (
+        f"Moving SageMaker endpoint {NAME} to {wanted.endpoint_config_name}: production variants Blue, Green added; "
+        "production variant Challenger removed. SageMaker moves an endpoint whose variants change all at once, "
+        "without the deployment guardrails of spec.deployment (they need the same variant names)"
+    )
+
+
+def test_a_deleted_live_config_of_several_variants_is_reported_with_every_variant_to_create_it_with() -> None:
+    live = desired(ab())
+    wanted = desired(ab(variants=[variant("Champion", CHAMPION_MODEL, 90), variant("Challenger", CHAMPION_MODEL, 10)]))
+    observed = dataclasses.replace(moving_from(live, wanted), live_config_exists=False)
+    result = plan(wanted, observed, OWNER, Memory(2))
+    assert result.actions == ()
+    assert result.degraded.reason == "LiveConfigMissing"
+    assert (
+        f"create an endpoint config named {live.endpoint_config_name} with the variants Champion, Challenger again"
+        in result.degraded.message
+    )
+
+
 # --- deletion, retention, status, tenancy ---
 
 
@@ -564,6 +672,14 @@ def test_deletion_deregisters_every_variants_target_before_deleting_the_endpoint
     assert result.actions[:2] == (
         DeregisterScalableTarget(f"endpoint/{NAME}/variant/Champion"),
         DeregisterScalableTarget(f"endpoint/{NAME}/variant/Challenger"),
+    )
+
+
+def test_deleting_a_serverless_endpoint_deregisters_its_provisioned_concurrency_target() -> None:
+    endpoint = described(desired(serverless(provisionedConcurrency=2)))
+    registered = (target("AllTraffic", PROVISIONED_CONCURRENCY, 1, 10),)
+    assert plan_deletion(endpoint, OWNER, ([], []), registered).actions[0] == DeregisterScalableTarget(
+        f"endpoint/{NAME}/variant/AllTraffic", PROVISIONED_CONCURRENCY
     )
 
 

@@ -367,7 +367,7 @@ def _drift_messages(endpoint: ObservedEndpoint, repair: Action) -> list[str]:
         case UpdateEndpointWeightsAndCapacities(changes=changes):
             return [
                 f"{setting.what.capitalize()} of {_variant_of(name, setting.variant)} was changed outside the "
-                f"operator; set back to {setting.wanted}"
+                f"operator to {setting.live}; set back to {setting.wanted}"
                 for change in changes
                 for setting in settings(change, endpoint.variant(change.variant))
             ]
