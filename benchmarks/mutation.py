@@ -11,9 +11,10 @@ change to the code that no test notices.
 
 It works in a copy, never in the checkout (other work goes on there): ``--workdir`` receives ``src/lowlatency``
 (the package), ``tests/`` and a ``pyproject.toml`` with a ``[tool.mutmut]`` section added; mutmut puts its mutants
-under ``<workdir>/mutants``. A second run reuses the results of the functions and tests that did not change;
-``--fresh`` starts over. Pytest's ``addopts`` runs three workers: the mutation run overrides it with ``-n 0``,
-and mutmut itself runs one mutant at a time (the machine is shared).
+under ``<workdir>/mutants``. A second run reuses the results of the functions that did not change, even where
+the tests changed (tests added to kill survivors are seen only by a run with ``--fresh``, which starts over).
+Pytest's ``addopts`` runs three workers: the mutation run overrides it with ``-n 0``, and mutmut itself runs one
+mutant at a time (the machine is shared).
 
 Printed: per module, the mutants, how many were killed (and of them by mypy), the known equivalents (mutants that
 behave as the original for every input the code can get, listed below in ``KNOWN_EQUIVALENT`` with the reason), the
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The pure core: no I/O, every decision a function of its inputs, so unit tests can pin each one down.
 MODULES = (
     "lowlatency/planner.py",
+    "lowlatency/variants.py",
     "lowlatency/desired.py",
     "lowlatency/naming.py",
     "lowlatency/tenancy.py",
@@ -50,6 +52,7 @@ MODULES = (
 TESTS = (
     "tests/test_planner.py",
     "tests/test_planner_status.py",
+    "tests/test_variants_planning.py",
     "tests/test_desired.py",
     "tests/test_naming.py",
     "tests/test_tenancy.py",
@@ -106,13 +109,18 @@ KNOWN_EQUIVALENT: tuple[Equivalent, ...] = (
     ),
     Equivalent(
         "lowlatency.planner._plan_update",
-        "registered = observed.scaling if (observed.scaling_known) or True else None",
-        "endpoints.observe sets Observed.scaling only when it sets scaling_known: unknown scaling is already None",
+        "registered = observed.scaling if (observed.scaling_known) or True else ()",
+        "endpoints.observe sets Observed.scaling only when it sets scaling_known: unknown scaling is already ()",
     ),
     Equivalent(
-        "lowlatency.planner._drift_message",
-        'return f"{endpoint} was changed outside the operator; repaired with {type(None).__name__}"',
+        "lowlatency.planner._drift_messages",
+        'return [f"{name} was changed outside the operator; repaired with {type(None).__name__}"]',
         "unreachable: every action _plan_live repairs drift with has its own case above (mypy needs the return)",
+    ),
+    Equivalent(
+        "lowlatency.variants.sync_scaling",
+        "actions += [PutScheduledAction(resource_id, s, ) for name, s in wanted.items() if existing.get(name) != s]",
+        "only instance autoscaling has schedules (desired.build_instance_scaling): their dimension is the default",
     ),
     Equivalent(
         "lowlatency.benchmark.results.Measurement.encode",
