@@ -89,6 +89,8 @@ def test_the_summary_fills_status_benchmark_and_keeps_its_keys_in_json() -> None
     # The mean of the recorded latencies (98 x 3 ms, 15 ms, 30 ms), to the histogram's precision.
     assert status.mean_ms == pytest.approx((98 * 3 + 15 + 30) / 100, rel=0.01)
     assert summary.to_status(target_p99_ms=10).slo_met is False
+    assert summary.to_status(target_p99_ms=20, cold_start_ms=812.5).cold_start_ms == 812.5
+    assert status.cold_start_ms is None  # no request measured apart: none reported
     keys = summary.to_json(20)
     assert {"p50Ms", "p90Ms", "p99Ms", "throughputRps", "requests", "errors", "sloMet", "completedAt"} <= keys.keys()
     assert keys["completedAt"] == "2026-11-18T11:06:42Z"

@@ -244,3 +244,27 @@ def test_the_names_of_a_single_instance_variant_are_the_ones_earlier_versions_ga
     adopted = build_desired(parsed(), OWNER, "us-east-1", endpoint_name="legacy-bidder", variant_name="Primary")
     assert (ours.model_name, ours.endpoint_config_name) == ("adtech-bid-filter-6348ec81", "adtech-bid-filter-af20577b")
     assert (adopted.model_name, adopted.endpoint_config_name) == ("legacy-bidder-3537e716", "legacy-bidder-e6bee246")
+
+
+def test_the_names_of_serverless_and_shadow_configs_stay_from_version_to_version() -> None:
+    """Pinned as the single variant's are: a later version that hashed a serverless or shadow config otherwise (a
+    field added to its content, another order) would roll every such endpoint when it is upgraded."""
+    model = bid_filter_spec()["model"]
+    serverless = Spec.model_validate(
+        {"model": model, "serverless": {"memorySizeInMB": 2048, "maxConcurrency": 20, "provisionedConcurrency": 2}}
+    )
+    candidate = {**model, "modelDataUrl": "s3://acme-models/rtb/xgboost/model-2.tar.gz"}
+    shadow = parsed(
+        shadowVariants=[
+            {"name": "candidate", "model": candidate, "instanceType": "ml.c5.xlarge", "instanceCount": 1, "weight": 0.5}
+        ]
+    )
+    built = build_desired(serverless, OWNER, "us-east-1")
+    assert built.endpoint_config_name == "adtech-bid-filter-5ebe8b2c"
+    assert [variant.model_name for variant in built.variants] == ["adtech-bid-filter-6348ec81"]
+    built = build_desired(shadow, OWNER, "us-east-1")
+    assert built.endpoint_config_name == "adtech-bid-filter-c8ee4501"
+    assert [variant.model_name for variant in built.variants] == [
+        "adtech-bid-filter-6348ec81",
+        "adtech-bid-filter-6d765dac",
+    ]
