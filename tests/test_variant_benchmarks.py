@@ -498,11 +498,11 @@ async def test_a_shadows_metrics_not_yet_complete_leave_it_not_yet_measured(
 ) -> None:
     name = serving(sagemaker, aws_clock, "shadowed", [instances("AllTraffic", 1.0)], [instances("Shadow", 1.0)])
     production, shadow = VariantToMeasure("AllTraffic", "Instance"), VariantToMeasure("Shadow", "Shadow")
-    polling = Polling(first_seconds=0.05, longest_seconds=0.1, bound_seconds=0.5)
+    polling = Polling(first_seconds=0.05, longest_seconds=0.1, bound_seconds=2.0)
     with ModelServer(latency=Fixed(FAST_MS)) as fast, ModelServer(latency=Fixed(FAST_MS)) as held:
         runtime.sagemaker.route_invocations(name, fast.url, variant="AllTraffic")
         runtime.sagemaker.route_invocations(name, held.url, variant="Shadow")
-        held.stall(5)  # the copies get no answer while CloudWatch is read: their ModelLatency is not there yet
+        held.stall(10)  # the copies get no answer while CloudWatch is read: their ModelLatency is not there yet
         outcome = await measure(measuring_job(name, production, shadow, requests=20), SETTINGS, polling)
         runtime.sagemaker.wait_for_shadow_copies()
     assert outcome.result is not None, outcome.failure

@@ -187,10 +187,10 @@ async def measure_shadow(
     """The shadow variant's benchmark of the run: its ModelLatency, Invocations and errors as SageMaker published them
     for the run's minutes, once complete (the module's docstring)."""
     minutes = _minutes(run.window)
-    deadline = time.monotonic() + polling.bound_seconds
     interval = polling.first_seconds
     try:
         cloudwatch = await asyncio.to_thread(_client, run.region)
+        deadline = time.monotonic() + polling.bound_seconds  # a bound on waiting for the metrics, not on set-up
         while True:
             try:
                 read = await asyncio.to_thread(
@@ -202,12 +202,13 @@ async def measure_shadow(
                 if error.kind is not ErrorKind.TRANSIENT:
                     raise
                 logger.debug("reading the metrics of %s failed, read again", run.endpoint_name, exc_info=True)
-            if time.monotonic() + interval > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:  # the last read was at or after the bound
                 return ShadowMeasurement(
                     note=f"not yet measured: CloudWatch had not published SageMaker's metrics of the run's minutes "
                     f"({minutes}) within {polling.bound_seconds:g} s (they come at a 1-minute frequency)"
                 )
-            await asyncio.sleep(interval)
+            await asyncio.sleep(min(interval, remaining))  # the last wait ends at the bound, for one more read
             interval = min(2 * interval, polling.longest_seconds)
     except AwsError as error:
         return ShadowMeasurement(note=f"not measured: {error}")
